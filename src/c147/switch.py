@@ -1,0 +1,103 @@
+"""The ``impl`` switch: one name picks hand-written (``"c147"``) or built-in (``"torch"``) parts.
+
+``nn = c147.layers(impl)`` then ``nn.Conv2d(3, 64, 3, padding=1)``: the same model code builds on
+either namespace. ``c147.optim_class(name, impl)`` and ``c147.scheduler_class(name, impl)`` do the
+same for optimizers and learning-rate schedulers. While a hand-written piece does not exist yet the
+``c147`` side falls back to the built-in and :func:`fallbacks` lists it, so a run can say honestly
+which of its parts are still built-ins.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+IMPLS = ("c147", "torch")
+
+# kind -> (hand-written module, built-in module)
+_MODULES = {
+    "nn": ("c147.nn", "torch.nn"),
+    "optim": ("c147.optim", "torch.optim"),
+    "lr_scheduler": ("c147.optim.lr_scheduler", "torch.optim.lr_scheduler"),
+}
+
+_fallbacks: set[str] = set()
+
+
+def check_impl(impl: str) -> str:
+    """Return ``impl`` if it is one of :data:`IMPLS`, else raise ``ValueError``."""
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+    return impl
+
+
+def _module(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name is not None and name.startswith(e.name):
+            return None
+        raise
+
+
+def lookup(kind: str, name: str, impl: str) -> Any:
+    """The class or function ``name`` of ``kind`` (``nn``, ``optim``, ``lr_scheduler``) for ``impl``.
+
+    Raises:
+        ValueError: unknown ``impl`` or ``kind``, or ``name`` exists on neither side.
+    """
+    check_impl(impl)
+    if kind not in _MODULES:
+        raise ValueError(f"kind must be one of {tuple(_MODULES)}, got {kind!r}")
+    ours, builtin = _MODULES[kind]
+    if impl == "c147":
+        mod = _module(ours)
+        if mod is not None and hasattr(mod, name):
+            return getattr(mod, name)
+    mod = importlib.import_module(builtin)
+    if not hasattr(mod, name):
+        raise ValueError(f"unknown {kind} name {name!r}: {builtin} has no such attribute")
+    if impl == "c147":
+        _fallbacks.add(f"{builtin}.{name}")
+    return getattr(mod, name)
+
+
+def fallbacks() -> list[str]:
+    """Built-ins handed out so far for ``impl="c147"`` because no hand-written twin exists yet."""
+    return sorted(_fallbacks)
+
+
+class Layers:
+    """Attribute access to the layer namespace of one ``impl``: ``Layers("c147").Linear``."""
+
+    def __init__(self, impl: str) -> None:
+        self.impl = check_impl(impl)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return lookup("nn", name, self.impl)
+        except ValueError as e:
+            raise AttributeError(str(e)) from None
+
+    def __repr__(self) -> str:
+        return f"Layers(impl={self.impl!r})"
+
+
+def layers(impl: str) -> Layers:
+    """The layer namespace for ``impl``: ``"c147"`` (hand-written) or ``"torch"`` (``torch.nn``)."""
+    return Layers(impl)
+
+
+def make(*args: Any, kind: str, name: str, impl: str, **kwargs: Any) -> Any:
+    """Build ``name`` of ``kind`` for ``impl`` with the given arguments.
+
+    Hydra configs use it with ``_partial_: true`` for optimizers and schedulers, so the
+    same config serves both impls: ``make(params, kind="optim", name="SGD", impl="c147", lr=0.1)``.
+    """
+    return lookup(kind, name, impl)(*args, **kwargs)
+
+
+__all__ = ["IMPLS", "Layers", "check_impl", "fallbacks", "layers", "lookup", "make"]
