@@ -1,0 +1,89 @@
+"""LeNet-5 (LeCun, Bottou, Bengio, Haffner 1998, "Gradient-based learning applied to document
+recognition"): C1 6@5x5 -> S2 -> C3 16@5x5 -> S4 -> C5 120 -> F6 84 -> output.
+
+On 32x32 grey input with 10 classes it has 61,706 parameters.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn as torch_nn
+
+from c147.switch import layers
+
+
+def _conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    return (size - kernel + 2 * padding) // stride + 1
+
+
+def lenet5_feature_size(image_size: int) -> int:
+    """Side of S4's output for a square input: two (5x5 conv, 2x2/2 pool) stages."""
+    s = image_size
+    for _ in range(2):
+        s = _conv_out(s, 5)
+        s = _conv_out(s, 2, 2) if s >= 2 else 0
+    return s
+
+
+def lenet5_min_size() -> int:
+    """Smallest square input LeNet-5 accepts (S4 output at least 1x1)."""
+    s = 1
+    while lenet5_feature_size(s) < 1:
+        s += 1
+    return s
+
+
+class LeNet5(torch_nn.Module):
+    """LeNet-5.
+
+    Args:
+        num_classes: outputs of the last layer.
+        in_channels: channels of the input image.
+        image_size: side of the square input (32 is the paper's).
+        activation: ``"relu"`` (modern) or ``"tanh"`` (the paper's squashing function).
+        pool: ``"max"`` (modern) or ``"avg"`` (the paper's subsampling).
+        impl: ``"c147"`` (hand-written layers) or ``"torch"``.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        image_size: int = 32,
+        activation: str = "relu",
+        pool: str = "max",
+        impl: str = "c147",
+    ) -> None:
+        super().__init__()
+        if activation not in ("relu", "tanh"):
+            raise ValueError(f"activation must be 'relu' or 'tanh', got {activation!r}")
+        if pool not in ("max", "avg"):
+            raise ValueError(f"pool must be 'max' or 'avg', got {pool!r}")
+        side = lenet5_feature_size(image_size)
+        if side < 1:
+            raise ValueError(
+                f"LeNet-5 needs input images of at least {lenet5_min_size()}x{lenet5_min_size()}, "
+                f"got {image_size}x{image_size}"
+            )
+        nn = layers(impl)
+        act = nn.ReLU if activation == "relu" else nn.Tanh
+        pool_cls = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
+        self.features = torch_nn.Sequential(
+            nn.Conv2d(in_channels, 6, 5), act(), pool_cls(2, 2),  # C1, S2
+            nn.Conv2d(6, 16, 5), act(), pool_cls(2, 2),  # C3, S4
+        )
+        self.classifier = torch_nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(16 * side * side, 120), act(),  # C5
+            nn.Linear(120, 84), act(),  # F6
+            nn.Linear(84, num_classes),  # output
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)  # (N, 16, 5, 5) for 32x32 input
+        return self.classifier(x)  # (N, num_classes)
+
+
+def lenet5(**kwargs) -> LeNet5:
+    """Build a :class:`LeNet5` (see its arguments)."""
+    return LeNet5(**kwargs)

@@ -1,0 +1,68 @@
+import pytest
+import torch
+
+from c147.models import lenet5, mlp
+from c147.models.lenet import lenet5_feature_size, lenet5_min_size
+
+
+def n_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("impl", ["c147", "torch"])
+def test_lenet5_has_the_papers_61706_parameters(impl):
+    assert n_params(lenet5(impl=impl)) == 61_706
+
+
+@pytest.mark.parametrize("impl", ["c147", "torch"])
+@pytest.mark.parametrize(
+    "kwargs, shape",
+    [
+        (dict(), (4, 1, 32, 32)),
+        (dict(in_channels=3, num_classes=7), (2, 3, 32, 32)),
+        (dict(image_size=16), (2, 1, 16, 16)),
+        (dict(activation="tanh", pool="avg", image_size=28), (2, 1, 28, 28)),
+    ],
+)
+def test_lenet5_forward_backward(impl, kwargs, shape):
+    model = lenet5(impl=impl, **kwargs)
+    out = model(torch.randn(shape))
+    assert out.shape == (shape[0], kwargs.get("num_classes", 10))
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_lenet5_too_small_input_names_the_smallest_size():
+    assert lenet5_feature_size(32) == 5 and lenet5_feature_size(16) == 1
+    assert lenet5_min_size() == 16
+    with pytest.raises(ValueError, match="at least 16x16, got 15x15"):
+        lenet5(image_size=15)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(activation="gelu"), "activation must be 'relu' or 'tanh', got 'gelu'"),
+        (dict(pool="lp"), "pool must be 'max' or 'avg', got 'lp'"),
+        (dict(impl="jax"), "impl must be one of"),
+    ],
+)
+def test_lenet5_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        lenet5(**kwargs)
+
+
+@pytest.mark.parametrize("impl", ["c147", "torch"])
+def test_mlp_shapes_and_parameter_count(impl):
+    model = mlp(impl=impl, in_channels=2, image_size=1, num_classes=3, hidden=(8, 4), dropout=0.5)
+    assert n_params(model) == (2 * 8 + 8) + (8 * 4 + 4) + (4 * 3 + 3)
+    assert model(torch.randn(5, 2, 1, 1)).shape == (5, 3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [(dict(activation="swish"), "activation must be one of"), (dict(hidden=(8, 0)), "hidden widths must be positive")],
+)
+def test_mlp_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        mlp(**kwargs)
