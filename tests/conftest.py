@@ -1,0 +1,46 @@
+"""Shared fixtures: composing the real Hydra configs and running the real console scripts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from c147.cli import CONFIG_DIR
+
+BIN = Path(sys.executable).parent
+
+
+def compose_config(name: str, overrides: list[str] | None = None) -> DictConfig:
+    """The real config ``name`` (train or eval) composed with ``overrides``."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name=name, overrides=overrides or [])
+
+
+# a run small enough for unit tests: one quiet epoch, no progress bar or model summary
+QUIET = ["trainer.enable_progress_bar=false", "callbacks.model_summary=null"]
+
+
+@pytest.fixture
+def train_config(tmp_path):
+    """``train_config(*overrides)``: the train config writing into a fresh folder under tmp_path."""
+    counter = iter(range(1000))
+
+    def make(*overrides: str) -> DictConfig:
+        out = tmp_path / f"run{next(counter)}"
+        return compose_config("train", [f"paths.output_dir={out}", f"paths.data_dir={tmp_path / 'data'}",
+                                         *QUIET, *overrides])
+
+    return make
+
+
+def run_cli(script: str, *args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run a c147 console script from the venv, as a user would."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
+    return subprocess.run([str(BIN / script), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)

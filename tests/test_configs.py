@@ -1,0 +1,101 @@
+"""Every config composes and every option of every group instantiates."""
+
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from c147.cli import CONFIG_DIR
+from tests.conftest import compose_config
+
+GROUPS = Path(CONFIG_DIR)
+
+
+def options(group: str) -> list[str]:
+    names = sorted(p.stem for p in (GROUPS / group).glob("*.yaml"))
+    assert names, f"configs/{group} is empty"
+    return names
+
+
+def test_train_config_defaults(tmp_path):
+    cfg = compose_config("train", [f"paths.output_dir={tmp_path}"])
+    assert cfg.impl == "c147" and cfg.seed == 0
+    assert cfg.model._target_ == "c147.models.lenet5" and cfg.data._target_ == "c147.data.DigitsDataModule"
+    for key in ("model.impl", "optim.impl", "scheduler.impl", "loss.impl"):
+        assert cfg[key.split(".")[0]].impl == "c147", key
+    assert cfg.data.seed == 0
+
+
+def test_impl_reaches_every_part(tmp_path):
+    cfg = compose_config("train", [f"paths.output_dir={tmp_path}", "impl=torch"])
+    assert {cfg.model.impl, cfg.optim.impl, cfg.scheduler.impl, cfg.loss.impl} == {"torch"}
+
+
+@pytest.mark.parametrize("name", options("data"))
+def test_every_data_config_instantiates(name, tmp_path):
+    cfg = compose_config("train", [f"data={name}", f"paths.data_dir={tmp_path}", "seed=7"])
+    dm = instantiate(cfg.data)
+    assert isinstance(dm, L.LightningDataModule) and dm.num_classes >= 2 and dm.seed == 7
+
+
+@pytest.mark.parametrize("name", options("model"))
+@pytest.mark.parametrize("impl", ["c147", "torch"])
+def test_every_model_config_instantiates(name, impl):
+    cfg = compose_config("train", [f"model={name}", f"impl={impl}"])
+    net = instantiate(cfg.model, num_classes=10, in_channels=1, image_size=32)
+    assert net(torch.randn(2, 1, 32, 32)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("name", options("optim"))
+@pytest.mark.parametrize("impl", ["c147", "torch"])
+def test_every_optim_and_scheduler_config_instantiates(name, impl):
+    cfg = compose_config("train", [f"optim={name}", f"impl={impl}"])
+    opt = instantiate(cfg.optim)([torch.nn.Parameter(torch.ones(2))])
+    assert isinstance(opt, torch.optim.Optimizer) and opt.param_groups[0]["lr"] == cfg.optim.lr
+    for sched_name in options("scheduler"):
+        sched_cfg = compose_config("train", [f"scheduler={sched_name}", f"impl={impl}"]).scheduler
+        sched = instantiate(sched_cfg)(opt)
+        assert hasattr(sched, "step")
+
+
+@pytest.mark.parametrize("name", options("trainer"))
+def test_every_trainer_config_instantiates(name, tmp_path):
+    cfg = compose_config("train", [f"trainer={name}", f"paths.output_dir={tmp_path}"])
+    if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
+        pytest.skip("trainer=gpu needs a CUDA device")
+    trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
+    assert isinstance(trainer, L.Trainer) and trainer.max_epochs == cfg.trainer.max_epochs
+
+
+def test_gpu_trainer_is_cuda_without_mixed_precision():
+    cfg = compose_config("train", ["trainer=gpu"])
+    assert cfg.trainer.accelerator == "gpu" and str(cfg.trainer.precision) == "32"
+
+
+@pytest.mark.parametrize("group", ["logger", "callbacks"])
+def test_logger_and_callbacks_instantiate(group, tmp_path):
+    for name in options(group):
+        cfg = compose_config("train", [f"{group}={name}", f"paths.output_dir={tmp_path}"])
+        objects = [instantiate(c) for c in cfg[group].values() if c]
+        assert objects
+
+
+@pytest.mark.parametrize("name", options("experiment"))
+def test_every_experiment_composes(name, tmp_path):
+    cfg = compose_config("train", [f"experiment={name}", f"paths.output_dir={tmp_path}"])
+    dm = instantiate(cfg.data)
+    net = instantiate(cfg.model, num_classes=dm.num_classes, in_channels=dm.in_channels, image_size=dm.image_size)
+    assert sum(p.numel() for p in net.parameters()) > 0
+
+
+def test_debug_fast_sets_fast_dev_run():
+    assert compose_config("train", ["debug=fast"]).trainer.fast_dev_run is True
+
+
+def test_eval_config_needs_a_checkpoint():
+    cfg = compose_config("eval")
+    assert cfg.task_name == "eval" and cfg.get("data") is None
+    with pytest.raises(Exception, match="ckpt_path"):
+        _ = cfg.ckpt_path
