@@ -1,0 +1,315 @@
+"""Activations (the sheet's "introduce nonlinearity" list), each with a hand-written backward.
+
+Twins: ``torch.sigmoid``, ``torch.tanh`` and ``torch.nn.functional.{relu, leaky_relu, prelu, elu,
+softplus}``. Maxout, which has no twin, lives in :mod:`c147.functional.maxout`.
+
+Conventions shared by the ops below:
+
+* Transcendental ops (sigmoid, tanh, elu, softplus) and leaky_relu compute in float32 for float16/bfloat16
+  inputs and round once at the end (torch does so for bfloat16; its float16 kernels round some
+  intermediates). Integer inputs are promoted to the default float dtype.
+* ``inplace=True`` overwrites the input (``ctx.mark_dirty``); the backward then uses the output, as
+  torch's does (leaky_relu: its saved slope), which tells the sign of the input only for a
+  non-negative ``negative_slope``/``alpha``: like torch we refuse a negative one when a gradient is
+  wanted (torch fails in backward; we raise ``ValueError`` up front).
+* Every backward is made of differentiable tensor ops, so double backward works.
+* Speed (CPU): piecewise choices use 0/1 float masks from ``sign`` and ``clamp`` (:func:`_step`) and
+  exact blends (``lerp``, a product with 1 or a slope), never a boolean mask (``torch.where`` is
+  several times slower); fresh temporaries are updated in place where autograd allows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _opmath(x: Tensor) -> Tensor:
+    """``x`` in the dtype the math runs in: float32 for half types, the default dtype for integers."""
+    if x.dtype in _HALF:
+        return x.float()
+    return x if x.is_floating_point() else x.to(torch.get_default_dtype())
+
+
+def _result_dtype(x: Tensor) -> torch.dtype:
+    return x.dtype if x.is_floating_point() else torch.get_default_dtype()
+
+
+def _check_inplace(name: str, input: Tensor, inplace: bool, arg: str, value: float) -> None:
+    if inplace and value < 0 and torch.is_grad_enabled() and input.requires_grad:
+        raise ValueError(f"{name}: inplace=True needs {arg} >= 0 when a gradient is wanted, got {arg}={value}")
+
+
+def _step(t: Tensor, threshold: float = 0.0) -> Tensor:
+    """``[t > threshold]`` as 0/1 floats, a constant (its derivative is 0 almost everywhere); 0 at nan, as
+    torch's ``sign(nan) = 0``, like ``t > threshold``. ``sign`` and ``clamp_min`` are fast passes on one
+    temporary; a boolean mask, ``torch.where`` or ``masked_fill`` are several times slower on CPU."""
+    s = (t.detach() - threshold).sign_() if threshold else t.detach().sign()
+    return s.clamp_min_(0)
+
+
+def _times(t: Tensor, other: Tensor) -> Tensor:
+    """``t * other``, written into the temporary ``t`` when autograd is not recording (a backward without
+    ``create_graph``), where no saved tensor can be overwritten: one fewer allocation."""
+    return t * other if torch.is_grad_enabled() else t.mul_(other)
+
+
+class SigmoidFunction(torch.autograd.Function):
+    """σ(x) = 1 / (1 + e^{-x}); dσ/dx = σ(1 - σ)."""
+
+    @staticmethod
+    def forward(ctx, input: Tensor) -> Tensor:
+        # σ(x) = e^x / (1 + e^x), x clamped at 40 where σ rounds to 1 even in float64: e^x never overflows,
+        # and σ keeps its relative precision deep in the negative tail (torch's float32 σ(-89) = 2e-39 is 0)
+        e = _opmath(input).clamp_max(40).exp_()
+        y = e.div_(e + 1).to(_result_dtype(input))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor) -> Tensor | None:
+        (y,) = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None
+        s = _opmath(y)
+        # dL/dx = dL/dy σ (1 - σ) = dL/dy (σ - σ σ)
+        return torch.addcmul(s, s, s, value=-1).mul_(grad_output).to(grad_output.dtype)
+
+
+class TanhFunction(torch.autograd.Function):
+    """tanh(x) = 2σ(2x) - 1 = (e^{2x} - 1) / (e^{2x} + 1); dtanh/dx = 1 - tanh^2."""
+
+    @staticmethod
+    def forward(ctx, input: Tensor) -> Tensor:
+        # t = e^{2x} - 1 in (-1, inf), with 2x clamped at 40 where tanh rounds to 1 even in float64:
+        # expm1 is exact near 0 (tanh(1e-20) = 1e-20) and nothing overflows; tanh = t / (t + 2)
+        t = _opmath(input).mul(2).clamp_max_(40).expm1_()
+        y = t.div_(t + 2).to(_result_dtype(input))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor) -> Tensor | None:
+        (y,) = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None
+        t = _opmath(y)
+        # dL/dx = dL/dy (1 - tanh^2 x)
+        return torch.addcmul(t.new_ones(()), t, t, value=-1).mul_(grad_output).to(grad_output.dtype)
+
+
+class ReLUFunction(torch.autograd.Function):
+    """relu(x) = max(x, 0); d/dx = 1 if x > 0 else 0 (0 at x = 0, as torch)."""
+
+    @staticmethod
+    def forward(ctx, input: Tensor, inplace: bool) -> Tensor:
+        if inplace:
+            ctx.mark_dirty(input)
+        y = input.clamp_min_(0) if inplace else input.clamp_min(0)
+        ctx.save_for_backward(y)  # y > 0 exactly where x > 0
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor) -> tuple[Tensor | None, None]:
+        (y,) = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None, None
+        # dL/dx = dL/dy [x > 0], with [x > 0] = sign(y) as y >= 0
+        return y.sign().mul_(grad_output), None
+
+
+class LeakyReLUFunction(torch.autograd.Function):
+    """leaky_relu(x) = x if x > 0 else a x; d/dx = 1 if x > 0 else a."""
+
+    @staticmethod
+    def forward(ctx, input: Tensor, negative_slope: float, inplace: bool) -> Tensor:
+        a, x = negative_slope, _opmath(input)
+        # the slope f = dy/dx = 1 if x > 0 else a: max(sign x, a) for 0 <= a <= 1, else
+        # (a - a [x > 0]) + [x > 0], summed in this order so that both branches are exact
+        step = None if 0 <= a <= 1 else _step(x)
+        f = x.sign().clamp_min_(a) if step is None else step.mul(-a).add_(a).add_(step)
+        # y = f x, the sheet's x^+ + a x^- (exact: f is 1 or a)
+        if inplace:
+            ctx.mark_dirty(input)
+        y = input.mul_(f) if inplace else (x * f).to(_result_dtype(input))
+        ctx.save_for_backward(f)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor) -> tuple[Tensor | None, None, None]:
+        (f,) = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        # dL/dx = dL/dy (1 if x > 0 else a); f is piecewise constant, so its own derivative is 0
+        return (grad_output * f).to(grad_output.dtype), None, None
+
+
+class PReLUFunction(torch.autograd.Function):
+    """prelu(x) = x if x > 0 else a_c x, with a learned slope per channel (dim 1) or one shared slope.
+
+    dy/dx = 1 if x > 0 else a_c;  dL/da_c = sum over all but the channel dim of [x <= 0] x dL/dy.
+    """
+
+    @staticmethod
+    def forward(ctx, input: Tensor, weight: Tensor) -> Tensor:
+        ctx.save_for_backward(input, weight)
+        # y = max(x, 0) + a_c min(x, 0)
+        return input.clamp_min(0).addcmul_(_channel_view(weight, input), input.clamp_max(0))
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        input, weight = ctx.saved_tensors
+        grad_input = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            # dL/dx = dL/dy (1 if x > 0 else a_c): lerp picks dL/dy exactly where [x > 0] is 1
+            grad_input = (_channel_view(weight, input) * grad_output).lerp_(grad_output, _step(input))
+        if ctx.needs_input_grad[1]:
+            # dL/da_c = sum_{i in channel c} [x_i <= 0] x_i dL/dy_i = sum min(x_i, 0) dL/dy_i
+            g = input.clamp_max(0).mul_(grad_output)
+            g = g.sum() if weight.numel() == 1 else g.sum([d for d in range(g.dim()) if d != 1])
+            grad_weight = g.reshape(weight.shape)
+        return grad_input, grad_weight
+
+
+def _channel_view(weight: Tensor, input: Tensor) -> Tensor:
+    """``weight`` shaped to broadcast over ``input``'s channel dim 1 (a scalar if it has one element)."""
+    return weight.reshape(()) if weight.numel() == 1 else weight.reshape(-1, *[1] * (input.dim() - 2))
+
+
+class ELUFunction(torch.autograd.Function):
+    """elu(x) = x if x > 0 else α (e^x - 1)  (Clevert et al. 2016); d/dx = 1 if x > 0 else α e^x."""
+
+    @staticmethod
+    def forward(ctx, input: Tensor, alpha: float, inplace: bool) -> Tensor:
+        x = _opmath(input)
+        # y = max(x, 0) + α (e^{min(x, 0)} - 1): one of the terms is 0, and e^x never overflows
+        y = x.clamp_min(0).add_(x.clamp_max(0).expm1_(), alpha=alpha).to(_result_dtype(input))
+        if inplace:
+            ctx.mark_dirty(input)
+            y = input.copy_(y)
+        ctx.save_for_backward(y if inplace else input)
+        ctx.alpha, ctx.inplace = alpha, inplace
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor) -> tuple[Tensor | None, None, None]:
+        (s,) = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        s, g, alpha = _opmath(s), _opmath(grad_output), ctx.alpha
+        # dL/dx = dL/dy (1 if x > 0 else α e^x). First dL/dy α e^{min(x, 0)}, which is already right
+        # everywhere when α = 1; from the output y (inplace, α >= 0): α e^{min(x, 0)} = min(y, 0) + α
+        grad = _times(s.clamp_max(0).add_(alpha) if ctx.inplace else s.clamp_max(0).exp_(), g)
+        if not ctx.inplace and alpha != 1:
+            grad.mul_(alpha)
+        if alpha != 1:  # then dL/dy itself where x > 0 (y > 0 exactly there, as α >= 0 for inplace)
+            grad.lerp_(g, _step(s))
+        return grad.to(grad_output.dtype), None, None
+
+
+class SoftplusFunction(torch.autograd.Function):
+    """softplus(x) = (1/β) log(1 + e^{βx}), and x itself where βx > threshold; d/dx = σ(βx) (1 there).
+
+    Stable form: (1/β) log(1 + e^z) = (1/β) max(z, 0) + (1/β) log1p(e^{-|z|}), which never overflows;
+    (1/β) max(βx, 0) is max(x, 0) for β > 0 and min(x, 0) for β < 0.
+    """
+
+    @staticmethod
+    def forward(ctx, input: Tensor, beta: float, threshold: float) -> Tensor:
+        ctx.save_for_backward(input)
+        ctx.beta, ctx.threshold = beta, threshold
+        x = _opmath(input)
+        z = x if beta == 1 else x * beta
+        e = z.abs().neg_().exp_()  # e^{-|z|}
+        linear = _step(z, threshold) if threshold < math.inf else None  # [βx > threshold]
+        if linear is not None and threshold >= 0:
+            e.addcmul_(e, linear, value=-1)  # drops the log term there, leaving (1/β) max(βx, 0) = x
+        out = linear if linear is not None and threshold >= 0 else None  # reuse that temporary
+        r = torch.clamp_min(x, 0, out=out) if beta > 0 else torch.clamp_max(x, 0, out=out)  # (1/β) max(βx, 0)
+        y = r.add_(e.log1p_(), alpha=1 / beta)
+        if linear is not None and threshold < 0:
+            y = torch.where(linear > 0, x, y)  # there x need not be max(x, 0): select it (slow but rare)
+        return y.to(_result_dtype(input))
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor) -> tuple[Tensor | None, None, None]:
+        (input,) = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        x, g = _opmath(input), _opmath(grad_output)
+        z = x if ctx.beta == 1 else x * ctx.beta
+        # dL/dx = dL/dy σ(βx), or dL/dy on the linear part (lerp picks it exactly)
+        grad = _times(SigmoidFunction.apply(z), g)
+        if ctx.threshold < math.inf:
+            grad.lerp_(g, _step(z, ctx.threshold))
+        return grad.to(grad_output.dtype), None, None
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """σ(x) = 1 / (1 + e^{-x}), twin of ``torch.sigmoid`` (the sheet writes e^{x}, an erratum)."""
+    return SigmoidFunction.apply(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    """tanh(x) = 2σ(2x) - 1, twin of ``torch.tanh`` (the sheet writes 2σ - 1, an erratum)."""
+    return TanhFunction.apply(input)
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0), twin of ``torch.nn.functional.relu``."""
+    return ReLUFunction.apply(input, inplace)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x if x > 0 else a x, twin of ``torch.nn.functional.leaky_relu`` (the sheet's example slope is 0.1).
+
+    Raises:
+        ValueError: ``inplace=True`` with a negative slope on an input that needs a gradient.
+    """
+    _check_inplace("leaky_relu", input, inplace, "negative_slope", negative_slope)
+    return LeakyReLUFunction.apply(input, negative_slope, inplace)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """x if x > 0 else a_c x with learned slopes, twin of ``torch.nn.functional.prelu``.
+
+    Args:
+        input: any shape; the channel dim is 1 (an input of fewer than 2 dims has one channel).
+        weight: 0-d or 1-D with 1 or C elements.
+
+    Raises:
+        ValueError: ``weight`` of more than 1 dim, or its size fits neither 1 nor C.
+    """
+    if weight.dim() > 1:
+        raise ValueError(f"prelu: expected weight of 0 or 1 dims, got shape {tuple(weight.shape)}")
+    channels = input.shape[1] if input.dim() >= 2 else 1
+    if weight.numel() not in (1, channels):
+        raise ValueError(f"prelu: expected weight of 1 or {channels} (channel) elements, got {weight.numel()}")
+    return PReLUFunction.apply(input, weight)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x if x > 0 else α (e^x - 1), twin of ``torch.nn.functional.elu``.
+
+    The sheet's max(α(e^x - 1), x) is wrong for x > 0 (e^x - 1 > x) and, for α > 1, for x < 0 too.
+
+    Raises:
+        ValueError: ``inplace=True`` with a negative ``alpha`` on an input that needs a gradient.
+    """
+    _check_inplace("elu", input, inplace, "alpha", alpha)
+    return ELUFunction.apply(input, alpha, inplace)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """(1/β) log(1 + e^{βx}), linear where βx > threshold, twin of ``torch.nn.functional.softplus``."""
+    return SoftplusFunction.apply(input, beta, threshold)
+
+
+__all__ = [
+    "ELUFunction", "LeakyReLUFunction", "PReLUFunction", "ReLUFunction", "SigmoidFunction", "SoftplusFunction",
+    "TanhFunction", "elu", "leaky_relu", "prelu", "relu", "sigmoid", "softplus", "tanh",
+]
