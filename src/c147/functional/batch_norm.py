@@ -1,0 +1,196 @@
+"""Batch normalization (Ioffe & Szegedy 2015), twin of ``torch.nn.functional.batch_norm``.
+
+The sheet, per channel c over the m = N * (spatial size) values of a mini-batch:
+
+    mu = 1/m sum_j x_j,   sigma^2 = 1/m sum_j (x_j - mu)^2        (biased: checked, correct)
+    x_hat = (x - mu) / sqrt(sigma^2 + eps),   y = gamma x_hat + beta
+
+In training the running statistics are updated in place, as torch does, with the *unbiased*
+batch variance (Bessel's correction m / (m - 1)) for the running variance:
+
+    running_mean = (1 - momentum) running_mean + momentum mu
+    running_var  = (1 - momentum) running_var  + momentum sigma^2 m / (m - 1)
+
+In evaluation mu and sigma^2 are the running statistics, constants, so y is a fixed affine map.
+
+Backward (training), with g = dL/dy, sigma = sqrt(sigma^2 + eps) and sums over the m values of a
+channel. From dL/dx_hat = gamma g, dx_hat/dmu = -1/sigma, dsigma^2/dx_j = 2 (x_j - mu) / m:
+
+    dL/dbeta  = sum g
+    dL/dgamma = sum g x_hat
+    dL/dx     = gamma / (m sigma) * (m g - sum g - x_hat sum(g x_hat))
+
+the first sum from mu's dependence on x, the second from sigma^2's. Backward (evaluation):
+
+    dL/dx = gamma g / sigma,   dL/dgamma = sum g x_hat,   dL/dbeta = sum g
+
+Both are written with differentiable ops; when a double backward is requested (create_graph)
+mu and sigma are recomputed from the saved input so that their dependence on x is tracked too.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+_REDUCED = (torch.float16, torch.bfloat16)
+
+
+def _stats(x: Tensor, dims: list[int], m: int, shape: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """mu, biased sigma^2 and 1 / sqrt(sigma^2 + eps) per channel (two passes: mean, then centered)."""
+    mean = x.sum(dims) / m
+    centered = x - mean.view(shape)
+    var = (centered * centered).sum(dims) / m
+    return mean, var, (var + eps).rsqrt()
+
+
+class BatchNormFunction(torch.autograd.Function):
+    """y = gamma (x - mu) / sqrt(sigma^2 + eps) + beta with the hand-written backward above.
+
+    ``training`` True: batch statistics (and in-place running-stat update when given);
+    False: the running statistics. Double-differentiable.
+    """
+
+    @staticmethod
+    def forward(
+        ctx,
+        input: Tensor,
+        running_mean: Tensor | None,
+        running_var: Tensor | None,
+        weight: Tensor | None,
+        bias: Tensor | None,
+        training: bool,
+        momentum: float,
+        eps: float,
+    ) -> Tensor:
+        C = input.shape[1]
+        dims = [0, *range(2, input.dim())]
+        shape = (1, C) + (1,) * (input.dim() - 2)  # per-channel values broadcast over (N, C, *)
+        m = input.numel() // C
+        # half and bfloat16 are computed in float32 (torch's "opmath"), then rounded back
+        x = input.float() if input.dtype in _REDUCED else input
+        if training:
+            mean, var, invstd = _stats(x, dims, m, shape, eps)
+            if running_mean is not None:
+                # running = (1 - momentum) running + momentum batch, with the unbiased variance
+                running_mean.lerp_(mean.to(running_mean.dtype), momentum)
+                running_var.lerp_((var * (m / (m - 1))).to(running_var.dtype), momentum)
+        else:
+            # a copy: the buffer itself may be updated in place before this backward runs
+            mean, invstd = running_mean.to(x.dtype, copy=True), (running_var.to(x.dtype) + eps).rsqrt()
+        # y = (x - mu) * (gamma / sigma) + beta, as one scale and one shift per channel
+        scale = invstd if weight is None else invstd * weight.to(x.dtype)
+        shift = -mean * scale if bias is None else bias.to(x.dtype) - mean * scale
+        out = torch.addcmul(shift.view(shape), x, scale.view(shape))
+        ctx.save_for_backward(input, weight, mean, invstd)
+        ctx.training, ctx.eps = training, eps
+        ctx.bias_dtype = None if bias is None else bias.dtype
+        return out.to(input.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor) -> tuple[Tensor | None, ...]:
+        input, weight, mean, invstd = ctx.saved_tensors
+        C = input.shape[1]
+        dims = [0, *range(2, input.dim())]
+        shape = (1, C) + (1,) * (input.dim() - 2)
+        m = input.numel() // C
+        x = input.float() if input.dtype in _REDUCED else input
+        g = grad_output.to(x.dtype)
+        need_x, need_w, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[3], ctx.needs_input_grad[4]
+        batch_x = need_x and ctx.training  # dL/dx through the batch statistics needs both sums
+        if ctx.training and torch.is_grad_enabled():
+            # double backward: mu and sigma as differentiable functions of x
+            mean, _, invstd = _stats(x, dims, m, shape, ctx.eps)
+        gamma_invstd = invstd if weight is None else invstd * weight.to(x.dtype)
+        grad_input = grad_weight = grad_bias = None
+        if need_b or batch_x:
+            sum_g = g.sum(dims)  # dL/dbeta = sum g
+        if need_w or batch_x:
+            x_hat = (x - mean.view(shape)) * invstd.view(shape)
+            sum_g_xhat = (g * x_hat).sum(dims)  # dL/dgamma = sum g x_hat
+        if batch_x:
+            # dL/dx = gamma / (m sigma) * (m g - sum g - x_hat sum(g x_hat)),
+            # computed as (g - sum g / m - x_hat sum(g x_hat) / m) * gamma / sigma
+            centered_g = torch.addcmul(g - (sum_g / m).view(shape), x_hat, (-sum_g_xhat / m).view(shape))
+            grad_input = (centered_g * gamma_invstd.view(shape)).to(input.dtype)
+        elif need_x:
+            # dL/dx = gamma g / sigma
+            grad_input = (g * gamma_invstd.view(shape)).to(input.dtype)
+        if need_w:
+            grad_weight = sum_g_xhat.to(weight.dtype)
+        if need_b:
+            grad_bias = sum_g.to(ctx.bias_dtype)
+        return grad_input, None, None, grad_weight, grad_bias, None, None, None
+
+
+def _check(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    training: bool,
+    eps: float,
+) -> None:
+    if input.dim() < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C, *), got {tuple(input.shape)}")
+    C = input.shape[1]
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must either both be None or neither be None")
+    if not training and running_mean is None:
+        raise ValueError("batch_norm: running_mean and running_var must be defined in evaluation mode")
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is None:
+            continue
+        if tuple(t.shape) != (C,):
+            raise ValueError(f"batch_norm: expected {name} of shape ({C},) for an input with {C} channels, "
+                             f"got {tuple(t.shape)}")
+        # torch's CPU rule: parameters in the input's dtype, or float32 for a half/bfloat16 input
+        if t.dtype != input.dtype and not (input.dtype in _REDUCED and t.dtype == torch.float32):
+            raise ValueError(f"batch_norm: expected {name} of dtype {input.dtype} (or float32 for a half/bfloat16 "
+                             f"input), got {t.dtype}")
+    if training:
+        size = list(input.shape)
+        if input.numel() // C == 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {size}")
+        if eps <= 0.0:
+            raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    elif eps < 0.0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalization over all dims but C, twin of ``torch.nn.functional.batch_norm``.
+
+    Args:
+        input: (N, C, *): (N, C) or (N, C, L) for BatchNorm1d, (N, C, H, W) for BatchNorm2d.
+        running_mean, running_var: (C,) statistics, updated in place when ``training``; None
+            (both) in training means batch statistics only. Not differentiable (no gradient).
+        weight, bias: gamma and beta, (C,) or None (gamma = 1, beta = 0).
+        training: normalize with the batch statistics (and update the running ones), else with
+            the running statistics.
+        momentum: weight of the new batch in the running averages.
+        eps: added to the variance under the square root.
+
+    Returns:
+        y, same shape and dtype as ``input``.
+
+    Raises:
+        ValueError: rank below 2, a (C,) tensor of another size or an unsupported dtype, only
+            one running statistic, none in evaluation, a single value per channel in training,
+            a non-positive eps in training (torch's messages where torch raises ValueError).
+    """
+    _check(input, running_mean, running_var, weight, bias, training, eps)
+    return BatchNormFunction.apply(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+__all__ = ["BatchNormFunction", "batch_norm"]
