@@ -1,0 +1,228 @@
+"""2-D max and average pooling, twins of ``torch.nn.functional.max_pool2d`` / ``avg_pool2d``.
+
+Pooling slides a kH x kW window (no parameters) over each channel separately; the output size is
+the convolution's,
+
+    H_out = floor((H + 2 P - D (k - 1) - 1) / S) + 1
+
+(the sheet's "use pooling: (w - w + 1) / stride" drops the floor, the +1 outside the division and
+the padding), with ``ceil_mode`` rounding up instead, except that the last window must start
+inside the input or the left padding: if (H_out - 1) S >= H + P, H_out drops by one (torch's rule).
+
+Max pooling: Y = max over the window, and the gradient goes only to the arg max,
+
+    dL/dX[p] = sum over windows w whose arg max is p of dL/dY[w]        (scatter_add)
+
+(ties: the first maximum in the window's row-major scan, as torch). Average pooling:
+Y = (sum over the window) / divisor, and every input pixel gets dL/dY / divisor from each window
+that covers it (col2im, ``fold``, of the broadcast dL/dY / divisor). The divisor is torch's:
+the window's area clipped to the padded input (``count_include_pad=True``) or to the input
+(``False``), or ``divisor_override``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from c147.functional.conv import IntPair, _accumulation_dtype, _pair, _windows
+
+
+def _out_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """floor (or ceil) of (size + 2 p - d (k - 1) - 1) / s, plus 1; a ceil window must start in the input."""
+    out = (size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _geometry(op: str, input: Tensor, kernel_size: IntPair, stride: IntPair | None, padding: IntPair,
+              dilation: IntPair, ceil_mode: bool) -> tuple:
+    """Checked (kernel, stride, padding (top, bottom, left, right), dilation, output size)."""
+    if input.dim() not in (3, 4):
+        raise ValueError(f"{op}: expected input of shape (N, C, H, W) or (C, H, W), got {tuple(input.shape)}")
+    k = _pair(kernel_size, "kernel_size", op)
+    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else _pair(stride, "stride", op)
+    p, d = _pair(padding, "padding", op), _pair(dilation, "dilation", op)
+    if min(k) < 1 or min(s) < 1 or min(d) < 1:
+        raise ValueError(f"{op}: expected positive kernel_size, stride and dilation, "
+                         f"got kernel_size={k}, stride={s}, dilation={d}")
+    if min(p) < 0 or p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(f"{op}: expected padding between 0 and half the kernel size {(k[0] // 2, k[1] // 2)}, "
+                         f"got padding={p}")
+    h, w = input.shape[-2:]
+    out = (_out_size(h, k[0], s[0], p[0], d[0], ceil_mode), _out_size(w, k[1], s[1], p[1], d[1], ceil_mode))
+    if min(out) < 1:
+        raise ValueError(f"{op}: expected an output size of at least (1, 1), got {out} for input size {(h, w)}")
+    # pad the end far enough for the last (ceil_mode) window, and by at least the start's padding
+    ends = [max(p[i], (out[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (size + p[i])) for i, size in enumerate((h, w))]
+    return k, s, (p[0], ends[0], p[1], ends[1]), d, out
+
+
+def _window_starts(out: int, s: int, p: int, device: torch.device) -> Tensor:
+    """First row (or column) of each window, in unpadded coordinates (negative inside the padding)."""
+    return torch.arange(out, device=device) * s - p
+
+
+def _first_inside(out: int, s: int, p: int, d: int, device: torch.device) -> Tensor:
+    """Each window's first tap inside the input: start + ceil(max(-start, 0) / d) d (torch's scan start)."""
+    start = _window_starts(out, s, p, device)
+    return start + (start.neg().clamp(min=0) + d - 1).div(d, rounding_mode="floor") * d
+
+
+class MaxPool2dFunction(torch.autograd.Function):
+    """Y = max over each window; dL/dX = scatter_add of dL/dY at the arg max (double-differentiable).
+
+    Returns (Y, indices), the indices flat (h W + w) into each input plane, as torch's. The arg max
+    follows torch's scan: the first maximum in row-major order; a NaN wins (the last NaN, as
+    torch); a window of only -inf points at its first tap inside the input.
+    """
+
+    @staticmethod
+    def forward(ctx, input: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
+                padding: tuple[int, int, int, int], dilation: tuple[int, int],
+                out: tuple[int, int]) -> tuple[Tensor, Tensor]:
+        h, w = input.shape[-2:]
+        (ho, wo), (kh, kw), dev = out, kernel, input.device
+        x = input.reshape(math.prod(input.shape[:-2]), 1, h, w)  # each (n, c) plane pooled alone
+        win = _windows(x, kernel, stride, padding, dilation, -float("inf"))[:, 0, :ho, :wo]  # (B, Ho, Wo, kH, kW)
+        win = win.reshape(*win.shape[:3], kh * kw)
+        y, arg = win.max(-1)  # the first maximum in row-major order
+        nan = y.isnan()
+        if nan.any():  # torch's scan keeps the last NaN
+            arg = torch.where(nan, kh * kw - 1 - win.isnan().flip(-1).int().argmax(-1), arg)
+        tap_row, tap_col = arg.div(kw, rounding_mode="floor"), arg.remainder(kw)  # the arg max's (i, j) in the window
+        rows = _window_starts(ho, stride[0], padding[0], dev).view(ho, 1) + tap_row * dilation[0]
+        cols = _window_starts(wo, stride[1], padding[2], dev).view(1, wo) + tap_col * dilation[1]
+        indices = rows * w + cols
+        first = (_first_inside(ho, stride[0], padding[0], dilation[0], dev).view(ho, 1) * w
+                 + _first_inside(wo, stride[1], padding[2], dilation[1], dev).view(1, wo))
+        indices = torch.where(y == -float("inf"), first, indices)  # the -inf padding never wins
+        ctx.save_for_backward(indices)
+        ctx.input_shape = input.shape
+        ctx.mark_non_differentiable(indices)
+        shape = (*input.shape[:-2], ho, wo)
+        return y.reshape(shape), indices.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor, grad_indices: Tensor | None) -> tuple[Tensor | None, ...]:
+        (indices,) = ctx.saved_tensors
+        grad_input = None
+        if ctx.needs_input_grad[0]:
+            h, w = ctx.input_shape[-2:]
+            idx = indices.reshape(math.prod(indices.shape[:-2]), indices.shape[-2] * indices.shape[-1])  # (B, Ho Wo)
+            # dL/dX[p] = sum of dL/dY over the windows whose arg max is p
+            grad_input = grad_output.new_zeros(idx.shape[0], h * w).scatter_add(1, idx, grad_output.reshape(idx.shape))
+            grad_input = grad_input.reshape(ctx.input_shape)
+        return grad_input, None, None, None, None, None
+
+
+def max_pool2d(input: Tensor, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
+               dilation: IntPair = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Max pooling, twin of ``F.max_pool2d``: Y = max over each kH x kW window (padding is -inf).
+
+    Args:
+        input: (N, C, H, W) or unbatched (C, H, W).
+        kernel_size: k, an int or (kH, kW).
+        stride: S, default ``kernel_size`` (non-overlapping windows).
+        padding: P on both sides, at most half the kernel.
+        dilation: D, the spacing between window taps.
+        ceil_mode: round the output size up (the last window must start inside the input or the
+            left padding).
+        return_indices: also return the arg max as flat indices h W + w into each input plane.
+
+    Returns:
+        (N, C, H_out, W_out), H_out = floor((H + 2 P - D (k - 1) - 1) / S) + 1 (ceil with
+        ``ceil_mode``), and with ``return_indices`` the int64 indices of the same shape.
+
+    Raises:
+        ValueError: wrong rank, non-positive kernel/stride/dilation, padding below 0 or above
+            half the kernel, or an empty output.
+    """
+    k, s, p, d, out = _geometry("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
+    y, indices = MaxPool2dFunction.apply(input, k, s, p, d, out)
+    return (y, indices) if return_indices else y
+
+
+def _divisor(h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, ...],
+             out: tuple[int, int], count_include_pad: bool, input: Tensor) -> Tensor:
+    """torch's divisor per output pixel: the window clipped to [-P, size + P) (count_include_pad),
+    or to the input [0, size) (not), an outer product of the row and column counts."""
+    counts = []
+    for i, size in enumerate((h, w)):
+        p = padding[2 * i]
+        start = _window_starts(out[i], stride[i], p, input.device)
+        end = (start + kernel[i]).clamp(max=size + p)
+        counts.append(end - start if count_include_pad else end.clamp(max=size) - start.clamp(min=0))
+    return (counts[0].view(-1, 1) * counts[1].view(1, -1)).to(input.dtype)
+
+
+class AvgPool2dFunction(torch.autograd.Function):
+    """Y = (window sum) / divisor; dL/dX = fold(dL/dY / divisor) (double-differentiable)."""
+
+    @staticmethod
+    def forward(ctx, input: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
+                padding: tuple[int, int, int, int], divisor: Tensor, out: tuple[int, int]) -> Tensor:
+        h, w = input.shape[-2:]
+        ho, wo = out
+        x = input.reshape(math.prod(input.shape[:-2]), 1, h, w)
+        win = _windows(x, kernel, stride, padding, (1, 1))[:, 0, :ho, :wo]  # (B, Ho, Wo, kH, kW) view
+        y = win.sum((-2, -1)) / divisor
+        ctx.save_for_backward(divisor)
+        ctx.conf = (input.shape, kernel, stride, padding)
+        return y.reshape(*input.shape[:-2], ho, wo)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor) -> tuple[Tensor | None, ...]:
+        (divisor,) = ctx.saved_tensors
+        shape, kernel, stride, (top, bottom, left, right) = ctx.conf
+        grad_input = None
+        if ctx.needs_input_grad[0]:
+            h, w = shape[-2:]
+            ho, wo = grad_output.shape[-2:]
+            # every tap of a window gets dL/dY / divisor; col2im sums them onto the pixels
+            b = math.prod(shape[:-2])
+            # (in half precision in float32, as torch: col2im sums up to kH kW terms per pixel)
+            g = (grad_output.to(_accumulation_dtype(grad_output.dtype)) / divisor).reshape(b, 1, ho * wo)
+            g = g.expand(b, kernel[0] * kernel[1], ho * wo)
+            grad_input = F.fold(g, (h + bottom - top, w + right - left), kernel, padding=(top, left), stride=stride)
+            grad_input = grad_input[..., :h, :w].reshape(shape).to(grad_output.dtype)
+        return grad_input, None, None, None, None, None
+
+
+def avg_pool2d(input: Tensor, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """Average pooling, twin of ``F.avg_pool2d``: Y = (sum over each window) / divisor.
+
+    Args:
+        input: (N, C, H, W) or unbatched (C, H, W).
+        kernel_size: k, an int or (kH, kW).
+        stride: S, default ``kernel_size``.
+        padding: P zeros on both sides, at most half the kernel.
+        ceil_mode: round the output size up (as in :func:`max_pool2d`).
+        count_include_pad: divide by the window's area including the zero padding (not the part
+            of a ``ceil_mode`` window beyond it); else by the number of input pixels it covers.
+        divisor_override: divide by this instead, non-zero.
+
+    Returns:
+        (N, C, H_out, W_out), H_out as for :func:`max_pool2d` with D = 1.
+
+    Raises:
+        ValueError: as :func:`max_pool2d`, and ``divisor_override == 0``.
+    """
+    k, s, p, _, out = _geometry("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None and divisor_override == 0:
+        raise ValueError(f"avg_pool2d: expected a non-zero divisor_override, got {divisor_override!r}")
+    h, w = input.shape[-2:]
+    if divisor_override is None:
+        divisor = _divisor(h, w, k, s, p, out, count_include_pad, input)
+    else:
+        divisor = torch.full(out, divisor_override, dtype=input.dtype, device=input.device)
+    return AvgPool2dFunction.apply(input, k, s, p, divisor, out)
+
+
+__all__ = ["AvgPool2dFunction", "MaxPool2dFunction", "avg_pool2d", "max_pool2d"]

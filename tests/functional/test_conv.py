@@ -1,0 +1,194 @@
+"""c147.functional.conv2d against torch.nn.functional.conv2d, and the sheet's output-size formula."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.autograd import gradcheck, gradgradcheck
+
+from c147.functional.conv import Conv2dFunction, conv2d
+from tests.twins import DEVICES, DTYPES, assert_backward_is, assert_function_parity
+
+
+def rand(*shape: int, dtype=torch.float64, device="cpu", seed: int = 0) -> torch.Tensor:
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype).to(device)
+
+
+# (input shape, weight shape, bias, conv2d kwargs)
+CASES = [
+    ((2, 3, 8, 8), (4, 3, 3, 3), True, dict()),
+    ((2, 3, 8, 8), (4, 3, 3, 3), False, dict()),  # no bias
+    ((2, 3, 9, 9), (4, 3, 3, 3), True, dict(stride=2, padding=1)),
+    ((2, 3, 8, 8), (4, 3, 3, 3), True, dict(stride=2)),  # (8 - 3) / 2 is not whole: the last row is unused
+    ((2, 3, 7, 9), (5, 3, 3, 2), True, dict(stride=(2, 1), padding=(1, 2))),  # non-square kernel and input
+    ((2, 3, 7, 9), (4, 3, 3, 3), True, dict(stride=[1, 2], padding=(0, 1))),  # a list as the stride
+    ((2, 3, 8, 8), (4, 3, 3, 3), True, dict(padding="same")),
+    ((2, 3, 7, 8), (4, 3, 4, 2), True, dict(padding="same")),  # even kernel: asymmetric padding
+    ((2, 3, 8, 8), (4, 3, 2, 3), True, dict(padding="same", dilation=(3, 2))),
+    ((2, 3, 8, 8), (4, 3, 3, 3), True, dict(padding="valid")),
+    ((2, 3, 9, 9), (4, 3, 3, 3), True, dict(dilation=2)),
+    ((2, 3, 10, 9), (4, 3, 3, 2), True, dict(dilation=(2, 3), padding=1, stride=2)),
+    ((2, 4, 6, 6), (6, 2, 3, 3), True, dict(groups=2, padding=1)),
+    ((2, 6, 6, 7), (6, 2, 3, 3), False, dict(groups=3, stride=2)),
+    ((2, 4, 6, 6), (4, 1, 3, 3), True, dict(groups=4, padding=1)),  # depthwise
+    ((2, 4, 6, 6), (8, 1, 3, 3), True, dict(groups=4)),  # depthwise, channel multiplier 2
+    ((1, 3, 8, 8), (4, 3, 3, 3), True, dict(padding=1)),  # batch of 1
+    ((3, 8, 8), (4, 3, 3, 3), True, dict(padding=1)),  # unbatched (C, H, W)
+    ((3, 7, 6), (4, 3, 2, 3), False, dict(padding="same", groups=1)),  # unbatched, asymmetric same
+    ((2, 3, 5, 5), (4, 3, 1, 1), True, dict()),  # 1x1 convolution
+    ((2, 3, 5, 4), (4, 3, 5, 4), True, dict()),  # kernel as large as the input: one output pixel
+    ((2, 3, 7, 7), (4, 3, 2, 2), True, dict(stride=3)),  # stride above the kernel: pixels skipped
+    ((2, 3, 4, 4), (4, 3, 3, 3), True, dict(padding=3)),  # padding wider than the input's border
+    ((0, 3, 5, 5), (4, 3, 3, 3), True, dict()),  # an empty batch
+]
+
+
+def make(shape, wshape, bias, dtype=torch.float64, device="cpu"):
+    x = rand(*shape, dtype=dtype, device=device)
+    w = rand(*wshape, dtype=dtype, device=device, seed=1)
+    return [x, w] + ([rand(wshape[0], dtype=dtype, device=device, seed=2)] if bias else [])
+
+
+def ids(case):
+    shape, wshape, bias, kwargs = case
+    return "x".join(map(str, shape)) + "-w" + "x".join(map(str, wshape)) + ("" if bias else "-nobias") + "".join(
+        f"-{k}={v}" for k, v in kwargs.items())
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")  # torch's own note on its copy
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, wshape, bias, kwargs", CASES, ids=[ids(c) for c in CASES])
+def test_parity(shape, wshape, bias, kwargs, dtype, device):
+    inputs = make(shape, wshape, bias, dtype, device)
+    out = assert_function_parity(conv2d, F.conv2d, inputs, **kwargs)
+    assert_backward_is(out, Conv2dFunction)
+    assert out.is_contiguous()
+
+
+def test_non_contiguous_input():
+    x = rand(2, 8, 8, 3).permute(0, 3, 1, 2)  # channels-last strides
+    assert_function_parity(conv2d, F.conv2d, [x, rand(4, 3, 3, 3, seed=1), rand(4, seed=2)], stride=2, padding=1)
+
+
+# small shapes: gradgradcheck differentiates our backward (im2col is redone as a function of x)
+GRADCHECK = [
+    ((2, 2, 5, 5), (3, 2, 3, 3), True, dict(padding=1)),
+    ((1, 4, 5, 6), (4, 2, 2, 3), True, dict(groups=2, stride=(2, 1), dilation=(1, 2))),
+    ((2, 3, 5, 5), (3, 1, 3, 2), False, dict(groups=3, padding="same")),
+    ((2, 5, 5), (3, 2, 3, 3), True, dict(stride=2, padding=(1, 0))),
+]
+
+
+@pytest.mark.parametrize("shape, wshape, bias, kwargs", GRADCHECK, ids=[ids(c) for c in GRADCHECK])
+def test_gradcheck(shape, wshape, bias, kwargs):
+    inputs = [t.requires_grad_() for t in make(shape, wshape, bias)]
+
+    def f(*args):
+        return conv2d(*args, **kwargs)
+
+    assert gradcheck(f, inputs)
+    assert gradgradcheck(f, inputs)
+
+
+@pytest.mark.parametrize("needs", [(True, False, False), (False, True, False), (False, False, True)])
+def test_only_requested_gradients(needs):
+    inputs = [t.requires_grad_(n) for t, n in zip(make((2, 3, 6, 6), (4, 3, 3, 3), True), needs, strict=True)]
+    conv2d(*inputs, padding=1).sum().backward()
+    assert [t.grad is not None for t in inputs] == list(needs)
+
+
+def test_input_columns_are_kept_only_for_the_weight_gradient():
+    x, w = rand(2, 3, 6, 6).requires_grad_(), rand(4, 3, 3, 3, seed=1)
+    assert conv2d(x, w).grad_fn.saved_tensors[2] is None  # frozen weight: no X_col kept
+    cols = conv2d(x, w.requires_grad_()).grad_fn.saved_tensors[2]
+    assert cols.shape == (1, 3 * 3 * 3, 2 * 4 * 4)  # (G, C/G kH kW, N H_out W_out)
+
+
+# half precision: torch's CPU conv2d supports both; assert_close's defaults for these dtypes are the
+# loose tolerance (bfloat16 keeps an 8-bit mantissa, float16 an 11-bit one)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision(dtype):
+    xs = [t.to(dtype).requires_grad_() for t in make((2, 4, 7, 7), (6, 2, 3, 3), True, torch.float32)]
+    ys = [t.detach().clone().requires_grad_() for t in xs]
+    out, ref = conv2d(*xs, padding=1, groups=2), F.conv2d(*ys, padding=1, groups=2)
+    torch.testing.assert_close(out, ref)
+    g = rand(*ref.shape, dtype=torch.float32, seed=3).to(dtype)
+    out.backward(g)
+    ref.backward(g)
+    for x, y in zip(xs, ys, strict=True):
+        torch.testing.assert_close(x.grad, y.grad)
+
+
+# (input shape, weight shape, bias shape, kwargs, message)
+BAD = [
+    ((8, 8), (4, 3, 3, 3), None, dict(), r"expected input of shape \(N, C, H, W\) or \(C, H, W\), got \(8, 8\)"),
+    ((1, 2, 3, 8, 8), (4, 3, 3, 3), None, dict(), r"expected input of shape .* got \(1, 2, 3, 8, 8\)"),
+    ((2, 3, 8, 8), (4, 3, 3), None, dict(), r"expected weight of shape \(C_out, C_in / groups, kH, kW\), got \(4, 3"),
+    ((2, 3, 8, 8), (4, 2, 3, 3), None, dict(), r"expected input with weight.size\(1\) \* groups = 2 channels, got 3"),
+    ((2, 4, 8, 8), (4, 4, 3, 3), None, dict(groups=2), r"groups = 8 channels, got 4 channels"),
+    ((2, 4, 8, 8), (3, 2, 3, 3), None, dict(groups=2), r"expected out channels .* divisible by groups = 2, got 3"),
+    ((2, 3, 8, 8), (4, 3, 3, 3), None, dict(groups=0), r"expected groups a positive integer, got 0"),
+    ((2, 3, 8, 8), (4, 3, 3, 3), (3,), dict(), r"expected bias of shape \(4,\), got \(3,\)"),
+    ((2, 3, 8, 8), (4, 3, 3, 3), (1, 4), dict(), r"expected bias of shape \(4,\), got \(1, 4\)"),
+    ((2, 3, 8, 8), (4, 3, 3, 3), None, dict(stride=0), r"expected positive stride and dilation, got stride=0"),
+    ((2, 3, 8, 8), (4, 3, 3, 3), None, dict(stride=(1, -1)), r"expected positive stride and dilation"),
+    ((2, 3, 8, 8), (4, 3, 3, 3), None, dict(dilation=0), r"expected positive stride and dilation, .*dilation=0"),
+    ((2, 3, 8, 8), (4, 3, 3, 3), None, dict(padding=-1), r"expected non-negative padding, got -1"),
+    ((2, 3, 8, 8), (4, 3, 3, 3), None, dict(padding=(1, 2, 3)), r"expected padding an int or a tuple of two ints"),
+    ((2, 3, 8, 8), (4, 3, 3, 3), None, dict(stride=1.5), r"expected stride an int or a tuple of two ints, got 1.5"),
+    ((2, 3, 8, 8), (4, 3, 3, 3), None, dict(padding="full"), r"expected padding 'valid', 'same', .* got 'full'"),
+    ((2, 3, 8, 8), (4, 3, 3, 3), None, dict(padding="same", stride=2),
+     r"padding='same' is not supported for strided convolutions, got stride=\(2, 2\)"),
+    ((2, 3, 4, 4), (4, 3, 5, 5), None, dict(), r"expected a \(dilated\) kernel no larger than the padded input "
+                                               r"\(4, 4\), got kernel \(5, 5\)"),
+    ((2, 3, 6, 6), (4, 3, 3, 3), None, dict(dilation=3), r"padded input \(6, 6\), got kernel \(7, 7\)"),
+]
+
+
+@pytest.mark.parametrize("shape, wshape, bshape, kwargs, message", BAD)
+def test_bad_inputs(shape, wshape, bshape, kwargs, message):
+    bias = None if bshape is None else torch.randn(bshape)
+    with pytest.raises(ValueError, match=message):
+        conv2d(torch.randn(shape), torch.randn(wshape), bias, **kwargs)
+
+
+def sheet_output_size(w: int, f: int, pad: int, stride: int) -> float:
+    """The sheet's CNN line: (W - W_f + 2 pad) / stride + 1, no floor and no dilation."""
+    return (w - f + 2 * pad) / stride + 1
+
+
+def true_output_size(w: int, f: int, pad: int, stride: int, dilation: int = 1) -> int:
+    return math.floor((w - dilation * (f - 1) - 1 + 2 * pad) / stride) + 1
+
+
+@pytest.mark.parametrize("w, f, pad, stride, dilation", [(8, 3, 0, 2, 1), (7, 2, 0, 2, 1), (32, 5, 1, 3, 1),
+                                                        (9, 3, 0, 1, 2), (9, 3, 1, 2, 3)])
+def test_sheet_erratum_output_size_needs_floor_and_dilation(w, f, pad, stride, dilation):
+    """The sheet's (W - W_f + 2 pad) / stride + 1 is not even an integer when stride does not
+    divide (W - W_f + 2 pad) (e.g. 8, 3, pad 0, stride 2: 3.5), and ignores dilation (9, 3, D 2:
+    the sheet says 7, the dilated 5-wide filter fits 5 times). The size is
+    floor((W - D (W_f - 1) - 1 + 2 pad) / stride) + 1."""
+    x, weight = torch.randn(1, 1, w, w), torch.randn(1, 1, f, f)
+    kwargs = dict(stride=stride, padding=pad, dilation=dilation)
+    size = true_output_size(w, f, pad, stride, dilation)
+    assert conv2d(x, weight, **kwargs).shape[-1] == F.conv2d(x, weight, **kwargs).shape[-1] == size
+    assert sheet_output_size(w, f, pad, stride) != size
+
+
+def test_sheet_output_size_holds_when_exact():
+    """Where stride divides (W - W_f + 2 pad) and D = 1, the sheet's formula is right: AlexNet's
+    first layer, 227 -> (227 - 11) / 4 + 1 = 55."""
+    assert sheet_output_size(227, 11, 0, 4) == 55 == conv2d(torch.randn(1, 227, 227), torch.randn(1, 1, 11, 11),
+                                                            stride=4).shape[-1]
+
+
+def test_sheet_erratum_stride_output_size():
+    """The sheet's "use stride: ((w - w + 1 + 2 pad) / stride, ...)" puts the + 1 inside the division:
+    a 3x3 filter at stride 2 on a 7x7 input fits 3 times, the formula says (7 - 3 + 1) / 2 = 2.5."""
+    x, weight = torch.randn(1, 1, 7, 7), torch.randn(1, 1, 3, 3)
+    assert conv2d(x, weight, stride=2).shape[-1] == F.conv2d(x, weight, stride=2).shape[-1] == 3
+    assert (7 - 3 + 1 + 2 * 0) / 2 != 3
