@@ -75,7 +75,8 @@ def sample_var_bounds(var: float, n: int, kurtosis_excess: float) -> tuple[float
     ],
 )
 def test_moments_within_statistical_bounds(name, kwargs, shape, variance, kurtosis_excess):
-    w = getattr(init, name)(torch.empty(shape, dtype=torch.float64), generator=torch.Generator().manual_seed(0), **kwargs)
+    g = torch.Generator().manual_seed(0)
+    w = getattr(init, name)(torch.empty(shape, dtype=torch.float64), generator=g, **kwargs)
     n = w.numel()
     assert abs(w.mean().item()) < 6 * math.sqrt(variance / n)
     lo, hi = sample_var_bounds(variance, n, kurtosis_excess)

@@ -47,3 +47,11 @@ def test_make_builds_optimizer_and_scheduler(impl):
     opt.step()
     sched.step()
     assert opt.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
+def test_twinless_pieces_come_from_the_reference_for_torch():
+    from c147 import reference
+
+    assert c147.layers("torch").Maxout is reference.Maxout
+    assert c147.layers("c147").Maxout is not reference.Maxout
+    assert c147.layers("c147").Maxout.__module__ == "c147.nn.activation"

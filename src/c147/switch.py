@@ -4,7 +4,8 @@
 either namespace. ``c147.optim_class(name, impl)`` and ``c147.scheduler_class(name, impl)`` do the
 same for optimizers and learning-rate schedulers. While a hand-written piece does not exist yet the
 ``c147`` side falls back to the built-in and :func:`fallbacks` lists it, so a run can say honestly
-which of its parts are still built-ins.
+which of its parts are still built-ins. Pieces torch lacks (Maxout) come, for ``impl="torch"``, from
+``c147.reference``: plain compositions of torch ops.
 """
 
 from __future__ import annotations
@@ -56,11 +57,14 @@ def lookup(kind: str, name: str, impl: str) -> Any:
         if mod is not None and hasattr(mod, name):
             return getattr(mod, name)
     mod = importlib.import_module(builtin)
-    if not hasattr(mod, name):
-        raise ValueError(f"unknown {kind} name {name!r}: {builtin} has no such attribute")
-    if impl == "c147":
-        _fallbacks.add(f"{builtin}.{name}")
-    return getattr(mod, name)
+    if hasattr(mod, name):
+        if impl == "c147":
+            _fallbacks.add(f"{builtin}.{name}")
+        return getattr(mod, name)
+    reference = importlib.import_module("c147.reference")
+    if kind == "nn" and impl == "torch" and hasattr(reference, name):
+        return getattr(reference, name)  # twin-less piece: a plain composition of torch ops
+    raise ValueError(f"unknown {kind} name {name!r}: {builtin} has no such attribute")
 
 
 def fallbacks() -> list[str]:

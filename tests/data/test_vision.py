@@ -145,7 +145,7 @@ def decode(x: torch.Tensor, module) -> list[int]:
 
 
 def collect(loader) -> tuple[torch.Tensor, torch.Tensor]:
-    xs, ys = zip(*loader)
+    xs, ys = zip(*loader, strict=True)
     return torch.cat(xs), torch.cat(ys)
 
 
@@ -179,7 +179,7 @@ def test_loads_real_files_and_round_trips_pixels_and_labels(
         assert xs.shape == (len(expected_ks), channels, image_size, image_size), split
         decoded = [decode(img, dm) for img in xs]
         ks = [values[0] for values in decoded]
-        assert all(values == _pixels(k, channels).tolist() for k, values in zip(ks, decoded)), split
+        assert all(values == _pixels(k, channels).tolist() for k, values in zip(ks, decoded, strict=True)), split
         assert ys.tolist() == [k % 10 for k in ks], split
         if split == "train":  # shuffled: same images, any order
             ks = sorted(ks)
