@@ -20,6 +20,9 @@ train: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
+bench: $(STAMP)
+	$(BIN)/c147-bench $(ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 

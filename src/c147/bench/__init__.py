@@ -1,0 +1,1 @@
+"""Benchmarks: hand-written pieces against their twins, side by side, as ratios."""

@@ -1,0 +1,119 @@
+"""The op suite: forward + backward of every hand-written op against its twin.
+
+Each case builds its inputs once and returns two closures running ``out = op(*inputs)``
+and ``out.backward(grad)`` on ours and on the twin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+import c147.functional as C
+from c147 import reference
+
+
+@dataclass
+class Case:
+    family: str
+    name: str
+    ours: Callable[..., torch.Tensor]
+    twin: Callable[..., torch.Tensor]
+    shapes: Sequence[tuple[int, ...]]  # floating inputs, random normal
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    extra: Callable[[torch.device], list[torch.Tensor]] | None = None  # non-differentiable inputs (targets)
+    memory_bound: bool = False
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None  # applied to the first input
+
+
+def _targets(n: int, classes: int) -> Callable[[torch.device], list[torch.Tensor]]:
+    return lambda device: [torch.randint(0, classes, (n,), device=device, generator=None)]
+
+
+ACT = (32, 64, 32, 32)  # 2M elements: memory-bound activations
+CASES: list[Case] = [
+    Case("linear", "linear", C.linear, F.linear, [(512, 1024), (1024, 1024), (1024,)]),
+    *[
+        Case("activation", n, getattr(C, n), getattr(torch, n) if n in ("sigmoid", "tanh") else getattr(F, n),
+             [ACT], memory_bound=True)
+        for n in ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus")
+    ],
+    Case("activation", "prelu", C.prelu, F.prelu, [ACT, (64,)], memory_bound=True),
+    Case("activation", "maxout", C.maxout, reference.maxout, [ACT], kwargs=dict(pieces=2), memory_bound=True),
+    Case("softmax", "softmax", C.softmax, F.softmax, [(1024, 1000)], kwargs=dict(dim=1), memory_bound=True),
+    Case("softmax", "log_softmax", C.log_softmax, F.log_softmax, [(1024, 1000)], kwargs=dict(dim=1),
+         memory_bound=True),
+    Case("softmax", "logsumexp", C.logsumexp, torch.logsumexp, [(1024, 1000)], kwargs=dict(dim=1)),
+    Case("loss", "cross_entropy", C.cross_entropy, F.cross_entropy, [(1024, 1000)], extra=_targets(1024, 1000)),
+    Case("loss", "cross_entropy(label_smoothing)", C.cross_entropy, F.cross_entropy, [(1024, 1000)],
+         kwargs=dict(label_smoothing=0.1), extra=_targets(1024, 1000)),
+    Case("loss", "binary_cross_entropy_with_logits", C.binary_cross_entropy_with_logits,
+         F.binary_cross_entropy_with_logits, [(1024, 1000), (1024, 1000)], transform=None),
+    Case("loss", "mse_loss", C.mse_loss, F.mse_loss, [(1024, 1000), (1024, 1000)]),
+    Case("loss", "multi_margin_loss", C.multi_margin_loss, F.multi_margin_loss, [(512, 100)],
+         extra=_targets(512, 100)),
+    Case("dropout", "dropout", C.dropout, F.dropout, [ACT], kwargs=dict(p=0.5), memory_bound=True),
+    Case("dropout", "dropout2d", C.dropout2d, F.dropout2d, [ACT], kwargs=dict(p=0.5), memory_bound=True),
+    Case("conv", "conv2d LeNet C1", C.conv2d, F.conv2d, [(64, 1, 32, 32), (6, 1, 5, 5), (6,)]),
+    Case("conv", "conv2d 3x3 64->64", C.conv2d, F.conv2d, [(16, 64, 32, 32), (64, 64, 3, 3), (64,)],
+         kwargs=dict(padding=1)),
+    Case("conv", "conv2d 3x3 stride 2", C.conv2d, F.conv2d, [(16, 32, 32, 32), (64, 32, 3, 3), (64,)],
+         kwargs=dict(stride=2, padding=1)),
+    Case("conv", "conv2d depthwise", C.conv2d, F.conv2d, [(16, 64, 32, 32), (64, 1, 3, 3)],
+         kwargs=dict(padding=1, groups=64)),
+    Case("pooling", "max_pool2d 2/2", C.max_pool2d, F.max_pool2d, [ACT], kwargs=dict(kernel_size=2)),
+    Case("pooling", "max_pool2d 3/2 (AlexNet)", C.max_pool2d, F.max_pool2d, [ACT],
+         kwargs=dict(kernel_size=3, stride=2)),
+    Case("pooling", "avg_pool2d 2/2", C.avg_pool2d, F.avg_pool2d, [ACT], kwargs=dict(kernel_size=2)),
+    Case("norm", "local_response_norm", C.local_response_norm, F.local_response_norm, [(16, 96, 27, 27)],
+         kwargs=dict(size=5)),
+]
+
+
+def _batch_norm_case() -> Case:
+    def make(fn):
+        def run(x, weight, bias, running_mean, running_var):
+            return fn(x, running_mean, running_var, weight, bias, training=True, momentum=0.1, eps=1e-5)
+
+        return run
+
+    return Case("norm", "batch_norm2d (train)", make(C.batch_norm), make(F.batch_norm), [ACT, (64,), (64,)],
+                extra=lambda device: [torch.zeros(64, device=device), torch.ones(64, device=device)],
+                memory_bound=True)
+
+
+CASES.append(_batch_norm_case())
+FAMILIES = sorted({c.family for c in CASES})
+
+
+def closures(case: Case, device: str, dtype: torch.dtype, seed: int = 0):
+    """``(ours, twin, shape, bytes_moved)`` for ``case``: closures run forward + backward."""
+    torch.manual_seed(seed)
+    inputs = [torch.randn(s, device=device, dtype=dtype) for s in case.shapes]
+    if case.name == "binary_cross_entropy_with_logits":
+        inputs[1] = torch.rand_like(inputs[1])
+    extra = case.extra(torch.device(device)) if case.extra else []
+
+    def make(fn):
+        xs = [x.clone().requires_grad_() for x in inputs]
+        out = fn(*xs, *extra, **case.kwargs)
+        grad = torch.randn_like(out)
+
+        def run():
+            for x in xs:
+                x.grad = None
+            fn(*xs, *extra, **case.kwargs).backward(grad)
+
+        return run, out
+
+    ours, out = make(case.ours)
+    twin, _ = make(case.twin)
+    shape = " ".join("x".join(map(str, s)) for s in case.shapes)
+    bytes_moved = 0
+    if case.memory_bound:  # forward reads x, writes y; backward reads dy and x (or y), writes dx: 5 passes
+        bytes_moved = 5 * inputs[0].numel() * inputs[0].element_size()
+    return ours, twin, shape, bytes_moved
