@@ -99,3 +99,11 @@ def test_eval_config_needs_a_checkpoint():
     assert cfg.task_name == "eval" and cfg.get("data") is None
     with pytest.raises(Exception, match="ckpt_path"):
         _ = cfg.ckpt_path
+
+
+def test_every_regularizer_config_instantiates():
+    from c147.regularize import Regularizer
+
+    for name in options("regularizer"):
+        reg = instantiate(compose_config("train", [f"regularizer={name}"]).regularizer)
+        assert isinstance(reg, Regularizer) and reg.apply_to == "weights"

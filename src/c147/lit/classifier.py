@@ -11,6 +11,8 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from c147.regularize import Regularizer
+
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 
@@ -28,6 +30,8 @@ class Classifier(L.LightningModule):
         scheduler: optional partial taking the optimizer.
         num_classes: number of classes, for the accuracy metrics.
         scheduler_monitor: metric a ``ReduceLROnPlateau`` scheduler watches.
+        regularizer: optional L2 / L1 penalties (added to the loss, logged as ``train/penalty``) and
+            max-norm constraint (applied after every optimizer step).
         config: the run's composed config as a plain dict; stored in every checkpoint so that
             ``c147-eval`` can rebuild the run from the checkpoint alone.
     """
@@ -40,6 +44,7 @@ class Classifier(L.LightningModule):
         scheduler: SchedulerFactory | None = None,
         num_classes: int = 10,
         scheduler_monitor: str = "val/loss",
+        regularizer: Regularizer | None = None,
         config: dict | None = None,
     ) -> None:
         super().__init__()
@@ -48,6 +53,7 @@ class Classifier(L.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.scheduler_monitor = scheduler_monitor
+        self.regularizer = regularizer
         self.config = config
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -75,7 +81,15 @@ class Classifier(L.LightningModule):
         self.train_acc(preds, batch[1])
         self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, prog_bar=True)
-        return loss
+        penalty = self.regularizer.penalty(self.net) if self.regularizer is not None else None
+        if penalty is None:
+            return loss
+        self.log("train/penalty", penalty, on_step=False, on_epoch=True)
+        return loss + penalty
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        if self.regularizer is not None:
+            self.regularizer.constrain(self.net)
 
     def on_train_epoch_start(self) -> None:
         lr = self.trainer.optimizers[0].param_groups[0]["lr"]
