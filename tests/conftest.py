@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from c147.cli import CONFIG_DIR
 
 BIN = Path(sys.executable).parent
+CONFIG_GROUPS = Path(CONFIG_DIR)
 
 
 def compose_config(name: str, overrides: list[str] | None = None) -> DictConfig:

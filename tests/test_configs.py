@@ -107,3 +107,13 @@ def test_every_regularizer_config_instantiates():
     for name in options("regularizer"):
         reg = instantiate(compose_config("train", [f"regularizer={name}"]).regularizer)
         assert isinstance(reg, Regularizer) and reg.apply_to == "weights"
+
+
+@pytest.mark.parametrize("impl", ["c147", "torch"])
+def test_every_clip_config_clips(impl):
+    for name in options("clip"):
+        clip = instantiate(compose_config("train", [f"clip={name}", f"impl={impl}"]).clip)
+        p = torch.nn.Parameter(torch.zeros(3))
+        p.grad = torch.tensor([30.0, -40.0, 0.0])
+        clip([p])
+        assert p.grad.abs().max() <= 5.0 + 1e-4, (name, p.grad)

@@ -19,7 +19,7 @@ from c147.lit import Classifier
 from c147.switch import check_impl, fallbacks
 
 # the parts of the config shown in TensorBoard's hparams tab
-HPARAM_KEYS = ("impl", "seed", "data", "model", "optim", "scheduler", "regularizer", "loss", "trainer")
+HPARAM_KEYS = ("impl", "seed", "data", "model", "optim", "scheduler", "regularizer", "clip", "loss", "trainer")
 
 
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, Classifier]:
@@ -42,6 +42,7 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, Classifier]:
     optimizer = instantiate(cfg.optim)
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
     regularizer = instantiate(cfg.regularizer) if cfg.get("regularizer") else None
+    grad_clip = instantiate(cfg.clip) if cfg.get("clip") else None
     check = optimizer(net.parameters())  # raises ValueError on bad hyperparameters
     if scheduler is not None:
         scheduler(check)
@@ -52,6 +53,7 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, Classifier]:
         scheduler,
         num_classes=datamodule.num_classes,
         regularizer=regularizer,
+        grad_clip=grad_clip,
         config=OmegaConf.to_container(cfg, resolve=True),
     )
     return datamodule, model

@@ -32,6 +32,9 @@ class Classifier(L.LightningModule):
         scheduler_monitor: metric a ``ReduceLROnPlateau`` scheduler watches.
         regularizer: optional L2 / L1 penalties (added to the loss, logged as ``train/penalty``) and
             max-norm constraint (applied after every optimizer step).
+        grad_clip: optional partial taking the parameters and clipping their gradients before each
+            optimizer step (``clip_grad_norm_`` or ``clip_grad_value_``); a returned total norm is
+            logged as ``train/grad_norm``.
         config: the run's composed config as a plain dict; stored in every checkpoint so that
             ``c147-eval`` can rebuild the run from the checkpoint alone.
     """
@@ -45,6 +48,7 @@ class Classifier(L.LightningModule):
         num_classes: int = 10,
         scheduler_monitor: str = "val/loss",
         regularizer: Regularizer | None = None,
+        grad_clip: Callable[[Iterable[torch.nn.Parameter]], Any] | None = None,
         config: dict | None = None,
     ) -> None:
         super().__init__()
@@ -54,6 +58,7 @@ class Classifier(L.LightningModule):
         self.scheduler_factory = scheduler
         self.scheduler_monitor = scheduler_monitor
         self.regularizer = regularizer
+        self.grad_clip = grad_clip
         self.config = config
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -87,6 +92,12 @@ class Classifier(L.LightningModule):
         self.log("train/penalty", penalty, on_step=False, on_epoch=True)
         return loss + penalty
 
+    def on_before_optimizer_step(self, optimizer) -> None:
+        if self.grad_clip is not None:
+            norm = self.grad_clip(self.parameters())
+            if norm is not None:
+                self.log("train/grad_norm", norm, on_step=False, on_epoch=True)
+
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         if self.regularizer is not None:
             self.regularizer.constrain(self.net)
@@ -118,9 +129,12 @@ class Classifier(L.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer)
+        # Lightning recognises torch's ReduceLROnPlateau by class; ours (same name) needs saying
+        on_plateau = type(scheduler).__name__ == "ReduceLROnPlateau"
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": self.scheduler_monitor, "interval": "epoch"},
+            "lr_scheduler": {"scheduler": scheduler, "monitor": self.scheduler_monitor, "interval": "epoch",
+                             "reduce_on_plateau": on_plateau},
         }
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

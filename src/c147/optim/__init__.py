@@ -1,0 +1,18 @@
+"""Hand-written optimizers, twins of ``torch.optim``: same arguments, defaults, validation, param
+groups, closures and state keys, so state_dicts load both ways. Each has a readable single-tensor
+path (the sheet's equations, one per line) and a ``torch._foreach_*`` path.
+
+Also: ``c147.optim.lr_scheduler`` (StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR,
+ReduceLROnPlateau) and ``c147.optim.clip`` (clip_grad_norm_, clip_grad_value_: twins of
+``torch.nn.utils``).
+"""
+
+from c147.optim import clip, lr_scheduler
+from c147.optim.adagrad import Adagrad
+from c147.optim.adam import Adam
+from c147.optim.adamw import AdamW
+from c147.optim.clip import clip_grad_norm_, clip_grad_value_
+from c147.optim.rmsprop import RMSprop
+from c147.optim.sgd import SGD
+
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "RMSprop", "clip", "clip_grad_norm_", "clip_grad_value_", "lr_scheduler"]

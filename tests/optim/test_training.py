@@ -1,0 +1,35 @@
+"""Every hand-written optimizer trains LeNet-5 on the digits with its config's defaults."""
+
+from pathlib import Path
+
+import pytest
+
+import c147
+from c147.train import train
+from tests.conftest import CONFIG_GROUPS
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("optim", sorted(p.stem for p in (CONFIG_GROUPS / "optim").glob("*.yaml")))
+def test_each_optimizer_trains_lenet5_on_the_digits(train_config, optim):
+    metrics = train(train_config("impl=c147", f"optim={optim}", "callbacks.model_checkpoint=null", "~logger"))
+    assert metrics["test/acc"] >= 0.95, (optim, metrics["test/acc"])
+    assert not [f for f in c147.fallbacks() if f.startswith(("torch.optim", "torch.nn."))], c147.fallbacks()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scheduler", sorted(p.stem for p in (CONFIG_GROUPS / "scheduler").glob("*.yaml")))
+def test_each_scheduler_runs_through_training(train_config, scheduler):
+    metrics = train(train_config("impl=c147", f"scheduler={scheduler}", "data=synthetic", "model=mlp",
+                                 "trainer.max_epochs=3", "callbacks.model_checkpoint=null"))
+    assert metrics["val/acc"] > 0.4
+    assert Path(metrics["run_dir"], "metrics.json").is_file()
+
+
+@pytest.mark.parametrize("clip, logs_norm", [("norm", True), ("value", False)])
+def test_training_with_gradient_clipping(train_config, clip, logs_norm):
+    metrics = train(train_config("data=synthetic", "model=mlp", "trainer.max_epochs=1", f"clip={clip}",
+                                 "callbacks.model_checkpoint=null", "~logger"))
+    assert ("train/grad_norm" in metrics) == logs_norm
+    if logs_norm:
+        assert metrics["train/grad_norm"] > 0
