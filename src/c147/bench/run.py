@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -17,12 +18,13 @@ from c147.cli import CONFIG_DIR, user_errors
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
 
 
-def _suite(name: str):
-    if name == "ops":
-        from c147.bench import ops
+SUITES = ("ops", "optim")
 
-        return ops
-    raise ValueError(f"unknown benchmark suite {name!r}; expected one of ('ops',)")
+
+def _suite(name: str):
+    if name not in SUITES:
+        raise ValueError(f"unknown benchmark suite {name!r}; expected one of {SUITES}")
+    return importlib.import_module(f"c147.bench.{name}")
 
 
 def run(cfg: DictConfig) -> list[dict]:
@@ -48,7 +50,7 @@ def run(cfg: DictConfig) -> list[dict]:
     copy_gbps = copy_bandwidth_gbps(cfg.device)  # large tensors: main memory
     rows: list[dict] = []
     table = Table(title=f"c147-bench {cfg.suite}: {cfg.device} {cfg.dtype}, torch {torch.__version__}, "
-                        f"{torch.get_num_threads()} threads, copy {copy_gbps:.1f} GB/s (at each case's size for % copy bw)")
+                        f"{torch.get_num_threads()} threads, copy {copy_gbps:.1f} GB/s")
     for col in ("family", "case", "shapes", "ours ms", "twin ms", "ours / twin", "ours % copy bw"):
         table.add_column(col, justify="right" if "ms" in col or "/" in col or "%" in col else "left")
     for case in suite.CASES:
