@@ -199,3 +199,19 @@ def test_sheet_5x5x3_filter_and_the_five_filter_rgb_layer_are_right():
     layer = torch_nn.Sequential(Conv2d(3, 5, 3, padding=1), torch_nn.ReLU(), MaxPool2d(2, 2))
     assert n_params(layer) == 140
     assert layer(torch.randn(1, 3, 256, 256)).shape == (1, 5, 128, 128)
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 8, 8), (2, 3, 8, 8), (3, 8, 8)])
+def test_conv2d_output_allows_in_place_ops(shape):
+    from c147.nn.activation import ReLU
+    from c147.nn.conv import Conv2d
+
+    conv = Conv2d(3, 4, 3)
+    x = torch.randn(shape, requires_grad=True)
+    out = ReLU(inplace=True)(conv(x))
+    out.sum().backward()
+    twin = torch.nn.Conv2d(3, 4, 3)
+    twin.load_state_dict(conv.state_dict())
+    x2 = x.detach().clone().requires_grad_()
+    torch.relu(twin(x2)).sum().backward()
+    torch.testing.assert_close(x.grad, x2.grad)

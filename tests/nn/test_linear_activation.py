@@ -166,3 +166,16 @@ def test_flatten_is_a_view_and_flattens_a_scalar_like_torch():
 def test_flatten_bad_inputs(kwargs, shape, message):
     with pytest.raises(ValueError, match=message):
         Flatten(**kwargs)(torch.randn(shape))
+
+
+@pytest.mark.parametrize("shape", [(2, 5), (5,), (2, 3, 5)])
+def test_linear_output_allows_in_place_ops(shape):
+    lin = Linear(5, 4)
+    x = torch.randn(shape, requires_grad=True)
+    out = ReLU(inplace=True)(lin(x))
+    out.sum().backward()
+    twin = torch.nn.Linear(5, 4)
+    twin.load_state_dict(lin.state_dict())
+    x2 = x.detach().clone().requires_grad_()
+    torch.relu(twin(x2)).sum().backward()
+    torch.testing.assert_close(x.grad, x2.grad)

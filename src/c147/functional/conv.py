@@ -88,12 +88,20 @@ class Conv2dFunction(torch.autograd.Function):
         cols = _im2col(x, (kh, kw), stride, padding, dilation, groups)  # (G, K, N L)
         ho, wo = _out_size(x.shape[2:], (kh, kw), stride, padding, dilation)
         wg = weight.reshape(groups, o // groups, cg * kh * kw)  # (G, O/G, K)
+        # a fresh output tensor (not a view of a temporary, so in-place ops on it are allowed)
+        out = cols.new_empty((o, ho, wo) if input.dim() == 3 else (n, o, ho, wo))
         # Y_g = W_g X_g + b_g: one batched GEMM over the groups, the bias fused in
-        y = torch.matmul(wg, cols) if bias is None else torch.baddbmm(bias.view(groups, -1, 1), wg, cols)
-        y = y.view(o, n, ho, wo).transpose(0, 1).contiguous()  # (N, O, H_out, W_out)
+        target = out.view(groups, o // groups, ho * wo) if n == 1 else None  # (G, O/G, L): N = 1 writes in place
+        if bias is None:
+            y = torch.matmul(wg, cols, out=target) if n == 1 else torch.matmul(wg, cols)
+        else:
+            b = bias.view(groups, -1, 1)
+            y = torch.baddbmm(b, wg, cols, out=target) if n == 1 else torch.baddbmm(b, wg, cols)
+        if n > 1:
+            out.copy_(y.view(o, n, ho, wo).transpose(0, 1))  # (N, O, H_out, W_out)
         ctx.save_for_backward(input, weight, cols if ctx.needs_input_grad[1] else None)
         ctx.conf = (stride, padding, dilation, groups)
-        return y.squeeze(0) if input.dim() == 3 else y
+        return out
 
     @staticmethod
     def backward(ctx, grad_output: Tensor) -> tuple[Tensor | None, ...]:

@@ -41,8 +41,15 @@ class LinearFunction(torch.autograd.Function):
         ctx.save_for_backward(input, weight)
         x = input.reshape(-1, weight.shape[1])  # (M, in)
         # Y = X W^T + b as one fused GEMM
-        y = x @ weight.t() if bias is None else torch.addmm(bias, x, weight.t())  # (M, out)
-        return y.reshape(*input.shape[:-1], weight.shape[0])
+        # written into a fresh (*, out) tensor: returning a reshape would hand autograd a view, and
+        # in-place ops on the output (ReLU(inplace=True)) would be refused
+        out = x.new_empty(*input.shape[:-1], weight.shape[0])
+        y = out.view(-1, weight.shape[0])  # (M, out)
+        if bias is None:
+            torch.mm(x, weight.t(), out=y)
+        else:
+            torch.addmm(bias, x, weight.t(), out=y)
+        return out
 
     @staticmethod
     def backward(ctx, grad_output: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
