@@ -6,6 +6,7 @@ The ``*Function`` classes live in the submodules (``c147.functional.conv.Conv2dF
 """
 
 from c147.functional.activation import elu, leaky_relu, prelu, relu, sigmoid, softplus, tanh
+from c147.functional.adaptive_pool import adaptive_avg_pool2d
 from c147.functional.batch_norm import batch_norm
 from c147.functional.bce import binary_cross_entropy, binary_cross_entropy_with_logits
 from c147.functional.conv import conv2d
@@ -19,6 +20,7 @@ from c147.functional.pooling import avg_pool2d, max_pool2d
 from c147.functional.softmax import log_softmax, logsumexp, softmax
 
 __all__ = [
+    "adaptive_avg_pool2d",
     "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy",
