@@ -17,7 +17,7 @@ from torch.autograd import Function
 from c147.functional._loss_checks import check_constant
 from c147.functional._reduction import reduce_loss, reduction_of, unreduce
 
-_BCE_EPS = torch.tensor(1e-12, dtype=torch.float32).item()  # torch's EPSILON: 1e-12 rounded to float32
+_BCE_EPS = torch.tensor(1e-12, dtype=torch.float32, device="cpu").item()  # torch's EPSILON: 1e-12 rounded to float32
 
 
 def _broadcasts_to(source: torch.Size, shape: torch.Size) -> bool:
