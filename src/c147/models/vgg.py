@@ -1,0 +1,235 @@
+"""VGG (Simonyan & Zisserman 2014, "Very Deep Convolutional Networks for Large-Scale Image Recognition").
+
+One rule for the whole network: every CONV is 3x3, stride 1, pad 1 (keeps H x W), every POOL is
+2x2 max, stride 2 (halves it). A stack of two 3x3 convs sees 5x5 and three see 7x7, with fewer
+weights (3 * 3^2 C^2 = 27 C^2 against 7^2 C^2 = 49 C^2) and more ReLUs between. The paper's
+configurations (Table 1; numbers are conv widths, ``"M"`` a max pool):
+
+======  =========  ======================================================================
+config  model      features
+======  =========  ======================================================================
+A       VGG-11     64 M 128 M 256 256 M 512 512 M 512 512 M
+B       VGG-13     64 64 M 128 128 M 256 256 M 512 512 M 512 512 M
+D       VGG-16     64 64 M 128 128 M 256 256 256 M 512 512 512 M 512 512 512 M
+E       VGG-19     64 64 M 128 128 M 256 256 256 256 M 512 512 512 512 M 512 512 512 512 M
+======  =========  ======================================================================
+
+then ``avgpool`` (adaptive average pooling to 7x7) and the classifier FC 25088-4096, ReLU, Dropout,
+FC 4096-4096, ReLU, Dropout, FC 4096-1000. ``*_bn`` puts a BatchNorm2d after each conv (not in
+the paper; torchvision's variants). Parameters with 1000 classes (torchvision's counts):
+
+========  ===========  ===========
+model     plain        with BN
+========  ===========  ===========
+VGG-11    132,863,336  132,868,840
+VGG-13    133,047,848  133,053,736
+VGG-16    138,357,544  138,365,992
+VGG-19    143,667,240  143,678,248
+========  ===========  ===========
+
+The three FC layers hold 123,642,856 of them (whatever the depth; 89% of VGG-16's 138M).
+
+Small inputs: the features need at least 2^5 = 32 pixels a side (five 2x2/2 pools, computed from the
+table by :func:`vgg_min_size`), and the adaptive pooling stretches whatever is left (1x1 for 32x32
+input, 7x7 for 224x224) to 7x7, so the classifier, and a torchvision state_dict, fit any input of
+at least 32x32. Module names follow torchvision's (``features``, ``avgpool``, ``classifier``) so
+``load_state_dict`` works both ways.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn as torch_nn
+
+from c147 import init
+from c147.switch import layers
+
+cfgs: dict[str, list[int | str]] = {
+    "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+}
+
+# model name -> config letter
+_DEPTH = {"VGG-11": "A", "VGG-13": "B", "VGG-16": "D", "VGG-19": "E"}
+
+
+def _out_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """floor((W - F + 2P) / S) + 1, or 0 when the window does not fit."""
+    return (size - kernel + 2 * padding) // stride + 1 if size + 2 * padding >= kernel else 0
+
+
+def vgg_feature_size(cfg: list[int | str], image_size: int) -> int:
+    """Side of the features' output for a square input: conv 3x3/1 pad 1 keeps it, pool 2x2/2 halves it."""
+    s = image_size
+    for v in cfg:
+        s = _out_size(s, 2, 2, 0) if v == "M" else _out_size(s, 3, 1, 1)
+    return s
+
+
+def vgg_min_size(cfg: list[int | str]) -> int:
+    """Smallest square input whose features come out at least 1x1 (32 for every config: 5 pools)."""
+    s = 1
+    while vgg_feature_size(cfg, s) < 1:
+        s += 1
+    return s
+
+
+class VGG(torch_nn.Module):
+    """VGG built from a configuration of :data:`cfgs` (torchvision's layout and initialization).
+
+    Args:
+        cfg: ``"A"``, ``"B"``, ``"D"`` or ``"E"`` (VGG-11, -13, -16, -19).
+        batch_norm: BatchNorm2d after each conv.
+        impl: ``"c147"`` (hand-written layers) or ``"torch"``.
+        num_classes: outputs of the last layer.
+        in_channels: channels of the input image.
+        image_size: side of the square input the model is built for (at least 32).
+        dropout: drop probability of the two dropout layers in the classifier.
+
+    Raises:
+        ValueError: unknown ``cfg``, ``impl``, a non-positive ``num_classes`` or ``in_channels``,
+            ``dropout`` outside [0, 1], or ``image_size`` below the smallest size the features accept.
+    """
+
+    def __init__(
+        self,
+        cfg: str,
+        batch_norm: bool = False,
+        impl: str = "c147",
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        image_size: int = 224,
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        if cfg not in cfgs:
+            raise ValueError(f"cfg must be one of {tuple(cfgs)}, got {cfg!r}")
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be positive, got {num_classes}")
+        if in_channels < 1:
+            raise ValueError(f"in_channels must be positive, got {in_channels}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"dropout must be in [0, 1], got {dropout}")
+        nn = layers(impl)
+        depth = {v: k for k, v in _DEPTH.items()}[cfg]
+        self.arch = f"{depth}-BN" if batch_norm else depth
+        self.min_size = vgg_min_size(cfgs[cfg])
+        self._check_size(image_size, image_size)
+
+        blocks: list[torch_nn.Module] = []
+        channels = in_channels
+        for v in cfgs[cfg]:
+            if v == "M":
+                blocks.append(nn.MaxPool2d(kernel_size=2, stride=2))  # halves H and W
+                continue
+            blocks.append(nn.Conv2d(channels, v, kernel_size=3, padding=1))  # keeps H and W
+            if batch_norm:
+                blocks.append(nn.BatchNorm2d(v))
+            blocks.append(nn.ReLU())
+            channels = v
+        self.features = torch_nn.Sequential(*blocks)
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        self.classifier = torch_nn.Sequential(
+            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(), nn.Dropout(p=dropout),  # FC6
+            nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=dropout),  # FC7
+            nn.Linear(4096, num_classes),  # FC8
+        )
+        self._init_weights(nn)
+
+    def _init_weights(self, nn) -> None:
+        """torchvision's: He normal (fan_out) convs, N(0, 0.01) linears, zero biases, BN 1 and 0."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                init.ones_(m.weight)
+                init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                init.normal_(m.weight, 0, 0.01)
+                init.zeros_(m.bias)
+
+    def _check_size(self, h: int, w: int) -> None:
+        if min(h, w) < self.min_size:
+            raise ValueError(f"{self.arch} needs input images of at least {self.min_size}x{self.min_size}, "
+                             f"got {h}x{w}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_size(x.shape[-2], x.shape[-1])
+        x = self.features(x)  # (N, 512, 7, 7) for 224x224 input, (N, 512, 1, 1) for 32x32
+        x = self.avgpool(x)  # (N, 512, 7, 7)
+        x = torch.flatten(x, 1)  # (N, 25088)
+        return self.classifier(x)  # (N, num_classes)
+
+
+def _vgg(cfg: str, batch_norm: bool, impl: str, num_classes: int, in_channels: int, image_size: int,
+         dropout: float) -> VGG:
+    return VGG(cfg, batch_norm, impl=impl, num_classes=num_classes, in_channels=in_channels,
+               image_size=image_size, dropout=dropout)
+
+
+def vgg11(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
+          dropout: float = 0.5) -> VGG:
+    """VGG-11 (config A), 132,863,336 parameters with 1000 classes."""
+    return _vgg("A", False, impl, num_classes, in_channels, image_size, dropout)
+
+
+def vgg11_bn(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
+             dropout: float = 0.5) -> VGG:
+    """VGG-11 with batch norm, 132,868,840 parameters with 1000 classes."""
+    return _vgg("A", True, impl, num_classes, in_channels, image_size, dropout)
+
+
+def vgg13(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
+          dropout: float = 0.5) -> VGG:
+    """VGG-13 (config B), 133,047,848 parameters with 1000 classes."""
+    return _vgg("B", False, impl, num_classes, in_channels, image_size, dropout)
+
+
+def vgg13_bn(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
+             dropout: float = 0.5) -> VGG:
+    """VGG-13 with batch norm, 133,053,736 parameters with 1000 classes."""
+    return _vgg("B", True, impl, num_classes, in_channels, image_size, dropout)
+
+
+def vgg16(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
+          dropout: float = 0.5) -> VGG:
+    """VGG-16 (config D), 138,357,544 parameters with 1000 classes."""
+    return _vgg("D", False, impl, num_classes, in_channels, image_size, dropout)
+
+
+def vgg16_bn(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
+             dropout: float = 0.5) -> VGG:
+    """VGG-16 with batch norm, 138,365,992 parameters with 1000 classes."""
+    return _vgg("D", True, impl, num_classes, in_channels, image_size, dropout)
+
+
+def vgg19(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
+          dropout: float = 0.5) -> VGG:
+    """VGG-19 (config E), 143,667,240 parameters with 1000 classes."""
+    return _vgg("E", False, impl, num_classes, in_channels, image_size, dropout)
+
+
+def vgg19_bn(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
+             dropout: float = 0.5) -> VGG:
+    """VGG-19 with batch norm, 143,678,248 parameters with 1000 classes."""
+    return _vgg("E", True, impl, num_classes, in_channels, image_size, dropout)
+
+
+__all__ = [
+    "VGG",
+    "cfgs",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
+    "vgg_feature_size",
+    "vgg_min_size",
+]
