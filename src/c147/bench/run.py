@@ -18,7 +18,7 @@ from c147.cli import CONFIG_DIR, user_errors
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
 
 
-SUITES = ("ops", "optim")
+SUITES = ("ops", "optim", "models")
 
 
 def _suite(name: str):
@@ -62,6 +62,9 @@ def run(cfg: DictConfig) -> list[dict]:
         # memory-bound cases against a float32 copy of the input's size (bytes_moved = 5 passes over it),
         # so caches help both alike
         row = result.as_dict(copy_bandwidth_gbps(cfg.device, bytes_moved // (5 * 4)) if bytes_moved else None)
+        if getattr(suite, "BATCH", None):  # throughput for the model suite
+            row["ours_images_per_s"] = suite.BATCH / ours_ms * 1e3
+            row["twin_images_per_s"] = suite.BATCH / twin_ms * 1e3
         rows.append(row)
         frac = row.get("ours_fraction_of_copy_bw")
         table.add_row(case.family, case.name, shape, f"{ours_ms:.3f}", f"{twin_ms:.3f}", f"{result.ratio:.2f}",

@@ -15,6 +15,7 @@ from c147.regularize import Regularizer
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
+AUX_WEIGHT = 0.3  # GoogLeNet's auxiliary classifiers' share of the loss (Szegedy et al. 2014)
 
 
 class Classifier(L.LightningModule):
@@ -72,6 +73,10 @@ class Classifier(L.LightningModule):
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = batch
         scores = self(x)
+        if isinstance(scores, tuple):  # GoogLeNet in training: (logits, *auxiliary logits)
+            scores, *aux = scores
+            loss = self.loss(scores, y) + AUX_WEIGHT * sum(self.loss(a, y) for a in aux if a is not None)
+            return loss, scores.argmax(dim=1)
         return self.loss(scores, y), scores.argmax(dim=1)
 
     def on_train_start(self) -> None:
