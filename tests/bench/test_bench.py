@@ -52,3 +52,20 @@ def test_cli_bad_input(args, message, tmp_path):
 def test_bench_config_composes():
     cfg = compose_config("bench")
     assert cfg.suite == "ops" and cfg.device == "cpu"
+
+
+def test_model_suite_runs_a_training_step_on_both_impls():
+    from c147.bench import models
+
+    (case,) = [c for c in models.CASES if c.family == "lenet5"]
+    ours, twin, shape, _ = models.closures(case, "cpu", torch.float32)
+    ours(), twin()
+    assert shape == "64x1x32x32"
+
+
+def test_optim_suite_cases_run():
+    from c147.bench import optim
+
+    case = next(c for c in optim.CASES if c.family == "Adam" and c.workload == "1000 x 100")
+    ours, twin, _, _ = optim.closures(case, "cpu", torch.float32)
+    ours(), twin()
