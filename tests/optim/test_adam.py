@@ -184,7 +184,7 @@ def test_decoupled_decay_differs_from_l2():
 @pytest.mark.parametrize("foreach", [False, True], ids=["single", "foreach"])
 def test_foreach_none_chooses_like_torch(foreach, monkeypatch):
     """On CPU torch's default is the single-tensor loop; foreach=None must take that path here."""
-    monkeypatch.setattr(Adam, "_multi_tensor_step" if not foreach else "_single_tensor_step", None)
+    monkeypatch.setattr(Adam, "_step_foreach" if not foreach else "_step_single", None)
     model = make_model()
     opt = Adam(model.parameters(), foreach=None if not foreach else True)
     train(model, opt, 2)  # would call None (TypeError) on the wrong path

@@ -104,7 +104,7 @@ def test_signature_matches_torch():
 @pytest.mark.parametrize("foreach", [False, True], ids=["single", "foreach"])
 def test_foreach_none_chooses_like_torch(foreach, monkeypatch):
     """On CPU torch's default is the single-tensor loop; foreach=None must take that path here."""
-    monkeypatch.setattr(RMSprop, "_multi_tensor_step" if not foreach else "_single_tensor_step", None)
+    monkeypatch.setattr(RMSprop, "_step_foreach" if not foreach else "_step_single", None)
     model = make_model()
     opt = RMSprop(model.parameters(), foreach=None if not foreach else True)
     train(model, opt, 2)  # would call None (TypeError) on the wrong path

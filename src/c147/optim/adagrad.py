@@ -6,14 +6,15 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.optim.optimizer import Optimizer, ParamsT, _default_to_fused_or_foreach, _get_scalar_dtype
+from torch.optim.optimizer import Optimizer, ParamsT, _get_scalar_dtype
 
+from c147.optim._base import TwoPathOptimizer
 from c147.optim._foreach import chunked
 
 __all__ = ["Adagrad"]
 
 
-class Adagrad(Optimizer):
+class Adagrad(TwoPathOptimizer):
     r"""Adagrad: the learning rate of each coordinate divided by the root of its running sum of squared gradients.
 
     The sheet's rule, completed (``a`` the running sum of squares, ``ε`` the learning rate, ``ν`` = eps)::
@@ -55,6 +56,8 @@ class Adagrad(Optimizer):
         fused: accepted for state_dict compatibility; ``True`` is not implemented.
     """
 
+    unimplemented = ("fused", "differentiable")
+
     def __init__(
         self,
         params: ParamsT,
@@ -92,7 +95,7 @@ class Adagrad(Optimizer):
             differentiable=differentiable,
             fused=fused,
         )
-        _refuse_unimplemented(defaults)
+        self._refuse_unimplemented(defaults)
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
@@ -122,28 +125,6 @@ class Adagrad(Optimizer):
         if len(state) == 0:
             _init_state(state, p, self.defaults["initial_accumulator_value"])
         return state
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Perform a single optimization step.
-
-        Args:
-            closure: a callable that re-evaluates the model and returns the loss.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            _refuse_unimplemented(group)
-            foreach = group["foreach"]
-            if foreach is None:
-                _, foreach = _default_to_fused_or_foreach(group["params"], differentiable=False, use_fused=False)
-            if foreach:
-                self._step_foreach(group)
-            else:
-                self._step_single(group)
-        return loss
 
     def _step_single(self, group: dict[str, Any]) -> None:
         """One tensor at a time, the update written as the equations (also the path for sparse gradients)."""
@@ -252,10 +233,3 @@ def _decayed_lr(lr: float | Tensor, step: Tensor, lr_decay: float) -> float:
 def _scalar(x: float | Tensor) -> float:
     """A Python number for a hyperparameter given as a float or a 1-element tensor."""
     return x.item() if isinstance(x, Tensor) else x
-
-
-def _refuse_unimplemented(group: dict[str, Any]) -> None:
-    """torch's implementation switches that this hand-written Adagrad accepts but does not implement."""
-    for key in ("fused", "differentiable"):
-        if group.get(key):
-            raise NotImplementedError(f"c147.optim.Adagrad does not implement {key}=True; use torch.optim.Adagrad")

@@ -9,17 +9,17 @@ from torch import Tensor
 from torch.optim.optimizer import (
     Optimizer,
     ParamsT,
-    _default_to_fused_or_foreach,
     _get_scalar_dtype,
     _view_as_real,
 )
 
+from c147.optim._base import TwoPathOptimizer
 from c147.optim._foreach import chunked
 
 __all__ = ["Adam"]
 
 
-class Adam(Optimizer):
+class Adam(TwoPathOptimizer):
     r"""Adam: momentum on the gradient plus RMSprop's per-coordinate normalization, both bias-corrected.
 
     The sheet's rule, corrected (``m`` is the sheet's ``V``, ``v`` its ``a``, ``ε`` is ``lr``, ``δ`` is ``eps``)::
@@ -55,6 +55,9 @@ class Adam(Optimizer):
         fused: accepted for state_dict compatibility; ``True`` is not implemented.
         decoupled_weight_decay: AdamW's weight decay.
     """
+
+    unimplemented = ("capturable", "differentiable", "fused")
+    foreach_with_tensor_lr = False  # as torch's Adam
 
     def __init__(
         self,
@@ -112,7 +115,7 @@ class Adam(Optimizer):
             fused=fused,
             decoupled_weight_decay=decoupled_weight_decay,
         )
-        _refuse_unimplemented(defaults)
+        self._refuse_unimplemented(defaults)
         super().__init__(params, defaults)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -141,32 +144,7 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Perform a single optimization step.
-
-        Args:
-            closure: a callable that re-evaluates the model and returns the loss.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            _refuse_unimplemented(group)
-            foreach = group["foreach"]
-            if foreach is None:
-                # torch decides on the parameters that have a gradient; a group that does not mix devices
-                # gets the same answer from all of them (and on CPU all() stops at the first one)
-                _, foreach = _default_to_fused_or_foreach(group["params"], differentiable=False, use_fused=False)
-                foreach = foreach and not isinstance(group["lr"], Tensor)
-            if foreach:
-                self._multi_tensor_step(group)
-            else:
-                self._single_tensor_step(group)
-        return loss
-
-    def _single_tensor_step(self, group: dict[str, Any]) -> None:
+    def _step_single(self, group: dict[str, Any]) -> None:
         """The readable path: the sheet's equations, one parameter at a time."""
         lr, eps, weight_decay = float(group["lr"]), group["eps"], group["weight_decay"]
         beta1, beta2 = (float(b) for b in group["betas"])
@@ -210,7 +188,7 @@ class Adam(Optimizer):
             # θ_t = θ_{t-1} - ε m̂_t / (√v̂_t + δ),  m̂_t = m_t / (1 - β1^t) folded into the scalar
             p.addcdiv_(exp_avg, denom, value=-(lr / (1 - beta1**t)))
 
-    def _multi_tensor_step(self, group: dict[str, Any]) -> None:
+    def _step_foreach(self, group: dict[str, Any]) -> None:
         """The fast path: the same equations on lists of tensors, grouped by device and dtype."""
         lr, eps, weight_decay = float(group["lr"]), group["eps"], group["weight_decay"]
         beta1, beta2 = (float(b) for b in group["betas"])
@@ -311,10 +289,3 @@ def _bias_corrections(
         t = ts[0]
         return -(lr / (1 - beta1**t)), (1 - beta2**t) ** 0.5
     return [-(lr / (1 - beta1**t)) for t in ts], [(1 - beta2**t) ** 0.5 for t in ts]
-
-
-def _refuse_unimplemented(group: dict[str, Any]) -> None:
-    """Keys torch has for its other implementations: accepted so state_dicts round-trip, refused when on."""
-    for key in ("capturable", "differentiable", "fused"):
-        if group[key]:
-            raise NotImplementedError(f"c147's Adam and AdamW do not implement {key}=True (torch.optim's do)")

@@ -9,17 +9,17 @@ from torch import Tensor
 from torch.optim.optimizer import (
     Optimizer,
     ParamsT,
-    _default_to_fused_or_foreach,
     _get_scalar_dtype,
     _view_as_real,
 )
 
+from c147.optim._base import TwoPathOptimizer
 from c147.optim._foreach import chunked
 
 __all__ = ["RMSprop"]
 
 
-class RMSprop(Optimizer):
+class RMSprop(TwoPathOptimizer):
     r"""RMSprop: Adagrad whose accumulator of squared gradients is an exponential moving average.
 
     The sheet's rules (``a`` is ``square_avg``, ``β`` is ``alpha``, ``ε`` is ``lr``, ``ν`` is ``eps``)::
@@ -53,6 +53,8 @@ class RMSprop(Optimizer):
         maximize: maximize the objective instead of minimizing it.
         differentiable: accepted for state_dict compatibility; ``True`` is not implemented.
     """
+
+    unimplemented = ("capturable", "differentiable")
 
     def __init__(
         self,
@@ -92,7 +94,7 @@ class RMSprop(Optimizer):
             maximize=maximize,
             differentiable=differentiable,
         )
-        _refuse_unimplemented(defaults)
+        self._refuse_unimplemented(defaults)
         super().__init__(params, defaults)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -121,31 +123,7 @@ class RMSprop(Optimizer):
                 state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Perform a single optimization step.
-
-        Args:
-            closure: a callable that re-evaluates the model and returns the loss.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            _refuse_unimplemented(group)
-            foreach = group["foreach"]
-            if foreach is None:
-                # torch decides on the parameters that have a gradient; a group that does not mix devices
-                # gets the same answer from all of them (and on CPU all() stops at the first one)
-                _, foreach = _default_to_fused_or_foreach(group["params"], differentiable=False, use_fused=False)
-            if foreach:
-                self._multi_tensor_step(group)
-            else:
-                self._single_tensor_step(group)
-        return loss
-
-    def _single_tensor_step(self, group: dict[str, Any]) -> None:
+    def _step_single(self, group: dict[str, Any]) -> None:
         """The readable path: the sheet's equations, one parameter at a time."""
         lr, alpha, eps = float(group["lr"]), group["alpha"], group["eps"]
         weight_decay, momentum, centered, maximize = (
@@ -196,7 +174,7 @@ class RMSprop(Optimizer):
                 # θ = θ - ε / (√a + ν) ⊙ g
                 p.addcdiv_(grad, avg, value=-lr)
 
-    def _multi_tensor_step(self, group: dict[str, Any]) -> None:
+    def _step_foreach(self, group: dict[str, Any]) -> None:
         """The fast path: the same equations on lists of tensors, grouped by device and dtype."""
         lr, alpha, eps = float(group["lr"]), group["alpha"], group["eps"]
         weight_decay, momentum, centered, maximize = (
@@ -290,10 +268,3 @@ def _foreach_rmsprop(
     else:
         # θ = θ - ε / (√a + ν) ⊙ g
         torch._foreach_addcdiv_(params, grads, avgs, value=-lr)
-
-
-def _refuse_unimplemented(group: dict[str, Any]) -> None:
-    """Keys torch has for its other implementations: accepted so state_dicts round-trip, refused when on."""
-    for key in ("capturable", "differentiable"):
-        if group[key]:
-            raise NotImplementedError(f"c147's RMSprop does not implement {key}=True (torch.optim's does)")

@@ -6,14 +6,15 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.optim.optimizer import Optimizer, ParamsT, _default_to_fused_or_foreach
+from torch.optim.optimizer import Optimizer, ParamsT
 
+from c147.optim._base import TwoPathOptimizer
 from c147.optim._foreach import chunked
 
 __all__ = ["SGD"]
 
 
-class SGD(Optimizer):
+class SGD(TwoPathOptimizer):
     r"""Stochastic gradient descent, optionally with (Nesterov) momentum, weight decay and dampening.
 
     The sheet's rules (``ε`` the learning rate, ``α`` the momentum)::
@@ -57,6 +58,8 @@ class SGD(Optimizer):
         fused: accepted for state_dict compatibility; ``True`` is not implemented.
     """
 
+    unimplemented = ("fused", "differentiable")
+
     def __init__(
         self,
         params: ParamsT,
@@ -92,7 +95,7 @@ class SGD(Optimizer):
             differentiable=differentiable,
             fused=fused,
         )
-        _refuse_unimplemented(defaults)
+        self._refuse_unimplemented(defaults)
         super().__init__(params, defaults)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -103,28 +106,6 @@ class SGD(Optimizer):
             group.setdefault("foreach", None)
             group.setdefault("differentiable", False)
             group.setdefault("fused", False)
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Perform a single optimization step.
-
-        Args:
-            closure: a callable that re-evaluates the model and returns the loss.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            _refuse_unimplemented(group)
-            foreach = group["foreach"]
-            if foreach is None:
-                _, foreach = _default_to_fused_or_foreach(group["params"], differentiable=False, use_fused=False)
-            if foreach:
-                self._step_foreach(group)
-            else:
-                self._step_single(group)
-        return loss
 
     def _step_single(self, group: dict[str, Any]) -> None:
         """One tensor at a time, the update written as the equations (also the path for sparse gradients)."""
@@ -218,10 +199,3 @@ class SGD(Optimizer):
 def _scalar(x: float | Tensor) -> float:
     """A Python number for a hyperparameter given as a float or a 1-element tensor."""
     return x.item() if isinstance(x, Tensor) else x
-
-
-def _refuse_unimplemented(group: dict[str, Any]) -> None:
-    """torch's implementation switches that this hand-written SGD accepts but does not implement."""
-    for key in ("fused", "differentiable"):
-        if group.get(key):
-            raise NotImplementedError(f"c147.optim.SGD does not implement {key}=True; use torch.optim.SGD for it")
