@@ -117,3 +117,11 @@ def test_every_clip_config_clips(impl):
         p.grad = torch.tensor([30.0, -40.0, 0.0])
         clip([p])
         assert p.grad.abs().max() <= 5.0 + 1e-4, (name, p.grad)
+
+
+def test_debug_fast_writes_no_checkpoint(train_config):
+    from c147.train import train
+
+    metrics = train(train_config("debug=fast", "data=synthetic", "model=mlp"))
+    run_dir = Path(metrics["run_dir"])
+    assert (run_dir / "metrics.json").is_file() and not (run_dir / "checkpoints").exists()
