@@ -15,8 +15,8 @@ from c147.cli import CONFIG_DIR, check_fresh, print_summary, user_errors, write_
 from c147.lit import Classifier
 
 
-def load_run_config(ckpt_path: str | Path) -> DictConfig:
-    """The training config stored in a c147 checkpoint.
+def load_checkpoint(ckpt_path: str | Path) -> tuple[DictConfig, dict]:
+    """A c147 checkpoint, read once: its training config and the whole checkpoint dict.
 
     Raises:
         FileNotFoundError: no file at ``ckpt_path``.
@@ -31,7 +31,7 @@ def load_run_config(ckpt_path: str | Path) -> DictConfig:
         raise ValueError(f"{path} is not a PyTorch checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(state, dict) or not state.get("c147_config"):
         raise ValueError(f"{path} is not a c147-train checkpoint (no 'c147_config' entry)")
-    return OmegaConf.create(state["c147_config"])
+    return OmegaConf.create(state["c147_config"]), state
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     run_dir = Path(cfg.paths.output_dir)
     with user_errors("c147-eval"):
         check_fresh(run_dir)
-        run_cfg = load_run_config(cfg.ckpt_path)
+        run_cfg, checkpoint = load_checkpoint(cfg.ckpt_path)
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         datamodule = instantiate(cfg.data if cfg.get("data") else run_cfg.data)
         datamodule.prepare_data()
@@ -53,7 +53,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         model = Classifier(net, instantiate(run_cfg.loss), instantiate(run_cfg.optim),
                            num_classes=datamodule.num_classes, config=OmegaConf.to_container(run_cfg))
         trainer: L.Trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
-    trainer.test(model, datamodule=datamodule, ckpt_path=str(cfg.ckpt_path), verbose=False)
+    model.load_state_dict(checkpoint["state_dict"])  # the file is read once, above
+    trainer.test(model, datamodule=datamodule, verbose=False)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     metrics["checkpoint"] = str(Path(cfg.ckpt_path).resolve())
     if trainer.is_global_zero:
