@@ -40,8 +40,15 @@ def train_config(tmp_path):
     return make
 
 
-def run_cli(script: str, *args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run a c147 console script from the venv, as a user would."""
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a user's shell would give a console script (no Hydra variables of ours)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
+    env.update(extra or {})
+    return env
+
+
+def run_cli(script: str, *args: str, cwd: Path, timeout: float = 300,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run a c147 console script from the venv, as a user would."""
     return subprocess.run([str(BIN / script), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+                          timeout=timeout, env=cli_env(env))

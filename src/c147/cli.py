@@ -1,16 +1,39 @@
-"""What the Hydra entry points share: the config folder, user-error handling, run files."""
+"""What the Hydra entry points share: the config folder, checks before Hydra writes anything,
+one-line user errors, run folders and run files.
+
+Every console script goes through :func:`hydra_entry`:
+
+1. ``GROUP=null`` on the command line becomes Hydra's ``~GROUP`` (Hydra itself refuses ``null``
+   for a config group).
+2. The command line is composed once before Hydra runs, so an unknown config name, key or a
+   malformed value is one line on stderr, exit 2, and no run folder is made.
+3. A ``hydra.run.dir`` that already holds files is refused before Hydra writes into it.
+4. A user error inside the job (``ValueError``, ``TypeError``, missing files, ...) is one line
+   naming what was expected and what came, exit 2, and the folder this invocation made is removed.
+
+``HYDRA_FULL_ERROR=1`` shows the full traceback instead of the one line.
+"""
 
 from __future__ import annotations
 
+import inspect
 import json
+import os
 import re
+import shutil
 import sys
-from collections.abc import Iterator
+import types
+import typing
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, InstantiationException
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from rich.console import Console
 from rich.table import Table
@@ -19,7 +42,8 @@ from rich.table import Table
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
 
 # what a user can get wrong in a config or on the command line: reported in one line
-USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, HydraException, OmegaConfBaseException)
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError,
+               HydraException, OmegaConfBaseException)
 
 
 def one_line(error: BaseException) -> str:
@@ -29,17 +53,273 @@ def one_line(error: BaseException) -> str:
     if isinstance(error, InstantiationException) and error.__cause__ is not None:
         key = re.search(r"full_key: (\S+)", text)
         text = f"{error.__cause__}" + (f" (config key '{key.group(1)}')" if key else "")
+    text = text.split("Config search path:")[0]  # Hydra's "could not find" lists its search path after
+    text = text.replace("Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.", "")
     return " ".join(part.strip() for part in text.splitlines() if part.strip()) or type(error).__name__
 
 
+def full_errors() -> bool:
+    """Whether the user asked for tracebacks (``HYDRA_FULL_ERROR=1``)."""
+    return os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
 @contextmanager
-def user_errors(prog: str) -> Iterator[None]:
-    """Turn a user error raised inside into ``prog: error: ...`` on stderr and exit status 2."""
+def user_errors(prog: str, cleanup: Callable[[], None] | None = None) -> Iterator[None]:
+    """Turn a user error raised inside into ``prog: error: ...`` on stderr and exit status 2
+    (after ``cleanup``, if given). With ``HYDRA_FULL_ERROR=1`` the exception propagates."""
     try:
         yield
     except USER_ERRORS as e:
+        if cleanup is not None:
+            cleanup()
+        if full_errors():
+            raise
         print(f"{prog}: error: {one_line(e)}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+# ---------------------------------------------------------------------------------- before Hydra
+
+# config groups: folders of configs/ (``GROUP=null`` means ``~GROUP`` for these)
+def config_groups() -> set[str]:
+    return {p.name for p in Path(CONFIG_DIR).iterdir() if p.is_dir()}
+
+
+@dataclass
+class Invocation:
+    """What the checks before Hydra found out about this command line.
+
+    Attributes:
+        overrides: the command line as handed to Hydra.
+        run_dir: the run folder named with ``hydra.run.dir`` (or chosen for a resume), else None.
+        created: whether this invocation makes its run folder (so a failure may remove it).
+        resume: the checkpoint a ``c147-train`` run resumes from, or None.
+        resume_in_place: whether it resumes in the checkpoint's own run folder.
+    """
+
+    overrides: list[str] = field(default_factory=list)
+    run_dir: Path | None = None
+    created: bool = True
+    resume: Path | None = None
+    resume_in_place: bool = False
+
+
+INVOCATION = Invocation(created=False)  # set by hydra_entry; tests calling train() directly keep folders
+
+
+def split_override(arg: str) -> tuple[str, str] | None:
+    """``("key", "value")`` of a plain ``key=value`` override (``None`` for ``+key``, ``~key``, flags)."""
+    if arg.startswith(("-", "+", "~")) or "=" not in arg:
+        return None
+    key, value = arg.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def override_value(arg: str) -> Any:
+    """The value of a ``key=value`` override as Hydra parses it (``1`` an int, ``null`` None, ...)."""
+    (parsed,) = OverridesParser.create().parse_overrides([arg])
+    return parsed.value()
+
+
+def rewrite_null_groups(argv: list[str]) -> list[str]:
+    """``GROUP=null`` -> ``~GROUP`` for the config groups (dropped where the default is already none)."""
+    groups, out = config_groups(), []
+    for arg in argv:
+        kv = split_override(arg)
+        if kv and kv[0] in groups and kv[1].lower() in ("null", "none", "~"):
+            out.append(f"~{kv[0]}")
+        else:
+            out.append(arg)
+    return out
+
+
+def holds_files(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.iterdir())
+
+
+def check_run_dir(folder: Path) -> bool:
+    """Refuse a ``hydra.run.dir`` that holds anything; return whether this invocation creates it."""
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"hydra.run.dir: expected a folder, got the file {folder}")
+    if holds_files(folder):
+        hint = (f"; to resume it: c147-train ckpt_path={folder / 'checkpoints' / 'last.ckpt'}"
+                if (folder / "checkpoints" / "last.ckpt").is_file() else "")
+        raise FileExistsError(f"hydra.run.dir: {folder} already holds files (a run?); refusing to write into it, "
+                              f"choose a new folder{hint}")
+    if folder.exists():
+        return False
+    made = [p for p in (folder, *folder.absolute().parents) if not p.exists()]
+    try:  # try it, so that Hydra's own mkdir cannot fail with a traceback
+        folder.mkdir(parents=True)
+    except OSError as e:
+        raise PermissionError(f"hydra.run.dir: cannot create {folder}: {e.strerror or e}") from None
+    for p in made:
+        p.rmdir()
+    return True
+
+
+def compose_check(config_name: str, overrides: list[str]) -> DictConfig:
+    """Compose ``config_name`` with ``overrides`` as Hydra will, to fail before it writes anything."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            return compose(config_name=config_name, overrides=overrides)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def prepare(prog: str, config_name: str, argv: list[str],
+            extra: Callable[[Invocation], None] | None = None) -> Invocation:
+    """The checks before Hydra (module docstring, steps 1-3); ``extra`` adds a script's own."""
+    inv = Invocation(overrides=rewrite_null_groups(argv))
+    if any(a.startswith("-") for a in inv.overrides):  # --help, --cfg, -m ...: Hydra's business
+        return inv
+    for arg in inv.overrides:
+        kv = split_override(arg)
+        if kv and kv[0] == "hydra.run.dir":
+            inv.run_dir = Path(kv[1])
+    compose_check(config_name, inv.overrides)
+    if extra is not None:
+        extra(inv)
+    if inv.run_dir is not None and not inv.resume_in_place:
+        inv.created = check_run_dir(inv.run_dir)
+    return inv
+
+
+def remove_failed_run(run_dir: Path) -> None:
+    """Remove the folder of an invocation that failed before doing anything (only when it made it),
+    and the parents that are left empty (``outputs/train/runs``), up to the working directory."""
+    if not (INVOCATION.created and run_dir.is_dir()):
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    cwd = Path.cwd().resolve()
+    for parent in run_dir.resolve().parents:
+        if parent == cwd or cwd not in parent.parents or any(parent.iterdir()):
+            break
+        parent.rmdir()
+
+
+def hydra_entry(prog: str, config_name: str, task: Callable[[DictConfig], Any],
+                extra: Callable[[Invocation], None] | None = None) -> Callable[[], None]:
+    """A console entry point running ``task`` under ``@hydra.main`` after :func:`prepare`."""
+    import hydra
+
+    @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=config_name)
+    def _main(cfg: DictConfig) -> Any:
+        return task(cfg)
+
+    def main() -> None:
+        global INVOCATION
+        with user_errors(prog):
+            INVOCATION = prepare(prog, config_name, sys.argv[1:], extra)
+        sys.argv = [sys.argv[0], *INVOCATION.overrides]
+        _main()
+
+    main.__doc__ = f"Console entry point ``{prog}``."
+    return main
+
+
+# ---------------------------------------------------------------------------------- config checks
+
+_PLAIN = (bool, int, float, str, list, tuple, dict, type(None))
+
+
+def _allowed(hint: Any) -> tuple[type, ...] | None:
+    """The plain types a config value may have for a parameter annotated ``hint``; None: can't tell."""
+    if hint is typing.Any:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        parts = [_allowed(h) for h in typing.get_args(hint)]
+        return None if any(p is None for p in parts) else tuple(t for p in parts for t in p)
+    if origin is typing.Literal:
+        return tuple({type(a) for a in typing.get_args(hint)})
+    if origin is not None:
+        hint = origin
+    if hint is torch.Tensor:
+        return ()  # never in a config: the other members of the union decide
+    if hint in _PLAIN or hint in (list, tuple, dict) or (isinstance(hint, type) and issubclass(hint, (list, tuple))):
+        return (hint,)
+    if hint in (typing.Sequence, typing.Iterable) or getattr(hint, "__module__", "") == "collections.abc":
+        return (list, tuple, ListConfig)
+    return None
+
+
+def _fits(value: Any, allowed: tuple[type, ...]) -> bool:
+    if isinstance(value, ListConfig):
+        value = list(value)
+    if isinstance(value, DictConfig):
+        value = dict(value)
+    if isinstance(value, bool):
+        return bool in allowed
+    if isinstance(value, int) and float in allowed:
+        return True
+    if isinstance(value, (list, tuple)) and (list in allowed or tuple in allowed):
+        return True
+    return isinstance(value, allowed)
+
+
+def _target_callable(node: DictConfig) -> Callable | None:
+    from hydra.utils import get_object
+
+    try:
+        target = get_object(node._target_)
+        if node._target_ == "c147.make":
+            from c147.switch import lookup
+
+            target = lookup(node.kind, node.name, node.impl)
+    except Exception:  # noqa: BLE001 - instantiate reports an unknown target in its own words
+        return None
+    return target.__init__ if isinstance(target, type) else target
+
+
+def check_config_types(cfg: DictConfig, keys: tuple[str, ...] | None = None) -> None:
+    """Every value under a ``_target_`` node fits the target's annotation (or its default's type).
+
+    Raises:
+        TypeError: naming the config key, the type expected and the value that came.
+    """
+
+    def walk(node: Any, prefix: str) -> None:
+        if not isinstance(node, DictConfig):
+            return
+        if "_target_" in node:
+            check_node(node, prefix)
+        for k in node:
+            if not str(k).startswith("_") and OmegaConf.is_dict(node._get_node(k)):
+                walk(node[k], f"{prefix}{k}.")
+
+    def check_node(node: DictConfig, prefix: str) -> None:
+        fn = _target_callable(node)
+        if fn is None:
+            return
+        try:
+            hints = typing.get_type_hints(fn)
+        except Exception:  # noqa: BLE001 - unresolvable annotations: judge by defaults only
+            hints = {}
+        params = inspect.signature(fn).parameters
+        for key in node:
+            if key.startswith("_") or key not in params or OmegaConf.is_missing(node, key):
+                continue
+            value = node[key]
+            param = params[key]
+            allowed = _allowed(hints[key]) if key in hints else None
+            if allowed is None and param.default not in (inspect.Parameter.empty, None):
+                allowed = (type(param.default),) if isinstance(param.default, (bool, int, float, str)) else None
+            if allowed and not _fits(value, allowed):
+                names = " or ".join(dict.fromkeys("a list" if t in (list, tuple, ListConfig) else
+                                                  "null" if t is type(None) else t.__name__ for t in allowed))
+                raise TypeError(f"{prefix}{key}: expected {names}, got {value!r} ({type(value).__name__})")
+
+    for key in keys or tuple(cfg):
+        if key in cfg and OmegaConf.is_dict(cfg._get_node(key)):
+            walk(cfg[key], f"{key}.")
+
+
+# ---------------------------------------------------------------------------------- run files
 
 
 def check_fresh(run_dir: Path) -> None:
@@ -50,9 +330,15 @@ def check_fresh(run_dir: Path) -> None:
 
 
 def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> Path:
-    """Write ``metrics.json`` into ``run_dir`` (never over an existing one)."""
+    """Write ``metrics.json`` into ``run_dir``; an earlier one (an interrupted attempt) is kept as
+    ``metrics.attempt<N>.json``, never overwritten."""
     path = run_dir / "metrics.json"
     run_dir.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        n = 1
+        while (run_dir / f"metrics.attempt{n}.json").exists():
+            n += 1
+        path.rename(run_dir / f"metrics.attempt{n}.json")
     with path.open("x") as f:
         json.dump(metrics, f, indent=2, sort_keys=True)
     return path

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import hydra
-import lightning as L
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from c147.cli import CONFIG_DIR, check_fresh, print_summary, user_errors, write_metrics
-from c147.lit import Classifier
+from c147.checkpoint import checkpoint_config, read_checkpoint
+from c147.cli import (
+    Invocation,
+    check_fresh,
+    hydra_entry,
+    print_summary,
+    remove_failed_run,
+    split_override,
+    user_errors,
+    write_metrics,
+)
+
+if TYPE_CHECKING:
+    from c147.lit import Classifier
+
+PROG = "c147-eval"
 
 
 def load_checkpoint(ckpt_path: str | Path) -> tuple[DictConfig, dict]:
@@ -22,22 +34,34 @@ def load_checkpoint(ckpt_path: str | Path) -> tuple[DictConfig, dict]:
         FileNotFoundError: no file at ``ckpt_path``.
         ValueError: the file is not a checkpoint written by ``c147-train``.
     """
-    path = Path(ckpt_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path.resolve()}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
-        raise ValueError(f"{path} is not a PyTorch checkpoint ({type(e).__name__}: {e})") from None
-    if not isinstance(state, dict) or not state.get("c147_config"):
-        raise ValueError(f"{path} is not a c147-train checkpoint (no 'c147_config' entry)")
-    return OmegaConf.create(state["c147_config"]), state
+    state = read_checkpoint(ckpt_path)
+    return checkpoint_config(state), state
+
+
+def load_weights(model: Classifier, state_dict: dict[str, torch.Tensor], ckpt_path: str | Path) -> None:
+    """The checkpoint's network weights into ``model.net``; a mismatch is one ``ValueError`` naming
+    the first differing entries, not a dump of every key."""
+    weights = {k[len("net."):]: v for k, v in state_dict.items() if k.startswith("net.")}
+    want = model.net.state_dict()
+    missing, unexpected = sorted(set(want) - set(weights)), sorted(set(weights) - set(want))
+    shapes = [k for k in want if k in weights and weights[k].shape != want[k].shape]
+    if missing or unexpected or shapes:
+        first = (f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}" if unexpected
+                 else f"{shapes[0]} has shape {tuple(weights[shapes[0]].shape)}, the network's is "
+                      f"{tuple(want[shapes[0]].shape)}")
+        raise ValueError(f"ckpt_path: the weights in {ckpt_path} do not fit the network its config builds "
+                         f"({type(model.net).__name__}): {first}")
+    model.net.load_state_dict(weights)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Rebuild the checkpoint's run (its data unless ``cfg.data`` is set), test it, write metrics."""
+    import lightning as L
+
+    from c147.lit import Classifier
+
     run_dir = Path(cfg.paths.output_dir)
-    with user_errors("c147-eval"):
+    with user_errors(PROG, cleanup=lambda: remove_failed_run(run_dir)):
         check_fresh(run_dir)
         run_cfg, checkpoint = load_checkpoint(cfg.ckpt_path)
         L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -52,8 +76,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         )
         model = Classifier(net, instantiate(run_cfg.loss), instantiate(run_cfg.optim),
                            num_classes=datamodule.num_classes, config=OmegaConf.to_container(run_cfg))
+        load_weights(model, checkpoint["state_dict"], cfg.ckpt_path)  # the file is read once, above
         trainer: L.Trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
-    model.load_state_dict(checkpoint["state_dict"])  # the file is read once, above
     trainer.test(model, datamodule=datamodule, verbose=False)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     metrics["checkpoint"] = str(Path(cfg.ckpt_path).resolve())
@@ -64,10 +88,18 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
-def main(cfg: DictConfig) -> None:
-    """Console entry point ``c147-eval``."""
-    evaluate(cfg)
+def check_ckpt_path(inv: Invocation) -> None:
+    """Before Hydra: the checkpoint to evaluate exists and is a c147-train checkpoint."""
+    for arg in inv.overrides:
+        kv = split_override(arg)
+        if kv and kv[0] == "ckpt_path":
+            read_checkpoint(kv[1].strip("'\""))
+            return
+    raise ValueError("ckpt_path: expected the checkpoint to evaluate, e.g. "
+                     "c147-eval ckpt_path=outputs/train/runs/<time>/checkpoints/last.ckpt")
+
+
+main = hydra_entry(PROG, "eval", evaluate, extra=check_ckpt_path)
 
 
 if __name__ == "__main__":

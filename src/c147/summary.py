@@ -12,12 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from rich.console import Console
 
-from c147.cli import CONFIG_DIR, user_errors
+from c147.cli import hydra_entry, user_errors
 from c147.switch import check_impl
 from c147.theory import format_table, summarize
 
@@ -58,10 +57,7 @@ def summary(cfg: DictConfig) -> dict[str, Any]:
     return written
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="summary")
-def main(cfg: DictConfig) -> None:
-    """Console entry point ``c147-summary``."""
-    summary(cfg)
+main = hydra_entry(PROG, "summary", summary)
 
 
 if __name__ == "__main__":

@@ -1,23 +1,51 @@
-"""``c147-train``: fit a network with Lightning, configured by Hydra, logged to TensorBoard."""
+"""``c147-train``: fit a network with Lightning, configured by Hydra, logged to TensorBoard.
+
+Resume: ``c147-train ckpt_path=<run>/checkpoints/last.ckpt`` (or ``ckpt_path=last`` from inside a run
+folder) continues that run in its own folder, with its own config, the same TensorBoard run and
+best-checkpoint tracking; a deterministic run resumed this way ends with the same weights and metrics
+as one never interrupted. Values may change on resume (``trainer.max_epochs=30`` to train longer);
+config groups may not. A checkpoint that is not its run's ``last.ckpt`` (``epoch_007.ckpt``) branches
+into a new run folder, so no later checkpoint of the original run is overwritten.
+
+SIGINT (Ctrl-C) or SIGTERM saves ``last.ckpt`` at the current step, writes ``metrics.json`` with
+``"interrupted": true``, prints the command that resumes, and exits 130 / 143.
+"""
 
 from __future__ import annotations
 
+import signal
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import hydra
-import lightning as L
 import torch
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import TensorBoardLogger
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from c147.cli import CONFIG_DIR, check_fresh, print_summary, user_errors, write_metrics
-from c147.lit import Classifier
+from c147.checkpoint import checkpoint_config, epochs_done, read_checkpoint, run_folder_of
+from c147.cli import (
+    Invocation,
+    check_config_types,
+    check_fresh,
+    config_groups,
+    hydra_entry,
+    override_value,
+    print_summary,
+    remove_failed_run,
+    split_override,
+    user_errors,
+    write_metrics,
+)
 from c147.switch import check_impl, fallbacks
 
+if TYPE_CHECKING:  # Lightning takes seconds to import: not before the command line is known to be good
+    import lightning as L
+
+    from c147.lit import Classifier
+
+PROG = "c147-train"
 # the parts of the config shown in TensorBoard's hparams tab
 HPARAM_KEYS = ("impl", "seed", "data", "model", "optim", "scheduler", "regularizer", "clip", "loss", "trainer")
 
@@ -29,6 +57,8 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, Classifier]:
     arguments, bad values (the optimizer and scheduler are built once to check them), and
     missing datasets.
     """
+    from c147.lit import Classifier
+
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -55,8 +85,18 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, Classifier]:
         regularizer=regularizer,
         grad_clip=grad_clip,
         config=OmegaConf.to_container(cfg, resolve=True),
+        run_config=_run_config(cfg),
     )
     return datamodule, model
+
+
+def _run_config(cfg: DictConfig) -> dict[str, Any]:
+    """The config with its interpolations, for a resumed run; the data folder made absolute, since
+    ``c147-train ckpt_path=last`` runs from inside the run folder."""
+    config = OmegaConf.to_container(cfg, resolve=False)
+    if "paths" in cfg and cfg.paths.get("data_dir"):
+        config["paths"]["data_dir"] = str(Path(cfg.paths.data_dir).absolute())
+    return config
 
 
 def _hparams(cfg: DictConfig) -> dict[str, Any]:
@@ -64,34 +104,151 @@ def _hparams(cfg: DictConfig) -> dict[str, Any]:
             for k in HPARAM_KEYS if k in cfg}
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
+# ---------------------------------------------------------------------------------- checks
+
+
+def check_config(cfg: DictConfig) -> None:
+    """What Lightning would accept and then do something surprising with, or fail on much later."""
+    check_impl(cfg.impl)
+    if not isinstance(cfg.get("seed"), int) or isinstance(cfg.seed, bool):
+        raise TypeError(f"seed: expected int, got {cfg.get('seed')!r}")
+    check_config_types(cfg, keys=("trainer",))  # first: other keys interpolate trainer.max_epochs
+    max_epochs = cfg.trainer.get("max_epochs")
+    if max_epochs is not None and (not isinstance(max_epochs, int) or isinstance(max_epochs, bool)
+                                   or (max_epochs < 1 and max_epochs != -1)):
+        raise ValueError(f"trainer.max_epochs: expected a positive integer (or -1: no limit), got {max_epochs!r}")
+    check_config_types(cfg)
+
+
+def resumed_config(cfg: DictConfig, state: dict[str, Any], overrides: list[str]) -> DictConfig:
+    """The config a resumed run continues with: the checkpoint's own, in this invocation's run folder,
+    with the command line's value overrides applied (``trainer.max_epochs=30``).
+
+    Raises:
+        ValueError: an override that would change the run's structure (``model=mlp``, ``+key``,
+            ``~key``) or names a key the run's config does not have.
+    """
+    run_cfg = checkpoint_config(state, resolved=False)
+    with open_dict(run_cfg):
+        run_cfg.paths.output_dir = str(cfg.paths.output_dir)
+        run_cfg.ckpt_path = str(Path(cfg.ckpt_path).resolve())
+    groups = config_groups()
+    for arg in overrides:
+        kv = split_override(arg)
+        key = kv[0] if kv else arg.lstrip("+~").split("=")[0]
+        if key == "ckpt_path" or key.startswith("hydra."):
+            continue
+        if kv is None or key in groups:
+            raise ValueError(f"'{arg}': a resumed run keeps its own config; only values may change "
+                             f"(e.g. trainer.max_epochs=30). To train something else, start a new run")
+        if OmegaConf.select(run_cfg, key, default="<missing>") == "<missing>":
+            raise ValueError(f"'{arg}': the resumed run's config has no key '{key}'")
+        OmegaConf.update(run_cfg, key, override_value(arg), merge=False)
+    OmegaConf.set_struct(run_cfg, True)
+    return run_cfg
+
+
+def check_resumable(cfg: DictConfig, state: dict[str, Any]) -> None:
+    done, max_epochs = epochs_done(state), cfg.trainer.get("max_epochs")
+    if done is not None and max_epochs not in (None, -1) and done >= max_epochs:
+        raise ValueError(f"ckpt_path: the run already trained {done} epochs (trainer.max_epochs={max_epochs}), "
+                         f"nothing to resume; to train longer: {PROG} ckpt_path={cfg.ckpt_path} "
+                         f"trainer.max_epochs={done + max(1, done // 2)}")
+
+
+def task_overrides() -> list[str]:
+    """This invocation's command-line overrides (empty outside a Hydra run)."""
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+# ---------------------------------------------------------------------------------- training
+
+
+def _stopped(run_dir: Path, metrics: dict[str, Any], **info: Any) -> None:
+    metrics.update(info)
+    metrics["run_dir"] = str(run_dir)
+    write_metrics(run_dir, metrics)
+
+
+def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]:
     """Fit, test the best checkpoint, log hparams with the final metrics, write ``metrics.json``.
+
+    Args:
+        cfg: the composed train config. With ``ckpt_path`` set the run resumes from that checkpoint
+            with the checkpoint's own config (see the module docstring).
+        overrides: the value overrides to apply to a resumed run's config (default: the command line's).
 
     Returns:
         The final metrics (``test/acc``, ``val/acc_best``, ...), plus the run folder.
     """
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    from c147.lit import LastCheckpoint, NonFiniteLoss, RunGuard, TrainingInterrupted
+
     run_dir = Path(cfg.paths.output_dir)
-    with user_errors("c147-train"):
-        check_impl(cfg.impl)
-        check_fresh(run_dir)
+    with user_errors(PROG, cleanup=lambda: remove_failed_run(run_dir)):
+        state = None
+        if cfg.get("ckpt_path"):
+            state = read_checkpoint(cfg.ckpt_path)
+            cfg = resumed_config(cfg, state, task_overrides() if overrides is None else overrides)
+            check_resumable(cfg, state)
+            resume = Path(cfg.ckpt_path)
+            if resume.parent.name != "checkpoints" or resume.parent.parent != run_dir.resolve():
+                check_fresh(run_dir)  # branching into a new folder
+        else:
+            check_fresh(run_dir)
+        check_config(cfg)
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         datamodule, model = build(cfg)
-        callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+        guard = RunGuard()
+        callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c] + [guard]
         loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
-        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+        # no checkpoint callback configured: no checkpoints (Lightning would add its own default one)
+        checkpointing = any(isinstance(c, ModelCheckpoint) for c in callbacks)
+        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
+                                         **({} if checkpointing else {"enable_checkpointing": False}))
+    state = None  # the memory-mapped checkpoint: Lightning reads it again
 
     start = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    try:
+        with guard.catch_signals(trainer):
+            trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    except TrainingInterrupted as e:
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        resume = f"{PROG} ckpt_path={e.checkpoint}" if e.checkpoint else None
+        _stopped(run_dir, metrics, interrupted=True, signal=signal.Signals(e.signum).name, epoch=e.epoch,
+                 global_step=e.step, checkpoint=str(e.checkpoint or ""), resume_command=resume or "",
+                 fit_seconds=time.perf_counter() - start)
+        where = ("saved " if e.saved_now else "newest checkpoint ") + str(e.checkpoint) if e.checkpoint else \
+            "no checkpoint (checkpointing is off)"
+        print(f"{PROG}: interrupted by {signal.Signals(e.signum).name} at epoch {e.epoch}, step {e.step}; {where}"
+              + (f"; resume with: {resume}" if resume else ""), file=sys.stderr)
+        raise SystemExit(e.exit_code) from None
+    except NonFiniteLoss as e:
+        last = next((c for c in trainer.checkpoint_callbacks if isinstance(c, LastCheckpoint)), None)
+        good = last.path if last is not None and last.path.is_file() else None
+        _stopped(run_dir, {k: float(v) for k, v in trainer.callback_metrics.items()}, interrupted=False,
+                 error=str(e), checkpoint=str(good or ""))
+        hint = f"; the last good checkpoint is {good} (resume: {PROG} ckpt_path={good})" if good else ""
+        print(f"{PROG}: error: {e}{hint}", file=sys.stderr)
+        raise SystemExit(1) from None
     fit_seconds = time.perf_counter() - start
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
-    checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
-    best = checkpoint.best_model_path if checkpoint is not None else ""
+    best_callback = next((c for c in trainer.checkpoint_callbacks
+                          if isinstance(c, ModelCheckpoint) and not isinstance(c, LastCheckpoint)), None)
+    last_callback = next((c for c in trainer.checkpoint_callbacks if isinstance(c, LastCheckpoint)), None)
+    best = best_callback.best_model_path if best_callback is not None else ""
     if cfg.get("test"):
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
 
-    metrics.update(fit_seconds=fit_seconds, epochs=trainer.current_epoch, best_checkpoint=best)
+    metrics.update(fit_seconds=fit_seconds, epochs=trainer.current_epoch, global_step=trainer.global_step,
+                   best_checkpoint=best, interrupted=False,
+                   last_checkpoint=str(last_callback.path) if last_callback is not None else "",
+                   resumed_from=str(cfg.get("ckpt_path") or ""))
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
             final = {f"hparams/{k.replace('/', '_')}": v for k, v in metrics.items()
@@ -116,13 +273,49 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    """Console entry point ``c147-train``."""
+# ---------------------------------------------------------------------------------- entry point
+
+
+def _quote(path: Path) -> str:
+    """``path`` as a Hydra override value (quoted: a path may hold '=', ',' or spaces)."""
+    return "'" + str(path).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def prepare_resume(inv: Invocation) -> None:
+    """Before Hydra: check ``ckpt_path`` and, for a run's own ``last.ckpt``, point Hydra at that run's
+    folder (without rewriting its ``.hydra`` files)."""
+    for i, arg in enumerate(inv.overrides):
+        kv = split_override(arg)
+        if not kv or kv[0] != "ckpt_path":
+            continue
+        value = override_value(arg)
+        if value is None:
+            return
+        path = Path(str(value))
+        if str(value) == "last":
+            path = Path.cwd() / "checkpoints" / "last.ckpt"
+            if not path.is_file():
+                raise FileNotFoundError(f"ckpt_path=last: no checkpoints/last.ckpt in the current folder {Path.cwd()}; "
+                                        f"run it from inside a run folder (outputs/train/runs/<time>) or give a path")
+        read_checkpoint(path)
+        path = path.resolve()
+        inv.overrides[i] = f"ckpt_path={_quote(path)}"
+        inv.resume = path
+        run = run_folder_of(path)
+        if run is not None and inv.run_dir is None and path == run / "checkpoints" / "last.ckpt":
+            inv.run_dir, inv.resume_in_place, inv.created = run, True, False
+            inv.overrides += [f"hydra.run.dir={_quote(run)}", "hydra.output_subdir=null"]
+        return
+
+
+def _task(cfg: DictConfig) -> float | None:
     torch.set_float32_matmul_precision("highest")
     metrics = train(cfg)
     value = metrics.get(cfg.get("optimized_metric") or "")
     return float(value) if value is not None else None
+
+
+main = hydra_entry(PROG, "train", _task, extra=prepare_resume)
 
 
 if __name__ == "__main__":

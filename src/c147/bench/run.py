@@ -6,14 +6,13 @@ import importlib
 import json
 from pathlib import Path
 
-import hydra
 import torch
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
 from c147.bench.harness import Result, compare, copy_bandwidth_gbps
-from c147.cli import CONFIG_DIR, user_errors
+from c147.cli import hydra_entry, user_errors
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
 
@@ -78,10 +77,7 @@ def run(cfg: DictConfig) -> list[dict]:
     return rows
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="bench")
-def main(cfg: DictConfig) -> None:
-    """Console entry point ``c147-bench``."""
-    run(cfg)
+main = hydra_entry("c147-bench", "bench", run)
 
 
 if __name__ == "__main__":

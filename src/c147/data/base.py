@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 
 def seeded_split(n: int, sizes: list[int], seed: int) -> list[torch.Tensor]:
@@ -39,6 +42,79 @@ def split_counts(n: int, val_fraction: float, test_fraction: float) -> list[int]
             f"val_fraction + test_fraction must leave training data, got {val_fraction} + {test_fraction}"
         )
     return [n - n_val - n_test, n_val, n_test]
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of epoch ``epoch``'s shuffle: a function of the run's seed and the epoch alone."""
+    return (seed * 1_000_003 + epoch) % 2**63
+
+
+class ResumableRandomSampler(Sampler[int]):
+    """A shuffling sampler whose order is a function of ``(seed, epoch)`` alone, so that a resumed
+    run draws the same batches as an uninterrupted one.
+
+    torch's ``RandomSampler(generator=g)`` draws epoch e's order from ``g``'s state after e earlier
+    epochs; rebuilt on resume, ``g`` starts again and epoch 15 replays epoch 0. Here Lightning calls
+    :meth:`set_epoch` at the start of every epoch (as for a ``DistributedSampler``), and a run resumed
+    in the middle of an epoch skips the samples its checkpoint had already used (:meth:`resume`).
+    """
+
+    def __init__(self, num_samples: int, seed: int = 0) -> None:
+        if not isinstance(num_samples, int) or num_samples < 0:
+            raise ValueError(f"num_samples must be a non-negative integer, got {num_samples!r}")
+        self.num_samples = num_samples
+        self.seed = seed
+        self.epoch = 0
+        self._resume: tuple[int, int] | None = None  # (epoch, samples of it already used)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def resume(self, epoch: int, skip: int) -> None:
+        """The next pass over epoch ``epoch`` starts after its first ``skip`` samples."""
+        self._resume = (epoch, skip)
+
+    def skipped(self) -> int:
+        """How many samples the next pass will skip."""
+        return self._resume[1] if self._resume is not None and self._resume[0] == self.epoch else 0
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __iter__(self) -> Iterator[int]:
+        skip = self.skipped()
+        self._resume = None
+        generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
+        yield from torch.randperm(self.num_samples, generator=generator)[skip:].tolist()
+
+
+class ResumableDataLoader(DataLoader):
+    """A ``DataLoader`` over a :class:`ResumableRandomSampler` that Lightning saves and restores
+    (``state_dict`` / ``load_state_dict``): the epoch and how many of its batches were handed out.
+
+    Lightning stores this in every checkpoint and, when a run resumes mid-epoch, loads it before the
+    epoch's iterator starts, so the resumed epoch continues with the batch after the last one
+    trained on. Worker processes are seeded from the loader's own generator (never the global RNG,
+    whose state the checkpoint restores for dropout).
+    """
+
+    _batches = 0
+
+    def __iter__(self):
+        sampler = self.sampler if isinstance(self.sampler, ResumableRandomSampler) else None
+        self._batches = sampler.skipped() // self.batch_size if sampler is not None else 0
+        for batch in super().__iter__():
+            self._batches += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, Any]:
+        if not isinstance(self.sampler, ResumableRandomSampler):
+            return {}
+        return {"epoch": self.sampler.epoch, "batches": self._batches}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state and isinstance(self.sampler, ResumableRandomSampler):
+            self.sampler.resume(state["epoch"], state["batches"] * self.batch_size)
 
 
 class ClassificationDataModule(L.LightningDataModule):
@@ -76,15 +152,13 @@ class ClassificationDataModule(L.LightningDataModule):
     def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}.setup() must run before asking for loaders")
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=generator,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+        # the loader's own generator seeds worker processes: building an iterator never draws from the
+        # global RNG (a resumed run restores that RNG for dropout and must see the same draws)
+        kwargs = dict(batch_size=self.batch_size, num_workers=self.num_workers,
+                      persistent_workers=self.num_workers > 0, generator=torch.Generator().manual_seed(self.seed))
+        if shuffle:
+            return ResumableDataLoader(dataset, sampler=ResumableRandomSampler(len(dataset), self.seed), **kwargs)
+        return DataLoader(dataset, shuffle=False, **kwargs)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)
@@ -96,4 +170,13 @@ class ClassificationDataModule(L.LightningDataModule):
         return self._loader(self.test_set, shuffle=False)
 
 
-__all__ = ["ClassificationDataModule", "Subset", "fraction_to_count", "seeded_split", "split_counts"]
+__all__ = [
+    "ClassificationDataModule",
+    "ResumableDataLoader",
+    "ResumableRandomSampler",
+    "Subset",
+    "epoch_seed",
+    "fraction_to_count",
+    "seeded_split",
+    "split_counts",
+]

@@ -11,6 +11,7 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from c147.checkpoint import CONFIG_KEY, RUN_CONFIG_KEY
 from c147.regularize import Regularizer
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
@@ -38,6 +39,8 @@ class Classifier(L.LightningModule):
             logged as ``train/grad_norm``.
         config: the run's composed config as a plain dict; stored in every checkpoint so that
             ``c147-eval`` can rebuild the run from the checkpoint alone.
+        run_config: the same config with its interpolations kept (``${paths.output_dir}``), stored too:
+            a resumed run continues with it wherever its folder now is.
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class Classifier(L.LightningModule):
         regularizer: Regularizer | None = None,
         grad_clip: Callable[[Iterable[torch.nn.Parameter]], Any] | None = None,
         config: dict | None = None,
+        run_config: dict | None = None,
     ) -> None:
         super().__init__()
         self.net = net
@@ -61,11 +65,16 @@ class Classifier(L.LightningModule):
         self.regularizer = regularizer
         self.grad_clip = grad_clip
         self.config = config
+        self.run_config = run_config
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
         self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
         self.val_acc_best = MaxMetric()
+        # in every checkpoint, so that a resumed run continues them: the best validation accuracy so far,
+        # and a training epoch's running means when the run stopped in its middle
+        for metric in (self.train_loss, self.train_acc, self.val_acc_best):
+            metric.persistent(True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -80,10 +89,9 @@ class Classifier(L.LightningModule):
         return self.loss(scores, y), scores.argmax(dim=1)
 
     def on_train_start(self) -> None:
-        # validation sanity checks must not count towards the best accuracy
+        # what validation sanity checks accumulated must not count (val/acc_best is restored on resume)
         self.val_loss.reset()
         self.val_acc.reset()
-        self.val_acc_best.reset()
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         loss, preds = self._step(batch)
@@ -103,7 +111,9 @@ class Classifier(L.LightningModule):
             if norm is not None:
                 self.log("train/grad_norm", norm, on_step=False, on_epoch=True)
 
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+    def optimizer_step(self, *args, **kwargs) -> None:
+        super().optimizer_step(*args, **kwargs)
+        # right after the step (not in on_train_batch_end, which runs after callbacks that may checkpoint)
         if self.regularizer is not None:
             self.regularizer.constrain(self.net)
 
@@ -119,6 +129,8 @@ class Classifier(L.LightningModule):
         self.log("val/acc", self.val_acc, on_step=False, on_epoch=True, prog_bar=True)
 
     def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:  # a check of the code, not a result: it must not be the best
+            return
         self.val_acc_best(self.val_acc.compute())
         self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
 
@@ -143,4 +155,6 @@ class Classifier(L.LightningModule):
         }
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["c147_config"] = self.config
+        checkpoint[CONFIG_KEY] = self.config
+        if self.run_config is not None:
+            checkpoint[RUN_CONFIG_KEY] = self.run_config

@@ -1,0 +1,60 @@
+"""Reading c147 checkpoints: one place that says what a good one is and what is wrong with a bad one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+# the entries c147-train adds to Lightning's checkpoint (c147.lit)
+CONFIG_KEY = "c147_config"  # the run's config, resolved: what c147-eval rebuilds
+RUN_CONFIG_KEY = "c147_run_config"  # the same, interpolations kept: what a resumed run continues with
+PROGRESS_KEY = "c147_progress"  # epochs finished, global step, whether the run was interrupted
+
+
+def read_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:
+    """The checkpoint at ``path``, memory-mapped (a VGG's 1.5 GB is not read to check it).
+
+    Raises:
+        FileNotFoundError: nothing at ``path``.
+        ValueError: not a readable PyTorch checkpoint (truncated, another format), or not one written
+            by ``c147-train`` (no config inside). The message names ``key``, the config key it came from.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{key}: checkpoint not found: {path.absolute()}")
+    if not path.is_file():
+        raise ValueError(f"{key}: expected a checkpoint file, got the folder {path.absolute()}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
+        reason = " ".join(str(e).split())[:200]
+        raise ValueError(f"{key}: {path} is not a readable PyTorch checkpoint (truncated or another format: "
+                         f"{type(e).__name__}: {reason})") from None
+    if not isinstance(state, dict) or not state.get(CONFIG_KEY):
+        raise ValueError(f"{key}: {path} is not a checkpoint written by c147-train (it has no '{CONFIG_KEY}' entry)")
+    return state
+
+
+def checkpoint_config(state: dict[str, Any], resolved: bool = True) -> DictConfig:
+    """The run config stored in a checkpoint: resolved (paths as they were), or with its
+    interpolations (``paths.output_dir: ${hydra:runtime.output_dir}``) when there is such a copy."""
+    if not resolved and state.get(RUN_CONFIG_KEY):
+        return OmegaConf.create(state[RUN_CONFIG_KEY])
+    return OmegaConf.create(state[CONFIG_KEY])
+
+
+def epochs_done(state: dict[str, Any]) -> int | None:
+    """How many whole epochs the checkpoint's run had trained (None for checkpoints that don't say)."""
+    progress = state.get(PROGRESS_KEY)
+    return int(progress["epochs_done"]) if progress else None
+
+
+def run_folder_of(path: Path) -> Path | None:
+    """The c147-train run folder a checkpoint sits in (``<run>/checkpoints/x.ckpt``), if it does."""
+    run = path.resolve().parent.parent
+    if path.resolve().parent.name == "checkpoints" and (run / ".hydra" / "config.yaml").is_file():
+        return run
+    return None

@@ -1,0 +1,201 @@
+"""Callbacks that make a run safe to stop and resume.
+
+- :class:`LastCheckpoint`: ``last.ckpt`` is the end of the latest training epoch (Lightning's
+  ``save_last`` with a monitor writes it only when a top-k checkpoint is written, so it can be many
+  epochs old); the best-by-validation checkpoint is a separate ``ModelCheckpoint``.
+- :class:`RunGuard`: stores the global RNG states and the run's progress in every checkpoint and
+  restores them on resume; turns SIGINT / SIGTERM into a checkpoint of the current step and a clean
+  stop; stops on a non-finite loss before it reaches the weights.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}  # the shell's 128 + signal number
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """Writes ``<dirpath>/last.ckpt`` at the end of every training epoch (after its validation), over
+    the previous one; :class:`RunGuard` also writes it at the step where a run is interrupted.
+
+    Args:
+        dirpath: the run's checkpoint folder.
+        filename: the file's name without ``.ckpt``.
+    """
+
+    def __init__(self, dirpath: str | Path, filename: str = "last") -> None:
+        super().__init__(dirpath=dirpath, filename=filename, monitor=None, save_top_k=1, save_last=False,
+                         save_on_train_epoch_end=True, auto_insert_metric_name=False, enable_version_counter=False)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.dirpath) / f"{self.filename}{self.FILE_EXTENSION}"
+
+
+class TrainingInterrupted(Exception):
+    """The run stopped on a signal.
+
+    Attributes:
+        signum: the signal.
+        checkpoint: the checkpoint to resume from (``None`` when there is none).
+        saved_now: whether ``checkpoint`` holds the step where the run stopped (else an earlier one).
+        epoch, step: where the run stopped.
+    """
+
+    def __init__(self, signum: int, checkpoint: Path | None, epoch: int, step: int, saved_now: bool) -> None:
+        self.signum, self.checkpoint, self.epoch, self.step, self.saved_now = signum, checkpoint, epoch, step, saved_now
+        super().__init__(f"{signal.Signals(signum).name} at epoch {epoch}, step {step}")
+
+    @property
+    def exit_code(self) -> int:
+        return SIGNAL_EXIT.get(signal.Signals(self.signum), 128 + self.signum)
+
+
+class NonFiniteLoss(Exception):
+    """The training loss became NaN or infinite; the weights were not updated with it."""
+
+
+def rng_states() -> dict[str, Any]:
+    """The global RNG states a run draws from: Python's, NumPy's, torch's CPU and CUDA generators."""
+    # plain ints, strings and tensors only: loadable with torch.load(weights_only=True), as Lightning does
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    states = {"python": random.getstate(), "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss,
+                                                    gauss), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    """Restore what :func:`rng_states` returned."""
+    random.setstate(states["python"])
+    kind, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(states["torch"])
+    if states.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+class RunGuard(Callback):
+    """Exact resume, clean interrupts, and a stop on a non-finite loss.
+
+    Checkpoints get ``c147_rng`` (the global RNG states: dropout draws from them) and ``c147_progress``
+    (epochs finished, global step, whether the run was interrupted). A run resumed from one restores
+    the RNG states before its first step, so it draws the same masks as an uninterrupted run.
+
+    Inside :meth:`catch_signals`, the first SIGINT or SIGTERM only sets a flag; at the end of the
+    current training step (or validation) the run saves ``last.ckpt`` and raises
+    :class:`TrainingInterrupted`. A second signal stops at once (``KeyboardInterrupt``).
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.epochs_done = 0
+        self._fitting = False
+
+    # ------------------------------------------------------------------ signals
+
+    @contextmanager
+    def catch_signals(self, trainer: L.Trainer, signums=(signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
+        """Install the handlers for the duration of the block (restoring the previous ones after).
+
+        While fitting, the first signal sets a flag; outside fitting (setup, testing), or a second
+        signal, raises :class:`TrainingInterrupted` at once, naming the newest checkpoint on disk.
+        """
+        previous = {s: signal.getsignal(s) for s in signums}
+
+        def handler(signum, frame):
+            if self.signum is not None or not self._fitting:
+                self.signum = signum
+                raise TrainingInterrupted(signum, self._last_on_disk(trainer), trainer.current_epoch,
+                                          trainer.global_step, saved_now=False)
+            self.signum = signum
+
+        for s in signums:
+            signal.signal(s, handler)
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+    @staticmethod
+    def _last_callback(trainer: L.Trainer) -> LastCheckpoint | None:
+        return next((c for c in trainer.checkpoint_callbacks if isinstance(c, LastCheckpoint)), None)
+
+    def _last_on_disk(self, trainer: L.Trainer) -> Path | None:
+        last = self._last_callback(trainer)
+        return last.path if last is not None and last.path.is_file() else None
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self._fitting = True
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        self._fitting = False
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.signum is None:
+            return
+        self._fitting = False  # a second signal while saving stops at once
+        last = self._last_callback(trainer)
+        if last is not None:
+            trainer.save_checkpoint(last.path)
+        raise TrainingInterrupted(self.signum, last.path if last is not None else None, trainer.current_epoch,
+                                  trainer.global_step, saved_now=last is not None)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        # runs before the checkpoint callbacks' hooks (Lightning orders those last), so the epoch's
+        # last.ckpt records it; a signal that came during validation stops the run after that save
+        self.epochs_done = trainer.current_epoch + 1
+        if self.signum is not None:
+            trainer.should_stop = True
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._fitting = False
+        if self.signum is not None:  # stopped after the epoch's last.ckpt (see on_train_epoch_end)
+            raise TrainingInterrupted(self.signum, self._last_on_disk(trainer), trainer.current_epoch,
+                                      trainer.global_step, saved_now=True)
+
+    # ------------------------------------------------------------------ non-finite loss
+
+    def on_before_backward(self, trainer, pl_module, loss) -> None:
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise NonFiniteLoss(
+                f"the training loss is {value} at epoch {trainer.current_epoch}, step {trainer.global_step} "
+                f"(batch {trainer.fit_loop.epoch_loop.batch_idx + 1} of the epoch); the weights were not updated"
+            )
+
+    # ------------------------------------------------------------------ checkpoint contents
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+        checkpoint["c147_rng"] = rng_states()
+        checkpoint["c147_progress"] = {
+            "epochs_done": self.epochs_done,
+            "global_step": trainer.global_step,
+            "interrupted": self.signum is not None,
+        }
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+        progress = checkpoint.get("c147_progress") or {}
+        self.epochs_done = int(progress.get("epochs_done", checkpoint.get("epoch", 0)))
+        if checkpoint.get("c147_rng"):
+            set_rng_states(checkpoint["c147_rng"])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epochs_done": self.epochs_done}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.epochs_done = int(state_dict.get("epochs_done", 0))
