@@ -71,7 +71,7 @@ class BatchNormFunction(torch.autograd.Function):
         x = input.float() if input.dtype in _REDUCED else input
         if training:
             mean, var, invstd = _stats(x, dims, m, shape, eps)
-            if running_mean is not None:
+            if running_mean is not None and m > 0:  # an empty batch has no statistics: kept, as torch
                 # running = (1 - momentum) running + momentum batch, with the unbiased variance
                 running_mean.lerp_(mean.to(running_mean.dtype), momentum)
                 running_var.lerp_((var * (m / (m - 1))).to(running_var.dtype), momentum)

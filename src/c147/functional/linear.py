@@ -16,6 +16,8 @@ into one batch dim of size M:
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -33,18 +35,23 @@ def _check(input: Tensor, weight: Tensor, bias: Tensor | None) -> None:
         raise ValueError(f"linear: expected input, weight and bias of one dtype, got {sorted(map(str, dtypes))}")
 
 
+def _rows(input: Tensor) -> int:
+    """M, the number of input vectors: the product of the leading dims (1 for a single vector)."""
+    return math.prod(input.shape[:-1])
+
+
 class LinearFunction(torch.autograd.Function):
     """Y = X W^T + b with the hand-written backward above (double-differentiable)."""
 
     @staticmethod
     def forward(ctx, input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         ctx.save_for_backward(input, weight)
-        x = input.reshape(-1, weight.shape[1])  # (M, in)
+        x = input.reshape(_rows(input), weight.shape[1])  # (M, in); explicit M: in_features may be 0
         # Y = X W^T + b as one fused GEMM
         # written into a fresh (*, out) tensor: returning a reshape would hand autograd a view, and
         # in-place ops on the output (ReLU(inplace=True)) would be refused
         out = x.new_empty(*input.shape[:-1], weight.shape[0])
-        y = out.view(-1, weight.shape[0])  # (M, out)
+        y = out.view(x.shape[0], weight.shape[0])  # (M, out)
         if bias is None:
             torch.mm(x, weight.t(), out=y)
         else:
@@ -54,14 +61,14 @@ class LinearFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
         input, weight = ctx.saved_tensors
-        g = grad_output.reshape(-1, weight.shape[0])  # (M, out)
+        g = grad_output.reshape(_rows(input), weight.shape[0])  # (M, out)
         grad_input = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
             # dL/dX = dL/dY W
             grad_input = (g @ weight).reshape(input.shape)
         if ctx.needs_input_grad[1]:
             # dL/dW = (dL/dY)^T X, the sum over the M rows of the outer products g_m x_m^T
-            grad_weight = g.t() @ input.reshape(-1, weight.shape[1])
+            grad_weight = g.t() @ input.reshape(_rows(input), weight.shape[1])
         if ctx.needs_input_grad[2]:
             # dL/db = sum_m (dL/dY)_m
             grad_bias = g.sum(0)

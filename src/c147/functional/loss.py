@@ -143,6 +143,8 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     reduction = reduction_of(name, reduction, size_average, reduce)
     if p not in (1, 2):
         raise ValueError(f"{name}: only p == 1 and p == 2 supported, got p={p!r}")
+    if input.dim() == 0:  # one score of one class, as torch: C = 1, so no j != y and a loss of 0
+        input = input.reshape(1)
     if input.dim() not in (1, 2) or input.shape[-1] == 0:
         raise ValueError(f"{name}: expected input of shape (C,) or (N, C), got {tuple(input.shape)}")
     check_class_weight(name, weight, input.shape[-1])

@@ -33,10 +33,20 @@ def _acc(x: Tensor) -> Tensor:
     return x.float() if x.dtype in _HALF else x
 
 
+def _amax(x: Tensor, dim: int | tuple[int, ...]) -> Tensor:
+    """``max`` along ``dim`` (kept), the shift that keeps ``e^{x - m}`` from overflowing; 0 along a
+    dim of size zero, where there is no maximum (the sum of no exponentials is 0: softmax of an empty
+    row is empty, its log-sum-exp -inf, as torch's)."""
+    dims = {d % max(x.dim(), 1) for d in ((dim,) if isinstance(dim, int) else dim)}
+    if x.dim() and any(x.shape[d] == 0 for d in dims):
+        return x.new_zeros([1 if i in dims else n for i, n in enumerate(x.shape)])
+    return x.amax(dim=dim, keepdim=True)
+
+
 def _logsumexp(x: Tensor, dim: int | tuple[int, ...], keepdim: bool = False) -> Tensor:
     """``m + ln sum e^{x - m}`` along ``dim``; ``m`` is set to 0 where it is infinite, as torch does
     (a row of ``-inf`` then gives ``-inf``, a row holding ``+inf`` gives ``+inf``)."""
-    m = x.amax(dim=dim, keepdim=True)
+    m = _amax(x, dim)
     m = torch.where(m.isinf(), torch.zeros_like(m), m)
     out = m + (x - m).exp().sum(dim=dim, keepdim=True).log()
     return out if keepdim else out.squeeze(dim)
@@ -84,7 +94,7 @@ class SoftmaxFunction(Function):
     @staticmethod
     def forward(ctx, input: Tensor, dim: int) -> Tensor:
         x = _acc(input)
-        e = (x - x.amax(dim=dim, keepdim=True)).exp()
+        e = (x - _amax(x, dim)).exp()
         out = (e / e.sum(dim=dim, keepdim=True)).to(input.dtype)
         ctx.save_for_backward(out)
         ctx.dim = dim
@@ -107,7 +117,7 @@ class LogSoftmaxFunction(Function):
     @staticmethod
     def forward(ctx, input: Tensor, dim: int) -> Tensor:
         x = _acc(input)
-        shifted = x - x.amax(dim=dim, keepdim=True)
+        shifted = x - _amax(x, dim)
         out = (shifted - shifted.exp().sum(dim=dim, keepdim=True).log()).to(input.dtype)
         ctx.save_for_backward(out)
         ctx.dim = dim
