@@ -30,9 +30,11 @@ def test_same_seed_same_run_and_impls_agree(train_config):
     common = ["data=synthetic", "model=mlp", "trainer.max_epochs=2", "~logger", "callbacks.model_checkpoint=null"]
     a = train(train_config(*common, "impl=c147"))
     b = train(train_config(*common, "impl=c147"))
-    c = train(train_config(*common, "impl=torch"))
     assert a["val/loss"] == b["val/loss"] and a["test/acc"] == b["test/acc"]
-    assert c["val/loss"] == pytest.approx(a["val/loss"], rel=1e-4)
+    # ours against torch's in float64: float32 rounds the two summation orders differently, by an amount
+    # that depends on the CPU's kernels and that training amplifies; float64's 1e-16 stays far below 1e-9
+    a64, c64 = (train(train_config(*common, f"impl={impl}", "trainer.precision=64-true")) for impl in ("c147", "torch"))
+    assert c64["val/loss"] == pytest.approx(a64["val/loss"], rel=1e-9)
     d = train(train_config(*common, "seed=1"))
     assert d["val/loss"] != a["val/loss"]
 
@@ -177,23 +179,7 @@ def test_bad_input_ends_with_a_clear_message(args, message, tmp_path):
             assert str((tmp_path / "nowhere").resolve()) in line
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["ckpt_path=missing.ckpt"], "c147-eval: error: checkpoint not found:"),
-        ([], "Missing mandatory value: ckpt_path"),
-    ],
-)
-def test_eval_bad_input(args, message, tmp_path):
-    proc = run_cli("c147-eval", *args, cwd=tmp_path)
-    assert proc.returncode != 0 and message in proc.stderr, proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
-
-
-def test_eval_rejects_a_file_that_is_not_a_c147_checkpoint(tmp_path):
-    torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
-    proc = run_cli("c147-eval", "ckpt_path=other.ckpt", cwd=tmp_path)
-    assert proc.returncode == 2 and "is not a c147-train checkpoint" in proc.stderr, proc.stderr
+# c147-eval's bad input: tests/test_resume.py (BAD_EVAL)
 
 
 def test_instantiation_errors_name_the_cause_and_the_key(tmp_path):
