@@ -191,6 +191,7 @@ BAD_TRAIN = [
     (["seed=abc"], "seed"),
     (["hydra.run.dir=/proc/c147"], "hydra.run.dir: cannot create /proc/c147"),
     (["hydra.run.dir={file}"], "hydra.run.dir: expected a folder, got the file"),
+    (["paths.output_root=/proc/c147"], "paths.output_root: cannot create /proc/c147/train/runs"),
     (["data=mnist"], "MNIST"),  # no files, no download
 ]
 

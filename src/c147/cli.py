@@ -148,14 +148,24 @@ def check_run_dir(folder: Path) -> bool:
                               f"choose a new folder{hint}")
     if folder.exists():
         return False
+    check_creatable(folder, "hydra.run.dir")
+    return True
+
+
+def check_creatable(folder: Path, key: str) -> None:
+    """Make ``folder`` (and its missing parents) and remove them again, so that Hydra's own mkdir
+    cannot fail with a traceback; a failure names ``key``."""
+    if folder.is_dir():
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(f"{key}: cannot write into {folder}")
+        return
     made = [p for p in (folder, *folder.absolute().parents) if not p.exists()]
-    try:  # try it, so that Hydra's own mkdir cannot fail with a traceback
+    try:
         folder.mkdir(parents=True)
     except OSError as e:
-        raise PermissionError(f"hydra.run.dir: cannot create {folder}: {e.strerror or e}") from None
+        raise PermissionError(f"{key}: cannot create {folder}: {e.strerror or e}") from None
     for p in made:
         p.rmdir()
-    return True
 
 
 def compose_check(config_name: str, overrides: list[str]) -> DictConfig:
@@ -166,7 +176,7 @@ def compose_check(config_name: str, overrides: list[str]) -> DictConfig:
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            return compose(config_name=config_name, overrides=overrides)
+            return compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
     finally:
         GlobalHydra.instance().clear()
 
@@ -181,11 +191,13 @@ def prepare(prog: str, config_name: str, argv: list[str],
         kv = split_override(arg)
         if kv and kv[0] == "hydra.run.dir":
             inv.run_dir = Path(kv[1])
-    compose_check(config_name, inv.overrides)
+    cfg = compose_check(config_name, inv.overrides)
     if extra is not None:
         extra(inv)
     if inv.run_dir is not None and not inv.resume_in_place:
         inv.created = check_run_dir(inv.run_dir)
+    elif inv.run_dir is None:  # the timestamped default: its parents must be creatable (paths.output_root)
+        check_creatable(Path(cfg.hydra.run.dir).parent, "paths.output_root")
     return inv
 
 

@@ -211,39 +211,44 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
                                          **({} if checkpointing else {"enable_checkpointing": False}))
     state = None  # the memory-mapped checkpoint: Lightning reads it again
 
-    start = time.perf_counter()
+    best_callback = next((c for c in trainer.checkpoint_callbacks
+                          if isinstance(c, ModelCheckpoint) and not isinstance(c, LastCheckpoint)), None)
+    last_callback = next((c for c in trainer.checkpoint_callbacks if isinstance(c, LastCheckpoint)), None)
+    start, fit_seconds, best = time.perf_counter(), None, ""
     try:
         with guard.catch_signals(trainer):
             trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            fit_seconds = time.perf_counter() - start
+            metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+            best = best_callback.best_model_path if best_callback is not None else ""
+            if cfg.get("test"):
+                trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+                metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
     except TrainingInterrupted as e:
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        name = signal.Signals(e.signum).name
+        if fit_seconds is not None:  # while testing: training is complete, nothing to resume
+            tested = best or (str(last_callback.path) if last_callback is not None else "")
+            _stopped(run_dir, metrics, interrupted=True, signal=name, epoch=e.epoch, global_step=e.step,
+                     fit_seconds=fit_seconds, best_checkpoint=best, stage="test")
+            print(f"{PROG}: interrupted by {name} while testing; training had finished"
+                  + (f"; test it with: c147-eval ckpt_path={tested}" if tested else ""), file=sys.stderr)
+            raise SystemExit(e.exit_code) from None
         resume = f"{PROG} ckpt_path={e.checkpoint}" if e.checkpoint else None
-        _stopped(run_dir, metrics, interrupted=True, signal=signal.Signals(e.signum).name, epoch=e.epoch,
-                 global_step=e.step, checkpoint=str(e.checkpoint or ""), resume_command=resume or "",
-                 fit_seconds=time.perf_counter() - start)
+        _stopped(run_dir, {k: float(v) for k, v in trainer.callback_metrics.items()}, interrupted=True, signal=name,
+                 epoch=e.epoch, global_step=e.step, checkpoint=str(e.checkpoint or ""), resume_command=resume or "",
+                 fit_seconds=time.perf_counter() - start, stage="fit")
         where = ("saved " if e.saved_now else "newest checkpoint ") + str(e.checkpoint) if e.checkpoint else \
             "no checkpoint (checkpointing is off)"
-        print(f"{PROG}: interrupted by {signal.Signals(e.signum).name} at epoch {e.epoch}, step {e.step}; {where}"
+        print(f"{PROG}: interrupted by {name} at epoch {e.epoch}, step {e.step}; {where}"
               + (f"; resume with: {resume}" if resume else ""), file=sys.stderr)
         raise SystemExit(e.exit_code) from None
     except NonFiniteLoss as e:
-        last = next((c for c in trainer.checkpoint_callbacks if isinstance(c, LastCheckpoint)), None)
-        good = last.path if last is not None and last.path.is_file() else None
+        good = last_callback.path if last_callback is not None and last_callback.path.is_file() else None
         _stopped(run_dir, {k: float(v) for k, v in trainer.callback_metrics.items()}, interrupted=False,
                  error=str(e), checkpoint=str(good or ""))
         hint = f"; the last good checkpoint is {good} (resume: {PROG} ckpt_path={good})" if good else ""
         print(f"{PROG}: error: {e}{hint}", file=sys.stderr)
         raise SystemExit(1) from None
-    fit_seconds = time.perf_counter() - start
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-
-    best_callback = next((c for c in trainer.checkpoint_callbacks
-                          if isinstance(c, ModelCheckpoint) and not isinstance(c, LastCheckpoint)), None)
-    last_callback = next((c for c in trainer.checkpoint_callbacks if isinstance(c, LastCheckpoint)), None)
-    best = best_callback.best_model_path if best_callback is not None else ""
-    if cfg.get("test"):
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
 
     metrics.update(fit_seconds=fit_seconds, epochs=trainer.current_epoch, global_step=trainer.global_step,
                    best_checkpoint=best, interrupted=False,
