@@ -277,3 +277,20 @@ def test_eval_of_a_checkpoint_whose_weights_do_not_fit_is_one_line(tmp_path, uni
 def test_full_error_shows_the_traceback(tmp_path):
     proc = run_cli("c147-train", "optim.lr=abc", cwd=tmp_path, timeout=120, env={"HYDRA_FULL_ERROR": "1"})
     assert proc.returncode != 0 and "Traceback" in proc.stderr and "optim.lr: expected float" in proc.stderr
+
+
+BAD_OTHER = [
+    ("c147-bench", ["suite=nope"], "unknown benchmark suite 'nope'"),
+    ("c147-bench", ["families=[nope]"], "unknown families ['nope']"),
+    ("c147-summary", ["impl=numpy"], "impl must be one of ('c147', 'torch'), got 'numpy'"),
+    ("c147-summary", ["model=nope"], "Could not find 'model/nope'"),
+]
+
+
+@pytest.mark.parametrize("script, args, message", BAD_OTHER, ids=[f"{s} {' '.join(a)}" for s, a, _ in BAD_OTHER])
+def test_bad_bench_and_summary_input_is_one_line_and_leaves_no_folder(tmp_path, script, args, message):
+    proc = run_cli(script, *args, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"{script}: error: ") and message in line, line
+    assert not (tmp_path / "outputs").exists()

@@ -16,7 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from rich.console import Console
 
-from c147.cli import hydra_entry, user_errors
+from c147.cli import hydra_entry, remove_failed_run, user_errors
 from c147.switch import check_impl
 from c147.theory import format_table, summarize
 
@@ -35,7 +35,7 @@ def summary(cfg: DictConfig) -> dict[str, Any]:
     """Build the model, summarize it, print the table, write ``summary.json``; return what was written."""
     run_dir = Path(cfg.paths.output_dir)
     path = run_dir / "summary.json"
-    with user_errors(PROG):
+    with user_errors(PROG, cleanup=lambda: remove_failed_run(run_dir)):
         check_impl(cfg.impl)
         if path.exists():
             raise FileExistsError(f"run folder {run_dir} already holds summary.json; refusing to overwrite it")

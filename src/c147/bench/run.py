@@ -11,8 +11,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from c147.bench.harness import Result, compare, copy_bandwidth_gbps
-from c147.cli import hydra_entry, user_errors
+from c147.cli import hydra_entry, remove_failed_run, user_errors
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
 
@@ -28,7 +27,7 @@ def _suite(name: str):
 
 def run(cfg: DictConfig) -> list[dict]:
     """Run the benchmark described by ``cfg``; print a table, write ``results.json``."""
-    with user_errors("c147-bench"):
+    with user_errors("c147-bench", cleanup=lambda: remove_failed_run(Path(cfg.paths.output_dir))):
         suite = _suite(cfg.suite)
         if cfg.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {tuple(DTYPES)}, got {cfg.dtype!r}")
@@ -46,6 +45,9 @@ def run(cfg: DictConfig) -> list[dict]:
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     dtype = DTYPES[cfg.dtype]
+    # torch.utils.benchmark imports cpp_extension, which may log about CUDA_HOME: not before the checks
+    from c147.bench.harness import Result, compare, copy_bandwidth_gbps
+
     copy_gbps = copy_bandwidth_gbps(cfg.device)  # large tensors: main memory
     rows: list[dict] = []
     table = Table(title=f"c147-bench {cfg.suite}: {cfg.device} {cfg.dtype}, torch {torch.__version__}, "
