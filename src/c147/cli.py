@@ -38,8 +38,9 @@ from omegaconf.errors import OmegaConfBaseException
 from rich.console import Console
 from rich.table import Table
 
-# configs/ sits at the repository root, beside src/ (the package is installed editable)
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
+# the configs ship inside the package (a wheel works from any folder); the repository's top-level
+# configs/ is a link to this folder, the one copy users read and edit
+CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")
 
 # what a user can get wrong in a config or on the command line: reported in one line
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError,
@@ -80,9 +81,31 @@ def user_errors(prog: str, cleanup: Callable[[], None] | None = None) -> Iterato
 
 # ---------------------------------------------------------------------------------- before Hydra
 
-# config groups: folders of configs/ (``GROUP=null`` means ``~GROUP`` for these)
+# a user's own config folders (``--config-dir DIR``), searched before the packaged configs
+USER_CONFIG_DIRS: list[Path] = []
+
+
 def config_groups() -> set[str]:
-    return {p.name for p in Path(CONFIG_DIR).iterdir() if p.is_dir()}
+    """The config groups: folders of the packaged configs and of the user's (``GROUP=null`` means
+    ``~GROUP`` for these)."""
+    return {p.name for d in (*USER_CONFIG_DIRS, Path(CONFIG_DIR)) if d.is_dir() for p in d.iterdir() if p.is_dir()}
+
+
+def pop_config_dirs(argv: list[str]) -> tuple[list[str], list[Path]]:
+    """``argv`` without Hydra's ``--config-dir DIR`` / ``-cd DIR`` flags, and those folders."""
+    rest, dirs, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("--config-dir", "-cd") and i + 1 < len(argv):
+            dirs.append(Path(argv[i + 1]))
+            i += 2
+            continue
+        if arg.startswith("--config-dir="):
+            dirs.append(Path(arg.split("=", 1)[1]))
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, dirs
 
 
 @dataclass
@@ -173,6 +196,8 @@ def compose_check(config_name: str, overrides: list[str]) -> DictConfig:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    if USER_CONFIG_DIRS:  # what Hydra's --config-dir does: search the user's folders first
+        overrides = [*overrides, "hydra.searchpath=[" + ",".join(f"'file://{d}'" for d in USER_CONFIG_DIRS) + "]"]
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
@@ -184,8 +209,14 @@ def compose_check(config_name: str, overrides: list[str]) -> DictConfig:
 def prepare(prog: str, config_name: str, argv: list[str],
             extra: Callable[[Invocation], None] | None = None) -> Invocation:
     """The checks before Hydra (module docstring, steps 1-3); ``extra`` adds a script's own."""
-    inv = Invocation(overrides=rewrite_null_groups(argv))
+    plain, dirs = pop_config_dirs(argv)
+    for d in dirs:
+        if not d.is_dir():
+            raise NotADirectoryError(f"--config-dir: expected a folder of configs, got {d.absolute()}")
+    USER_CONFIG_DIRS[:] = [d.resolve() for d in dirs]
+    inv = Invocation(overrides=rewrite_null_groups(plain))
     if any(a.startswith("-") for a in inv.overrides):  # --help, --cfg, -m ...: Hydra's business
+        inv.overrides = rewrite_null_groups(argv)
         return inv
     for arg in inv.overrides:
         kv = split_override(arg)
@@ -198,6 +229,7 @@ def prepare(prog: str, config_name: str, argv: list[str],
         inv.created = check_run_dir(inv.run_dir)
     elif inv.run_dir is None:  # the timestamped default: its parents must be creatable (paths.output_root)
         check_creatable(Path(cfg.hydra.run.dir).parent, "paths.output_root")
+    inv.overrides = [a for d in dirs for a in ("--config-dir", str(d.resolve()))] + inv.overrides
     return inv
 
 
