@@ -44,6 +44,13 @@ def test_mlp_learns_the_spirals(train_config):
     assert metrics["test/acc"] >= 0.9
 
 
+@pytest.mark.slow
+def test_the_paper_lenet5_recipe_learns_the_digits(train_config):
+    cfg = train_config("experiment=lenet5_paper", "~logger", "callbacks.model_checkpoint=null")
+    assert (cfg.model.activation, cfg.model.pool, cfg.optim.name) == ("tanh", "avg", "SGD")
+    assert train(cfg)["test/acc"] >= 0.95
+
+
 def test_run_folder_is_never_reused(train_config, tmp_path):
     cfg = train_config("debug=fast")
     train(cfg)

@@ -366,9 +366,10 @@ def check_config_types(cfg: DictConfig, keys: tuple[str, ...] | None = None) -> 
 # ---------------------------------------------------------------------------------- run files
 
 
-def check_fresh(run_dir: Path) -> None:
-    """Refuse to reuse a run folder that already holds checkpoints or metrics."""
-    taken = [p for p in (run_dir / "checkpoints", run_dir / "metrics.json") if p.exists()]
+def check_fresh(run_dir: Path, *names: str) -> None:
+    """Refuse to reuse a run folder that already holds what this run writes (``names``; by default
+    a training run's ``checkpoints`` and ``metrics.json``): the one "never overwrite" check."""
+    taken = [run_dir / n for n in names or ("checkpoints", "metrics.json") if (run_dir / n).exists()]
     if taken:
         raise FileExistsError(f"run folder {run_dir} already holds {taken[0].name}; refusing to overwrite it")
 

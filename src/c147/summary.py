@@ -16,7 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from rich.console import Console
 
-from c147.cli import hydra_entry, remove_failed_run, user_errors
+from c147.cli import check_fresh, hydra_entry, remove_failed_run, user_errors
 from c147.switch import check_impl
 from c147.theory import format_table, summarize
 
@@ -37,8 +37,7 @@ def summary(cfg: DictConfig) -> dict[str, Any]:
     path = run_dir / "summary.json"
     with user_errors(PROG, cleanup=lambda: remove_failed_run(run_dir)):
         check_impl(cfg.impl)
-        if path.exists():
-            raise FileExistsError(f"run folder {run_dir} already holds summary.json; refusing to overwrite it")
+        check_fresh(run_dir, path.name)
         net = instantiate(cfg.model, num_classes=cfg.num_classes, in_channels=cfg.in_channels,
                           image_size=cfg.image_size)
     result = summarize(net, (cfg.in_channels, cfg.image_size, cfg.image_size))

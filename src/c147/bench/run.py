@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from c147.cli import hydra_entry, remove_failed_run, user_errors
+from c147.cli import check_fresh, hydra_entry, remove_failed_run, user_errors
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
 
@@ -40,8 +40,7 @@ def run(cfg: DictConfig) -> list[dict]:
         out_dir = Path(cfg.paths.output_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         results_path = out_dir / "results.json"
-        if results_path.exists():
-            raise FileExistsError(f"{results_path} exists; refusing to overwrite it")
+        check_fresh(out_dir, results_path.name)
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     dtype = DTYPES[cfg.dtype]
