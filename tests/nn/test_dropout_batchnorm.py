@@ -179,3 +179,20 @@ BAD = [
 def test_batchnorm_bad_inputs(module, x, msg):
     with pytest.raises(ValueError, match=msg):
         module.to(x.dtype)(x)
+
+
+@pytest.mark.parametrize("ours, twin", [(BatchNorm1d, torch.nn.BatchNorm1d), (BatchNorm2d, torch.nn.BatchNorm2d)])
+def test_a_version_1_state_dict_loads_as_torch_migrates_it(ours, twin):
+    """_version = 2 (torch's): a state_dict saved before version 2 lacks num_batches_tracked."""
+    modules = [ours(3), twin(3)]
+    for m in modules:
+        m.num_batches_tracked.fill_(7)
+        old = torch.nn.BatchNorm1d(3).state_dict()
+        del old["num_batches_tracked"]
+        old._metadata[""]["version"] = 1
+        m.load_state_dict(old)  # strict: would fail without the migration
+    assert modules[0].num_batches_tracked.item() == modules[1].num_batches_tracked.item() == 7
+    with pytest.raises(RuntimeError, match="num_batches_tracked"):  # a version 2 state_dict must have it
+        new = torch.nn.BatchNorm1d(3).state_dict()
+        del new["num_batches_tracked"]
+        modules[0].load_state_dict(new)
