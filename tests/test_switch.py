@@ -11,13 +11,18 @@ def test_torch_namespace_is_torch_nn():
     assert nn.CrossEntropyLoss is torch.nn.CrossEntropyLoss
 
 
-def test_c147_namespace_records_builtin_fallbacks():
+def test_c147_never_hands_out_a_builtin():
     nn = c147.layers("c147")
-    cls = nn.Flatten
-    if cls is torch.nn.Flatten:  # no hand-written twin yet: the fallback must be reported
-        assert "torch.nn.Flatten" in c147.fallbacks()
-    else:
-        assert cls.__module__.startswith("c147.")
+    assert nn.Flatten.__module__.startswith("c147.")
+    # torch has it, c147 does not: an error naming torch's, not a silent built-in
+    with pytest.raises(ValueError, match=r"impl='c147' has no hand-written nn 'GRU'.*torch.nn.GRU is torch's"):
+        lookup("nn", "GRU", "c147")
+    with pytest.raises(AttributeError, match="GRU"):
+        nn.GRU  # noqa: B018
+    with pytest.raises(ValueError, match="no hand-written optim 'LBFGS'"):
+        lookup("optim", "LBFGS", "c147")
+    assert lookup("nn", "GRU", "torch") is torch.nn.GRU
+    assert c147.fallbacks() == []
 
 
 @pytest.mark.parametrize(

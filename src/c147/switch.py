@@ -1,11 +1,10 @@
 """The ``impl`` switch: one name picks hand-written (``"c147"``) or built-in (``"torch"``) parts.
 
 ``nn = c147.layers(impl)`` then ``nn.Conv2d(3, 64, 3, padding=1)``: the same model code builds on
-either namespace. ``c147.optim_class(name, impl)`` and ``c147.scheduler_class(name, impl)`` do the
-same for optimizers and learning-rate schedulers. While a hand-written piece does not exist yet the
-``c147`` side falls back to the built-in and :func:`fallbacks` lists it, so a run can say honestly
-which of its parts are still built-ins. Pieces torch lacks (Maxout) come, for ``impl="torch"``, from
-``c147.reference``: plain compositions of torch ops.
+either namespace; ``c147.make(kind=..., name=..., impl=...)`` does the same for optimizers,
+learning-rate schedulers and clipping. Every part has a hand-written twin, and ``impl="c147"`` never
+hands out a built-in: a name with no hand-written twin is a ``ValueError`` naming torch's. Pieces torch
+lacks (Maxout) come, for ``impl="torch"``, from ``c147.reference``: plain compositions of torch ops.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ _MODULES = {
     "clip": ("c147.optim.clip", "torch.nn.utils"),
 }
 
-_fallbacks: set[str] = set()
+_fallbacks: set[str] = set()  # stays empty: see fallbacks()
 
 
 def check_impl(impl: str) -> str:
@@ -57,10 +56,11 @@ def lookup(kind: str, name: str, impl: str) -> Any:
         mod = _module(ours)
         if mod is not None and hasattr(mod, name):
             return getattr(mod, name)
+        if hasattr(importlib.import_module(builtin), name):  # never a silent built-in under impl="c147"
+            raise ValueError(f"impl='c147' has no hand-written {kind} {name!r} ({ours}.{name} does not exist); "
+                             f"{builtin}.{name} is torch's: use impl='torch' for it")
     mod = importlib.import_module(builtin)
     if hasattr(mod, name):
-        if impl == "c147":
-            _fallbacks.add(f"{builtin}.{name}")
         return getattr(mod, name)
     reference = importlib.import_module("c147.reference")
     if kind == "nn" and impl == "torch" and hasattr(reference, name):
@@ -69,7 +69,9 @@ def lookup(kind: str, name: str, impl: str) -> Any:
 
 
 def fallbacks() -> list[str]:
-    """Built-ins handed out so far for ``impl="c147"`` because no hand-written twin exists yet."""
+    """Built-ins handed out for ``impl="c147"``: always empty now that every part has a hand-written
+    twin and :func:`lookup` refuses a built-in under ``impl="c147"`` (``ValueError``). Kept so that
+    callers of the old API keep working."""
     return sorted(_fallbacks)
 
 

@@ -38,7 +38,7 @@ from c147.cli import (
     user_errors,
     write_metrics,
 )
-from c147.switch import check_impl, fallbacks
+from c147.switch import check_impl
 
 if TYPE_CHECKING:  # Lightning takes seconds to import: not before the command line is known to be good
     import lightning as L
@@ -262,14 +262,13 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
             logger.finalize("success")
     if trainer.is_global_zero:
         write_metrics(run_dir, metrics)
-        builtins = fallbacks() if cfg.impl == "c147" else []
         print_summary(
             f"c147-train: {cfg.model._target_.rsplit('.', 1)[-1]} on {cfg.data._target_.rsplit('.', 1)[-1]}",
             {
                 "test accuracy": metrics.get("test/acc", float("nan")),
                 "best val accuracy": metrics.get("val/acc_best", float("nan")),
                 "training time (s)": fit_seconds,
-                "impl": cfg.impl + (f" ({len(builtins)} parts still built-in)" if builtins else ""),
+                "impl": cfg.impl,
                 "run folder": str(run_dir),
                 "TensorBoard": f"tensorboard --logdir {run_dir}",
             },

@@ -8,7 +8,6 @@ import pytest
 import torch
 import torchvision.models as tv
 
-import c147.nn
 from c147.models import vgg as vgg_module
 from c147.models.vgg import VGG, cfgs, vgg_feature_size, vgg_min_size
 
@@ -52,10 +51,8 @@ def test_module_tree_and_state_dict_keys_equal_torchvision(name, impl):
 
 def test_c147_impl_uses_only_hand_written_layers():
     model = build("vgg11_bn", "meta", impl="c147")
-    # until c147.nn exports AdaptiveAvgPool2d the switch hands out torch's (and c147.fallbacks() says so)
-    builtin = set() if hasattr(c147.nn, "AdaptiveAvgPool2d") else {torch.nn.AdaptiveAvgPool2d}
     leaves = {type(m) for m in model.modules() if not list(m.children())}
-    assert {cls for cls in leaves if not cls.__module__.startswith("c147.")} == builtin
+    assert {cls for cls in leaves if not cls.__module__.startswith("c147.")} == set()
     assert len(leaves) == 7  # Conv2d BatchNorm2d ReLU MaxPool2d AdaptiveAvgPool2d Linear Dropout
 
 
