@@ -20,6 +20,14 @@ TOL = {
 }
 
 
+def rand(*shape: int, dtype: torch.dtype = torch.float64, device: str = "cpu", seed: int = 0,
+         scale: float = 1.0) -> Tensor:
+    """Seeded normal numbers times ``scale``, drawn in float64 and then cast: the same values in every
+    dtype and on every device."""
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * scale
+    return x.to(device=device, dtype=dtype)
+
+
 def tol(dtype: torch.dtype) -> dict:
     return TOL[dtype]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import pytest
 import torch
@@ -12,13 +13,10 @@ from torch.autograd import gradcheck, gradgradcheck
 from c147.functional import activation as A
 from c147.functional.maxout import MaxoutFunction, maxout
 from tests.twins import DEVICES, DTYPES, assert_backward_is, assert_function_parity, assert_reduced_precision_parity
+from tests.twins import rand as twins_rand
 
-
-def rand(*shape: int, dtype=torch.float64, device="cpu", scale: float = 3.0, seed: int = 0) -> torch.Tensor:
-    return (torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * scale).to(
-        device=device, dtype=dtype
-    )
-
+# this module's inputs: normal numbers times 3
+rand = partial(twins_rand, scale=3.0)
 
 def ref_maxout(input, pieces, dim=1):
     """torch's own ops: max over a reshaped view (gradient to the first maximum)."""

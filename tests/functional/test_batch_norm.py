@@ -8,11 +8,7 @@ import torch.nn.functional as F
 from torch.autograd import gradcheck, gradgradcheck
 
 from c147.functional.batch_norm import BatchNormFunction, batch_norm
-from tests.twins import DEVICES, DTYPES, assert_backward_is, assert_function_parity, assert_reduced_precision, tol
-
-
-def rand(*shape: int, dtype=torch.float64, device="cpu", seed: int = 0) -> torch.Tensor:
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype).to(device)
+from tests.twins import DEVICES, DTYPES, assert_backward_is, assert_function_parity, assert_reduced_precision, rand, tol
 
 
 def stats(C: int, dtype=torch.float64, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,12 +16,8 @@ from tests.twins import (
     assert_backward_is,
     assert_function_parity,
     assert_reduced_precision_parity,
+    rand,
 )
-
-
-def rand(*shape: int, dtype=torch.float64, device="cpu", seed: int = 0) -> torch.Tensor:
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype).to(device)
-
 
 # (input shape, weight shape, bias, conv2d kwargs)
 CASES = [

@@ -8,14 +8,17 @@ import torch.nn.functional as F
 from torch.autograd import gradcheck, gradgradcheck
 
 from c147.functional.linear import LinearFunction, linear
-from tests.twins import DEVICES, DTYPES, assert_backward_is, assert_function_parity, assert_reduced_precision_parity
-
-
-def rand(*shape: int, dtype=torch.float64, device="cpu", seed: int = 0) -> torch.Tensor:
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype).to(device)
-
 
 # (input shape, out_features, bias)
+from tests.twins import (
+    DEVICES,
+    DTYPES,
+    assert_backward_is,
+    assert_function_parity,
+    assert_reduced_precision_parity,
+    rand,
+)
+
 CASES = [
     ((8, 5), 3, True),
     ((8, 5), 3, False),

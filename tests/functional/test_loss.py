@@ -17,14 +17,16 @@ from c147.functional.bce import (
     binary_cross_entropy_with_logits,
 )
 from c147.functional.cross_entropy import CrossEntropyFunction, NLLLossFunction, cross_entropy, nll_loss
-from tests.twins import DEVICES, DTYPES, assert_backward_is, assert_function_parity, assert_reduced_precision_parity
+from tests.twins import (
+    DEVICES,
+    DTYPES,
+    assert_backward_is,
+    assert_function_parity,
+    assert_reduced_precision_parity,
+    rand,
+)
 
 REDUCTIONS = ["mean", "sum", "none"]
-
-
-def rand(*shape: int, dtype=torch.float64, device="cpu", scale: float = 1.0, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randn(shape, generator=g, dtype=torch.float64) * scale).to(device=device, dtype=dtype)
 
 
 def uniform(*shape: int, low: float = 0.0, high: float = 1.0, dtype=torch.float64, device="cpu", seed: int = 1):

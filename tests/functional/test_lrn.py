@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,12 +11,10 @@ from torch.autograd import gradcheck, gradgradcheck
 
 from c147.functional.lrn import LocalResponseNormFunction, local_response_norm
 from tests.twins import DEVICES, DTYPES, assert_backward_is, assert_function_parity, assert_reduced_precision
+from tests.twins import rand as twins_rand
 
-
-def rand(*shape: int, dtype=torch.float64, device="cpu", seed: int = 0) -> torch.Tensor:
-    return (torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 3).to(
-        device=device, dtype=dtype)
-
+# this module's inputs: normal numbers times 3
+rand = partial(twins_rand, scale=3.0)
 
 # (input shape, local_response_norm kwargs); large alpha so the normalization matters
 CASES = [

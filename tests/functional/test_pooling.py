@@ -8,11 +8,14 @@ import torch.nn.functional as F
 from torch.autograd import gradcheck, gradgradcheck
 
 from c147.functional.pooling import AvgPool2dFunction, MaxPool2dFunction, avg_pool2d, max_pool2d
-from tests.twins import DEVICES, DTYPES, assert_backward_is, assert_function_parity, assert_reduced_precision_parity
-
-
-def rand(*shape: int, dtype=torch.float64, device="cpu", seed: int = 0) -> torch.Tensor:
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype).to(device)
+from tests.twins import (
+    DEVICES,
+    DTYPES,
+    assert_backward_is,
+    assert_function_parity,
+    assert_reduced_precision_parity,
+    rand,
+)
 
 
 def ids(case):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from functools import partial
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ import torch.nn.functional as F
 from torch.autograd import gradcheck, gradgradcheck
 
 from tests.twins import DEVICES, DTYPES, assert_backward_is, assert_function_parity, assert_reduced_precision_parity
+from tests.twins import rand as twins_rand
 
 S = importlib.import_module("c147.functional.softmax")  # the module: the package re-exports a function of that name
 
@@ -45,10 +47,8 @@ CASES = [
 ]
 
 
-def rand(*shape: int, dtype=torch.float64, device="cpu", scale: float = 3.0, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randn(shape, generator=g, dtype=torch.float64) * scale).to(device=device, dtype=dtype)
-
+# this module's inputs: normal numbers times 3
+rand = partial(twins_rand, scale=3.0)
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)

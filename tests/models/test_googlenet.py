@@ -15,9 +15,9 @@ from c147.models.googlenet import (
     googlenet_feature_size,
     googlenet_min_size,
 )
+from tests.twins import DEVICES
 
 IMPLS = ["c147", "torch"]
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 def n_params(model: torch.nn.Module) -> int:

@@ -13,15 +13,10 @@ from c147.functional.pooling import AvgPool2dFunction, MaxPool2dFunction
 from c147.nn.conv import Conv2d
 from c147.nn.lrn import LocalResponseNorm
 from c147.nn.pooling import AvgPool2d, MaxPool2d
-from tests.twins import DEVICES, DTYPES, assert_backward_is, assert_module_parity
-
-
-def rand(*shape: int, dtype=torch.float64, device="cpu", seed: int = 0) -> torch.Tensor:
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).to(
-        device=device, dtype=dtype)
-
 
 # (ours, twin, constructor kwargs, input shape)
+from tests.twins import DEVICES, DTYPES, assert_backward_is, assert_module_parity, rand
+
 CONVS = [
     (Conv2d, torch_nn.Conv2d, dict(in_channels=3, out_channels=4, kernel_size=3), (2, 3, 8, 8)),
     (Conv2d, torch_nn.Conv2d, dict(in_channels=3, out_channels=4, kernel_size=(3, 2), stride=(2, 1), padding=1,

@@ -9,15 +9,12 @@ from c147.functional.batch_norm import BatchNormFunction
 from c147.functional.dropout import DropoutFunction
 from c147.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from c147.nn.dropout import Dropout, Dropout2d
-from tests.twins import DEVICES, DTYPES, assert_backward_is, assert_module_parity, assert_reduced_precision, tol
+from tests.twins import DEVICES, DTYPES, assert_backward_is, assert_module_parity, assert_reduced_precision, rand, tol
 
 DROPOUTS = [(Dropout, torch.nn.Dropout, (6, 50)), (Dropout2d, torch.nn.Dropout2d, (4, 8, 3, 3))]
 NORMS = [(BatchNorm1d, torch.nn.BatchNorm1d, (8, 4)), (BatchNorm1d, torch.nn.BatchNorm1d, (5, 4, 7)),
          (BatchNorm2d, torch.nn.BatchNorm2d, (3, 4, 5, 6))]
 
-
-def rand(*shape: int, dtype=torch.float64, device="cpu", seed: int = 0) -> torch.Tensor:
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype).to(device)
 
 
 # ---------------------------------------------------------------------------------------- dropout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 from torch import nn as torch_nn
@@ -14,13 +16,10 @@ from c147.nn.activation import ELU, LeakyReLU, Maxout, PReLU, ReLU, Sigmoid, Sof
 from c147.nn.flatten import Flatten
 from c147.nn.linear import Linear
 from tests.twins import DEVICES, DTYPES, assert_backward_is, assert_module_parity
+from tests.twins import rand as twins_rand
 
-
-def rand(*shape: int, dtype=torch.float64, device="cpu", seed: int = 0) -> torch.Tensor:
-    return (torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 2).to(
-        device=device, dtype=dtype
-    )
-
+# this module's inputs: normal numbers times 2
+rand = partial(twins_rand, scale=2.0)
 
 # (ours, twin, constructor kwargs, input shape); the twin of Maxout is the torch composition
 MODULES = [

@@ -20,8 +20,7 @@ from tests.optim.trajectory import (
     param_groups,
     run,
 )
-
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+from tests.twins import DEVICES
 
 CASES = {
     "default": dict(),

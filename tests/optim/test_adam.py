@@ -15,8 +15,8 @@ from c147.optim._foreach import chunked
 from c147.optim.adam import Adam
 from c147.optim.adamw import AdamW
 from tests.optim.trajectory import assert_same_params, assert_same_state, make_loss, make_model, run
+from tests.twins import DEVICES
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 EXACT = dict(rtol=0, atol=0)
 
 ADAM_CASES = {

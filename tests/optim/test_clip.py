@@ -9,11 +9,11 @@ import torch
 
 from c147.optim import clip as ours
 from tests.optim.trajectory import TIGHT
+from tests.twins import DEVICES
 
 # float32: torch sums each tensor's |g|^p inside its norm kernel, we sum |g|^p with abs/pow/sum or
 # _foreach_powsum and take one root at the end; the roundings differ in the last float32 bits.
 F32 = dict(rtol=2e-6, atol=1e-7)
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 SHAPES = [(7, 5), (5,), (3, 4, 2), (1,), (11,), (2, 3)]
 
 
