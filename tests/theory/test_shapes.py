@@ -128,7 +128,7 @@ BAD = [
     (conv_output_size, dict(size=8, kernel="3"), "expected kernel an int or a pair of ints .h, w., got '3'"),
     (conv_output_size, dict(size=(8, 8, 8), kernel=3), r"expected size an int or a pair .*got \(8, 8, 8\)"),
     (conv_output_size, dict(size=4, kernel=5), "the window does not fit: output size 0 for size=4, kernel=5"),
-    (conv_output_size, dict(size=8, kernel=3, dilation=5), "the window does not fit: output size -2"),
+    (conv_output_size, dict(size=8, kernel=3, dilation=5), "the window does not fit: output size 0 for size=8"),
     (pool_output_size, dict(size=8, kernel=3, padding=2), "expected padding at most half the kernel, got padding=2"),
     (pool_output_size, dict(size=1, kernel=3, stride=2, padding=0), "pool_output_size: the window does not fit"),
     (pool_output_size, dict(size=8, kernel=2, stride=0), "expected stride >= 1, got 0"),
@@ -309,3 +309,43 @@ def test_format_table_shows_every_row_and_the_totals():
     plain = format_table(list(s))  # a bare list of rows: no totals
     assert plain.row_count == len(s) == 12 and not plain.show_footer
     assert isinstance(s[0], LayerRow) and s.to_dict()["layers"][0]["output_shape"] == [6, 28, 28]
+
+
+def test_window_count_is_torchs_output_size_everywhere():
+    """The one home of the formula against torch's own ops, over a grid that includes windows that do
+    not fit (0) and ceil_mode's last-window rule."""
+    from c147.theory import window_count
+
+    def torch_size(op, x, *args, **kwargs) -> int:
+        try:
+            return op(x, *args, **kwargs).shape[2]
+        except RuntimeError:  # torch refuses a window that does not fit: 0 windows
+            return 0
+
+    checked = 0
+    for size in range(1, 12):
+        for kernel in range(1, 5):
+            for stride in (1, 2, 3):
+                for dilation in (1, 2):
+                    for padding in range(0, kernel // 2 + 1):
+                        x = torch.zeros(1, 1, size, 1)
+                        conv = torch_size(torch.nn.functional.conv2d, x, torch.zeros(1, 1, kernel, 1),
+                                          stride=(stride, 1), padding=(padding, 0), dilation=(dilation, 1))
+                        assert window_count(size, kernel, stride, padding, dilation) == conv
+                        for ceil in (False, True):
+                            pool = torch_size(torch.nn.functional.max_pool2d, x, (kernel, 1), (stride, 1),
+                                              (padding, 0), (dilation, 1), ceil_mode=ceil)
+                            assert window_count(size, kernel, stride, padding, dilation, ceil) == pool, \
+                                (size, kernel, stride, padding, dilation, ceil)
+                            checked += 1
+    assert checked > 500
+
+
+def test_min_input_size_and_check_input_size():
+    from c147.models.lenet import lenet5_feature_size
+    from c147.theory import check_input_size, min_input_size
+
+    assert min_input_size(lenet5_feature_size) == 16
+    check_input_size("LeNet-5", 16, 20, 16)
+    with pytest.raises(ValueError, match="LeNet-5 needs input images of at least 16x16, got 15x20"):
+        check_input_size("LeNet-5", 15, 20, 16)

@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from c147.theory.shapes import window_count
+
 IntPair = int | Sequence[int]
 
 
@@ -144,7 +146,7 @@ def _out_size(size: Sequence[int], kernel: tuple[int, int], stride: tuple[int, i
               padding: tuple[int, int, int, int], dilation: tuple[int, int]) -> tuple[int, int]:
     """floor((W + P_begin + P_end - D (F - 1) - 1) / S) + 1 per spatial dim."""
     pads = (padding[0] + padding[1], padding[2] + padding[3])
-    return tuple((size[i] + pads[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1 for i in range(2))
+    return tuple(window_count(size[i] + pads[i], kernel[i], stride[i], 0, dilation[i]) for i in range(2))
 
 
 def _padding(padding: str | IntPair, kernel: tuple[int, int], stride: tuple[int, int],

@@ -29,14 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from c147.functional.conv import IntPair, _accumulation_dtype, _pair, _windows
-
-
-def _out_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
-    """floor (or ceil) of (size + 2 p - d (k - 1) - 1) / s, plus 1; a ceil window must start in the input."""
-    out = (size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
-    if ceil_mode and (out - 1) * s >= size + p:
-        out -= 1
-    return out
+from c147.theory.shapes import window_count
 
 
 def _geometry(op: str, input: Tensor, kernel_size: IntPair, stride: IntPair | None, padding: IntPair,
@@ -54,7 +47,7 @@ def _geometry(op: str, input: Tensor, kernel_size: IntPair, stride: IntPair | No
         raise ValueError(f"{op}: expected padding between 0 and half the kernel size {(k[0] // 2, k[1] // 2)}, "
                          f"got padding={p}")
     h, w = input.shape[-2:]
-    out = (_out_size(h, k[0], s[0], p[0], d[0], ceil_mode), _out_size(w, k[1], s[1], p[1], d[1], ceil_mode))
+    out = (window_count(h, k[0], s[0], p[0], d[0], ceil_mode), window_count(w, k[1], s[1], p[1], d[1], ceil_mode))
     if min(out) < 1:
         raise ValueError(f"{op}: expected an output size of at least (1, 1), got {out} for input size {(h, w)}")
     # pad the end far enough for the last (ceil_mode) window, and by at least the start's padding

@@ -41,6 +41,7 @@ import torch
 from torch import nn as torch_nn
 
 from c147.switch import layers
+from c147.theory.shapes import check_input_size, min_input_size, window_count
 
 # (out_channels, kernel, stride, padding) = conv + ReLU; "M" = max pool 3x3/2; "Mc" = the same with
 # ceil_mode (ZFNet); "N" = local response normalization
@@ -58,11 +59,9 @@ STEMS = ("auto", "imagenet", "small")
 
 def conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0, ceil_mode: bool = False) -> int:
     """floor((W - F + 2P) / S) + 1, or 0 when no window fits; with ``ceil_mode`` torch's rounding up:
-    the last window may run past the input but must start inside it (so 2 -> 1 for a 3x3/2 pool)."""
-    out = (size + 2 * padding - kernel + (stride - 1 if ceil_mode else 0)) // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1
-    return max(out, 0)
+    the last window may run past the input but must start inside it (so 2 -> 1 for a 3x3/2 pool).
+    :func:`c147.theory.shapes.window_count` with this module's argument order."""
+    return window_count(size, kernel, stride, padding, ceil_mode=ceil_mode)
 
 
 def feature_size(cfg: list[Layer], image_size: int) -> int:
@@ -78,10 +77,7 @@ def feature_size(cfg: list[Layer], image_size: int) -> int:
 
 def min_image_size(cfg: list[Layer]) -> int:
     """Smallest square input whose features come out at least 1x1."""
-    s = 1
-    while feature_size(cfg, s) < 1:
-        s += 1
-    return s
+    return min_input_size(lambda side: feature_size(cfg, side))
 
 
 def with_stem(cfg: list[Layer], stem: dict[int, tuple[int, int, int]]) -> list[Layer]:
@@ -167,9 +163,7 @@ class AlexNetFamily(torch_nn.Module):
             )
 
     def _check_size(self, h: int, w: int) -> None:
-        if min(h, w) < self.min_size:
-            raise ValueError(f"{self.name} needs input images of at least {self.min_size}x{self.min_size}, "
-                             f"got {h}x{w}")
+        check_input_size(self.name, h, w, self.min_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_size(x.shape[-2], x.shape[-1])

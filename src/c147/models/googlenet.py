@@ -64,6 +64,7 @@ from torch import nn as torch_nn
 
 from c147 import init
 from c147.switch import check_impl, layers
+from c147.theory.shapes import check_input_size, min_input_size, window_count
 
 GoogLeNetOutputs = namedtuple("GoogLeNetOutputs", ["logits", "aux_logits2", "aux_logits1"])
 
@@ -84,19 +85,11 @@ INCEPTIONS: dict[str, tuple[int, int, int, int, int, int, int]] = {
 _SIZE_CHANGERS = [(7, 2, 3, False), (3, 2, 0, True), (3, 2, 0, True), (3, 2, 0, True), (2, 2, 0, True)]
 
 
-def _out_size(size: int, kernel: int, stride: int, padding: int, ceil_mode: bool) -> int:
-    """torch's rule: (W + 2P - F) / S + 1 rounded down (or up), a ceil window starting inside the input."""
-    out = (size + 2 * padding - kernel + (stride - 1 if ceil_mode else 0)) // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1
-    return out
-
-
 def googlenet_feature_size(image_size: int) -> int:
     """Side of inception5b's output for a square input (7 for 224, 1 for 32)."""
     s = image_size
     for kernel, stride, padding, ceil_mode in _SIZE_CHANGERS:
-        s = _out_size(s, kernel, stride, padding, ceil_mode)
+        s = window_count(s, kernel, stride, padding, ceil_mode=ceil_mode)
         if s < 1:
             return 0
     return s
@@ -104,10 +97,7 @@ def googlenet_feature_size(image_size: int) -> int:
 
 def googlenet_min_size() -> int:
     """Smallest square input whose every layer has an output of at least 1x1 (15)."""
-    s = 1
-    while googlenet_feature_size(s) < 1:
-        s += 1
-    return s
+    return min_input_size(googlenet_feature_size)
 
 
 def _functional(impl: str) -> ModuleType:
@@ -295,9 +285,7 @@ class GoogLeNet(torch_nn.Module):
                 init.zeros_(m.bias)
 
     def _check_size(self, h: int, w: int) -> None:
-        if min(h, w) < self.min_size:
-            raise ValueError(f"GoogLeNet needs input images of at least {self.min_size}x{self.min_size}, "
-                             f"got {h}x{w}")
+        check_input_size("GoogLeNet", h, w, self.min_size)
 
     def _transform_input(self, x: Tensor) -> Tensor:
         """ImageNet normalization (x - mean) / std undone and redone as (x - 0.5) / 0.5, per channel."""

@@ -10,27 +10,21 @@ import torch
 from torch import nn as torch_nn
 
 from c147.switch import layers
-
-
-def _conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
-    return (size - kernel + 2 * padding) // stride + 1
+from c147.theory.shapes import check_input_size, min_input_size, window_count
 
 
 def lenet5_feature_size(image_size: int) -> int:
     """Side of S4's output for a square input: two (5x5 conv, 2x2/2 pool) stages."""
     s = image_size
     for _ in range(2):
-        s = _conv_out(s, 5)
-        s = _conv_out(s, 2, 2) if s >= 2 else 0
+        s = window_count(s, 5)
+        s = window_count(s, 2, 2)
     return s
 
 
 def lenet5_min_size() -> int:
     """Smallest square input LeNet-5 accepts (S4 output at least 1x1)."""
-    s = 1
-    while lenet5_feature_size(s) < 1:
-        s += 1
-    return s
+    return min_input_size(lenet5_feature_size)
 
 
 class LeNet5(torch_nn.Module):
@@ -59,12 +53,8 @@ class LeNet5(torch_nn.Module):
             raise ValueError(f"activation must be 'relu' or 'tanh', got {activation!r}")
         if pool not in ("max", "avg"):
             raise ValueError(f"pool must be 'max' or 'avg', got {pool!r}")
+        check_input_size("LeNet-5", image_size, image_size, lenet5_min_size())
         side = lenet5_feature_size(image_size)
-        if side < 1:
-            raise ValueError(
-                f"LeNet-5 needs input images of at least {lenet5_min_size()}x{lenet5_min_size()}, "
-                f"got {image_size}x{image_size}"
-            )
         nn = layers(impl)
         act = nn.ReLU if activation == "relu" else nn.Tanh
         pool_cls = nn.MaxPool2d if pool == "max" else nn.AvgPool2d

@@ -43,6 +43,7 @@ from torch import nn as torch_nn
 
 from c147 import init
 from c147.switch import layers
+from c147.theory.shapes import check_input_size, min_input_size, window_count
 
 cfgs: dict[str, list[int | str]] = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -55,25 +56,17 @@ cfgs: dict[str, list[int | str]] = {
 _DEPTH = {"VGG-11": "A", "VGG-13": "B", "VGG-16": "D", "VGG-19": "E"}
 
 
-def _out_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    """floor((W - F + 2P) / S) + 1, or 0 when the window does not fit."""
-    return (size - kernel + 2 * padding) // stride + 1 if size + 2 * padding >= kernel else 0
-
-
 def vgg_feature_size(cfg: list[int | str], image_size: int) -> int:
     """Side of the features' output for a square input: conv 3x3/1 pad 1 keeps it, pool 2x2/2 halves it."""
     s = image_size
     for v in cfg:
-        s = _out_size(s, 2, 2, 0) if v == "M" else _out_size(s, 3, 1, 1)
+        s = window_count(s, 2, 2) if v == "M" else window_count(s, 3, 1, 1)
     return s
 
 
 def vgg_min_size(cfg: list[int | str]) -> int:
     """Smallest square input whose features come out at least 1x1 (32 for every config: 5 pools)."""
-    s = 1
-    while vgg_feature_size(cfg, s) < 1:
-        s += 1
-    return s
+    return min_input_size(lambda side: vgg_feature_size(cfg, side))
 
 
 class VGG(torch_nn.Module):
@@ -153,9 +146,7 @@ class VGG(torch_nn.Module):
                 init.zeros_(m.bias)
 
     def _check_size(self, h: int, w: int) -> None:
-        if min(h, w) < self.min_size:
-            raise ValueError(f"{self.arch} needs input images of at least {self.min_size}x{self.min_size}, "
-                             f"got {h}x{w}")
+        check_input_size(self.arch, h, w, self.min_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_size(x.shape[-2], x.shape[-1])

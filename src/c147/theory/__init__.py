@@ -3,15 +3,18 @@
 from c147.theory.shapes import (
     LayerRow,
     Summary,
+    check_input_size,
     conv_macs,
     conv_output_size,
     conv_params,
     format_table,
     linear_macs,
     linear_params,
+    min_input_size,
     pool_output_size,
     summarize,
+    window_count,
 )
 
-__all__ = ["LayerRow", "Summary", "conv_macs", "conv_output_size", "conv_params", "format_table", "linear_macs",
-           "linear_params", "pool_output_size", "summarize"]
+__all__ = ["LayerRow", "Summary", "check_input_size", "conv_macs", "conv_output_size", "conv_params", "format_table",
+           "linear_macs", "linear_params", "min_input_size", "pool_output_size", "summarize", "window_count"]

@@ -21,7 +21,7 @@ the convolution, pooling and Linear rows from these formulas and checking each a
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -50,12 +50,36 @@ def _check(where: str, **values: tuple[int, int]) -> None:
             raise ValueError(f"{where}: expected {name} >= {low}, got {pair if pair[0] != pair[1] else pair[0]}")
 
 
-def _one_dim(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> int:
+def window_count(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
+                 ceil_mode: bool = False) -> int:
+    """The output size of a convolution or pooling along one dim, the formula's one home in c147
+    (the ops, the models and :func:`conv_output_size` / :func:`pool_output_size` use it):
+
+        floor((W + 2 P - D (F - 1) - 1) / S) + 1
+
+    rounded up instead with ``ceil_mode`` unless the last window would then start in the right padding
+    (torch's rule); 0 when no window fits. Asymmetric padding: pass ``W + P_begin + P_end`` as ``size``.
+    """
     span = size + 2 * padding - dilation * (kernel - 1) - 1
     out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
     if ceil_mode and (out - 1) * stride >= size + padding:  # the last window would start in the right padding
         out -= 1
-    return out
+    return max(out, 0)
+
+
+def min_input_size(feature_size: Callable[[int], int], start: int = 1) -> int:
+    """The smallest square input side for which ``feature_size(side)`` (a network's feature map side) is
+    at least 1: a network's minimum input."""
+    side = start
+    while feature_size(side) < 1:
+        side += 1
+    return side
+
+
+def check_input_size(name: str, h: int, w: int, min_size: int) -> None:
+    """Raise ``ValueError`` naming the network when an ``h`` x ``w`` input is below its minimum."""
+    if min(h, w) < min_size:
+        raise ValueError(f"{name} needs input images of at least {min_size}x{min_size}, got {h}x{w}")
 
 
 def _sizes(where: str, size: IntPair, kernel: IntPair, stride: IntPair, padding: IntPair, dilation: IntPair,
@@ -65,7 +89,7 @@ def _sizes(where: str, size: IntPair, kernel: IntPair, stride: IntPair, padding:
     _check(where, **pairs)
     if where == "pool_output_size" and any(p > k // 2 for p, k in zip(pairs["padding"], pairs["kernel"], strict=True)):
         raise ValueError(f"{where}: expected padding at most half the kernel, got padding={padding}, kernel={kernel}")
-    out = tuple(_one_dim(*dims, ceil_mode) for dims in zip(*pairs.values(), strict=True))
+    out = tuple(window_count(*dims, ceil_mode) for dims in zip(*pairs.values(), strict=True))
     result = out if any(not isinstance(v, int) for v in args.values()) else out[0]
     if min(out) < 1:
         raise ValueError(f"{where}: the window does not fit: output size {result} for size={size}, kernel={kernel}, "
