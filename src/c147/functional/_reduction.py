@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.nn import _reduction
+
+from c147._compat import legacy_get_string
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -17,7 +18,7 @@ def reduction_of(name: str, reduction: str, size_average: bool | None, reduce: b
         ValueError: a reduction not in ``REDUCTIONS``.
     """
     if size_average is not None or reduce is not None:
-        reduction = _reduction.legacy_get_string(size_average, reduce)
+        reduction = legacy_get_string(size_average, reduce)
     if reduction not in REDUCTIONS:
         raise ValueError(f"{name}: expected reduction in {REDUCTIONS}, got {reduction!r}")
     return reduction

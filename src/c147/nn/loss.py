@@ -8,8 +8,8 @@ calls the hand-written losses of :mod:`c147.functional.loss`, :mod:`~c147.functi
 from __future__ import annotations
 
 from torch import Tensor, nn
-from torch.nn import _reduction
 
+from c147._compat import legacy_get_string
 from c147.functional.bce import binary_cross_entropy, binary_cross_entropy_with_logits
 from c147.functional.cross_entropy import cross_entropy, nll_loss
 from c147.functional.loss import mse_loss, multi_margin_loss
@@ -21,7 +21,7 @@ class _Loss(nn.Module):
     def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean") -> None:
         super().__init__()
         if size_average is not None or reduce is not None:
-            reduction = _reduction.legacy_get_string(size_average, reduce)
+            reduction = legacy_get_string(size_average, reduce)
         self.reduction = reduction
 
 

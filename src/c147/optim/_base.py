@@ -6,7 +6,9 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.optim.optimizer import Optimizer, _default_to_fused_or_foreach
+from torch.optim.optimizer import Optimizer
+
+from c147._compat import _default_to_fused_or_foreach
 
 
 class TwoPathOptimizer(Optimizer):

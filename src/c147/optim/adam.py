@@ -6,13 +6,9 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.optim.optimizer import (
-    Optimizer,
-    ParamsT,
-    _get_scalar_dtype,
-    _view_as_real,
-)
+from torch.optim.optimizer import Optimizer, ParamsT
 
+from c147._compat import _get_scalar_dtype, _view_as_real
 from c147.optim._base import TwoPathOptimizer
 from c147.optim._foreach import chunked
 

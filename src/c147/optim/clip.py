@@ -29,11 +29,8 @@ from collections.abc import Iterable
 
 import torch
 from torch import Tensor
-from torch.utils._foreach_utils import (
-    _device_has_foreach_support,
-    _group_tensors_by_device_and_dtype,
-    _has_foreach_support,
-)
+
+from c147._compat import _device_has_foreach_support, _group_tensors_by_device_and_dtype, _has_foreach_support
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 

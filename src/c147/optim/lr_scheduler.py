@@ -26,7 +26,9 @@ from typing import Any, Literal, SupportsFloat
 
 from torch import Tensor, inf
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING, LRScheduler
+from torch.optim.lr_scheduler import LRScheduler
+
+from c147._compat import EPOCH_DEPRECATION_WARNING
 
 __all__ = ["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR", "ReduceLROnPlateau"]
 

@@ -1,0 +1,36 @@
+"""Every private PyTorch API c147 depends on, in one place.
+
+torch versions covered: 2.11 (the GPU machines) through 2.14 (pyproject: ``torch>=2.11,<2.15``);
+``tests/test_compat.py`` checks each name exists and behaves as c147 uses it, so a torch upgrade
+that moves one fails there, with its name, rather than deep inside an optimizer.
+
+Semi-private attributes of public classes that c147's schedulers read (``LRScheduler._is_initial``,
+``_step_count``, ``_get_closed_form_lr``) are part of torch's documented subclassing contract and
+are checked by the scheduler tests.
+"""
+
+from __future__ import annotations
+
+from torch.nn._reduction import legacy_get_string  # size_average / reduce -> reduction, torch's deprecation path
+from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING  # the warning text of step(epoch)
+from torch.optim.optimizer import (
+    _default_to_fused_or_foreach,  # torch's rule for foreach=None
+    _get_scalar_dtype,  # the dtype of an optimizer's "step" tensor
+    _view_as_real,  # complex parameters as real views (Adam)
+)
+from torch.utils._foreach_utils import (
+    _device_has_foreach_support,
+    _group_tensors_by_device_and_dtype,
+    _has_foreach_support,
+)
+
+__all__ = [
+    "EPOCH_DEPRECATION_WARNING",
+    "_default_to_fused_or_foreach",
+    "_device_has_foreach_support",
+    "_get_scalar_dtype",
+    "_group_tensors_by_device_and_dtype",
+    "_has_foreach_support",
+    "_view_as_real",
+    "legacy_get_string",
+]

@@ -1,0 +1,31 @@
+"""c147._compat: each private torch API c147 uses still exists and does what c147 relies on."""
+
+import torch
+
+from c147 import _compat
+
+
+def test_reduction_legacy_arguments():
+    assert _compat.legacy_get_string(None, None, emit_warning=False) == "mean"
+    assert _compat.legacy_get_string(False, None, emit_warning=False) == "sum"
+    assert _compat.legacy_get_string(None, False, emit_warning=False) == "none"
+
+
+def test_optimizer_helpers():
+    params = [torch.zeros(2), torch.zeros(3)]
+    fused, foreach = _compat._default_to_fused_or_foreach(params, differentiable=False, use_fused=False)
+    assert fused is False and foreach is False  # CPU tensors: the single-tensor path, as torch picks
+    assert _compat._get_scalar_dtype() in (torch.float32, torch.float64)
+    z = torch.zeros(2, dtype=torch.complex64)
+    grads, states = [z.clone()], [z.clone()]
+    _compat._view_as_real([z], grads, states)
+    assert grads[0].dtype == torch.float32 and grads[0].shape == (2, 2)
+    assert "epoch" in _compat.EPOCH_DEPRECATION_WARNING
+
+
+def test_foreach_utils():
+    tensors = [torch.zeros(2), torch.zeros(2, dtype=torch.float64)]
+    groups = _compat._group_tensors_by_device_and_dtype([tensors])
+    assert len(groups) == 2
+    assert isinstance(_compat._has_foreach_support(tensors, torch.device("cpu")), bool)
+    assert isinstance(_compat._device_has_foreach_support(torch.device("cpu")), bool)
