@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from c147.checkpoint import checkpoint_config, read_checkpoint
 from c147.cli import (
@@ -20,6 +20,7 @@ from c147.cli import (
     user_errors,
     write_metrics,
 )
+from c147.train import build
 
 if TYPE_CHECKING:
     from c147.lit import Classifier
@@ -58,24 +59,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Rebuild the checkpoint's run (its data unless ``cfg.data`` is set), test it, write metrics."""
     import lightning as L
 
-    from c147.lit import Classifier
-
     run_dir = Path(cfg.paths.output_dir)
     with user_errors(PROG, cleanup=lambda: remove_failed_run(run_dir)):
         check_fresh(run_dir)
         run_cfg, checkpoint = load_checkpoint(cfg.ckpt_path)
         L.seed_everything(cfg.seed, workers=True, verbose=False)
-        datamodule = instantiate(cfg.data if cfg.get("data") else run_cfg.data)
-        datamodule.prepare_data()
-        datamodule.setup("test")
-        net = instantiate(
-            run_cfg.model,
-            num_classes=datamodule.num_classes,
-            in_channels=datamodule.in_channels,
-            image_size=datamodule.image_size,
-        )
-        model = Classifier(net, instantiate(run_cfg.loss), instantiate(run_cfg.optim),
-                           num_classes=datamodule.num_classes, config=OmegaConf.to_container(run_cfg))
+        datamodule, model = build(run_cfg, stage="test", data=cfg.data if cfg.get("data") else None)
         load_weights(model, checkpoint["state_dict"], cfg.ckpt_path)  # the file is read once, above
         trainer: L.Trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
     trainer.test(model, datamodule=datamodule, verbose=False)

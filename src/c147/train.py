@@ -50,18 +50,25 @@ PROG = "c147-train"
 HPARAM_KEYS = ("impl", "seed", "data", "model", "optim", "scheduler", "regularizer", "clip", "loss", "trainer")
 
 
-def build(cfg: DictConfig) -> tuple[L.LightningDataModule, Classifier]:
-    """Data module and LightningModule from a composed config.
+def build(cfg: DictConfig, stage: str = "fit", data: DictConfig | None = None) -> tuple[L.LightningDataModule,
+                                                                                       Classifier]:
+    """Data module and LightningModule from a composed config (``c147-train``'s, and ``c147-eval``'s
+    for the config stored in a checkpoint).
 
     Everything a user can get wrong in the config surfaces here, before training: unknown
     arguments, bad values (the optimizer and scheduler are built once to check them), and
     missing datasets.
+
+    Args:
+        cfg: the run's config.
+        stage: the data module's setup stage, ``"fit"`` or ``"test"``.
+        data: another data config in place of ``cfg.data`` (``c147-eval data=...``).
     """
     from c147.lit import Classifier
 
-    datamodule = instantiate(cfg.data)
+    datamodule = instantiate(data if data is not None else cfg.data)
     datamodule.prepare_data()
-    datamodule.setup("fit")
+    datamodule.setup(stage)
     net = instantiate(
         cfg.model,
         num_classes=datamodule.num_classes,
