@@ -69,3 +69,14 @@ def test_optim_suite_cases_run():
     case = next(c for c in optim.CASES if c.family == "Adam" and c.workload == "1000 x 100")
     ours, twin, _, _ = optim.closures(case, "cpu", torch.float32)
     ours(), twin()
+
+
+@pytest.mark.parametrize("name", ["ops", "optim", "models"])
+def test_every_suite_declares_what_run_reads(name):
+    import importlib
+
+    suite = importlib.import_module(f"c147.bench.{name}")
+    assert suite.CASES and set(suite.FAMILIES) == {c.family for c in suite.CASES}
+    assert callable(suite.closures)
+    assert suite.IMAGES_PER_STEP is None or (isinstance(suite.IMAGES_PER_STEP, int) and suite.IMAGES_PER_STEP > 0)
+    assert (suite.IMAGES_PER_STEP is not None) == (name == "models")

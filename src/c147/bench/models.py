@@ -29,6 +29,8 @@ CASES = [
     Case("vgg11", "train step, batch 64, 3x32x32", 3, 32),
 ]
 FAMILIES = [c.family for c in CASES]
+# what every suite declares (c147.bench.run): images a timed call processes, for a throughput column
+IMAGES_PER_STEP: int | None = BATCH  # one training step on a batch
 
 
 def closures(case: Case, device: str, dtype: torch.dtype, seed: int = 0):

@@ -88,6 +88,8 @@ def _batch_norm_case() -> Case:
 
 CASES.append(_batch_norm_case())
 FAMILIES = sorted({c.family for c in CASES})
+# what every suite declares (c147.bench.run): images a timed call processes, for a throughput column
+IMAGES_PER_STEP: int | None = None  # one op a case: no images
 
 
 def closures(case: Case, device: str, dtype: torch.dtype, seed: int = 0):

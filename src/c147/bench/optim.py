@@ -48,6 +48,8 @@ CASES = [
     for label, (ours, twin) in PATHS.items()
 ]
 FAMILIES = list(OPTIMIZERS)
+# what every suite declares (c147.bench.run): images a timed call processes, for a throughput column
+IMAGES_PER_STEP: int | None = None  # optimizer steps: no images
 
 
 def closures(case: Case, device: str, dtype: torch.dtype, seed: int = 0):

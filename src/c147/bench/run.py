@@ -20,6 +20,8 @@ SUITES = ("ops", "optim", "models")
 
 
 def _suite(name: str):
+    """The suite module ``name``: it declares ``CASES``, ``FAMILIES``, ``IMAGES_PER_STEP`` and
+    ``closures(case, device, dtype)``."""
     if name not in SUITES:
         raise ValueError(f"unknown benchmark suite {name!r}; expected one of {SUITES}")
     return importlib.import_module(f"c147.bench.{name}")
@@ -62,9 +64,9 @@ def run(cfg: DictConfig) -> list[dict]:
         # memory-bound cases against a float32 copy of the input's size (bytes_moved = 5 passes over it),
         # so caches help both alike
         row = result.as_dict(copy_bandwidth_gbps(cfg.device, bytes_moved // (5 * 4)) if bytes_moved else None)
-        if getattr(suite, "BATCH", None):  # throughput for the model suite
-            row["ours_images_per_s"] = suite.BATCH / ours_ms * 1e3
-            row["twin_images_per_s"] = suite.BATCH / twin_ms * 1e3
+        if suite.IMAGES_PER_STEP:  # throughput, for the suites that process images
+            row["ours_images_per_s"] = suite.IMAGES_PER_STEP / ours_ms * 1e3
+            row["twin_images_per_s"] = suite.IMAGES_PER_STEP / twin_ms * 1e3
         rows.append(row)
         frac = row.get("ours_fraction_of_copy_bw")
         table.add_row(case.family, case.name, shape, f"{ours_ms:.3f}", f"{twin_ms:.3f}", f"{result.ratio:.2f}",
