@@ -66,3 +66,29 @@ def test_mlp_shapes_and_parameter_count(impl):
 def test_mlp_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         mlp(**kwargs)
+
+
+FACTORIES = ["alexnet", "googlenet", "lenet5", "mlp", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
+             "vgg19", "vgg19_bn", "zfnet"]
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_every_factory_takes_the_same_first_four_arguments(name):
+    import inspect
+
+    import c147.models
+
+    params = list(inspect.signature(getattr(c147.models, name)).parameters)
+    assert params[:4] == ["impl", "num_classes", "in_channels", "image_size"], params
+
+
+def test_vgg_variants_come_from_one_table_keyed_by_name():
+    import c147.models
+    from c147.models.vgg import VARIANTS, vgg
+
+    assert sorted(VARIANTS) == sorted(n for n in FACTORIES if n.startswith("vgg"))
+    with torch.device("meta"):
+        a, b = vgg("vgg16_bn", impl="torch"), c147.models.vgg16_bn(impl="torch")
+    assert [(k, v.shape) for k, v in a.state_dict().items()] == [(k, v.shape) for k, v in b.state_dict().items()]
+    with pytest.raises(ValueError, match="unknown VGG variant 'vgg12'"):
+        vgg("vgg12")

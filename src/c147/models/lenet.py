@@ -74,6 +74,9 @@ class LeNet5(torch_nn.Module):
         return self.classifier(x)  # (N, num_classes)
 
 
-def lenet5(**kwargs) -> LeNet5:
-    """Build a :class:`LeNet5` (see its arguments)."""
-    return LeNet5(**kwargs)
+def lenet5(impl: str = "c147", num_classes: int = 10, in_channels: int = 1, image_size: int = 32,
+           activation: str = "relu", pool: str = "max") -> LeNet5:
+    """Build a :class:`LeNet5` (see its arguments); the factories' common order: impl, num_classes,
+    in_channels, image_size, then the options."""
+    return LeNet5(num_classes=num_classes, in_channels=in_channels, image_size=image_size, activation=activation,
+                  pool=pool, impl=impl)

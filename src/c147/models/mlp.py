@@ -54,6 +54,9 @@ class MLP(torch_nn.Module):
         return self.net(x)  # (N, num_classes)
 
 
-def mlp(**kwargs) -> MLP:
-    """Build an :class:`MLP` (see its arguments)."""
-    return MLP(**kwargs)
+def mlp(impl: str = "c147", num_classes: int = 10, in_channels: int = 1, image_size: int = 32,
+        hidden: Sequence[int] = (256, 128), activation: str = "relu", dropout: float = 0.0) -> MLP:
+    """Build an :class:`MLP` (see its arguments); the factories' common order: impl, num_classes,
+    in_channels, image_size, then the options."""
+    return MLP(num_classes=num_classes, in_channels=in_channels, image_size=image_size, hidden=hidden,
+               activation=activation, dropout=dropout, impl=impl)

@@ -156,63 +156,86 @@ class VGG(torch_nn.Module):
         return self.classifier(x)  # (N, num_classes)
 
 
-def _vgg(cfg: str, batch_norm: bool, impl: str, num_classes: int, in_channels: int, image_size: int,
-         dropout: float) -> VGG:
-    return VGG(cfg, batch_norm, impl=impl, num_classes=num_classes, in_channels=in_channels,
-               image_size=image_size, dropout=dropout)
+# the variants by name, as timm keys them: (configuration of :data:`cfgs`, batch norm)
+VARIANTS: dict[str, tuple[str, bool]] = {
+    "vgg11": ("A", False),
+    "vgg11_bn": ("A", True),
+    "vgg13": ("B", False),
+    "vgg13_bn": ("B", True),
+    "vgg16": ("D", False),
+    "vgg16_bn": ("D", True),
+    "vgg19": ("E", False),
+    "vgg19_bn": ("E", True),
+}
+
+
+def vgg(name: str, impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
+        dropout: float = 0.5) -> VGG:
+    """The VGG variant ``name`` (a key of :data:`VARIANTS`: ``"vgg11"`` ... ``"vgg19_bn"``).
+
+    Raises:
+        ValueError: an unknown name.
+    """
+    if name not in VARIANTS:
+        raise ValueError(f"unknown VGG variant {name!r}; expected one of {tuple(VARIANTS)}")
+    cfg, batch_norm = VARIANTS[name]
+    return VGG(cfg, batch_norm, impl=impl, num_classes=num_classes, in_channels=in_channels, image_size=image_size,
+               dropout=dropout)
 
 
 def vgg11(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
           dropout: float = 0.5) -> VGG:
     """VGG-11 (config A), 132,863,336 parameters with 1000 classes."""
-    return _vgg("A", False, impl, num_classes, in_channels, image_size, dropout)
+    return vgg("vgg11", impl, num_classes, in_channels, image_size, dropout)
 
 
 def vgg11_bn(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
              dropout: float = 0.5) -> VGG:
     """VGG-11 with batch norm, 132,868,840 parameters with 1000 classes."""
-    return _vgg("A", True, impl, num_classes, in_channels, image_size, dropout)
+    return vgg("vgg11_bn", impl, num_classes, in_channels, image_size, dropout)
 
 
 def vgg13(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
           dropout: float = 0.5) -> VGG:
     """VGG-13 (config B), 133,047,848 parameters with 1000 classes."""
-    return _vgg("B", False, impl, num_classes, in_channels, image_size, dropout)
+    return vgg("vgg13", impl, num_classes, in_channels, image_size, dropout)
 
 
 def vgg13_bn(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
              dropout: float = 0.5) -> VGG:
     """VGG-13 with batch norm, 133,053,736 parameters with 1000 classes."""
-    return _vgg("B", True, impl, num_classes, in_channels, image_size, dropout)
+    return vgg("vgg13_bn", impl, num_classes, in_channels, image_size, dropout)
 
 
 def vgg16(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
           dropout: float = 0.5) -> VGG:
     """VGG-16 (config D), 138,357,544 parameters with 1000 classes."""
-    return _vgg("D", False, impl, num_classes, in_channels, image_size, dropout)
+    return vgg("vgg16", impl, num_classes, in_channels, image_size, dropout)
 
 
 def vgg16_bn(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
              dropout: float = 0.5) -> VGG:
     """VGG-16 with batch norm, 138,365,992 parameters with 1000 classes."""
-    return _vgg("D", True, impl, num_classes, in_channels, image_size, dropout)
+    return vgg("vgg16_bn", impl, num_classes, in_channels, image_size, dropout)
 
 
 def vgg19(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
           dropout: float = 0.5) -> VGG:
     """VGG-19 (config E), 143,667,240 parameters with 1000 classes."""
-    return _vgg("E", False, impl, num_classes, in_channels, image_size, dropout)
+    return vgg("vgg19", impl, num_classes, in_channels, image_size, dropout)
 
 
 def vgg19_bn(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
              dropout: float = 0.5) -> VGG:
     """VGG-19 with batch norm, 143,678,248 parameters with 1000 classes."""
-    return _vgg("E", True, impl, num_classes, in_channels, image_size, dropout)
+    return vgg("vgg19_bn", impl, num_classes, in_channels, image_size, dropout)
 
 
 __all__ = [
+    "VARIANTS",
     "VGG",
     "cfgs",
+    "vgg",
     "vgg11",
     "vgg11_bn",
     "vgg13",
