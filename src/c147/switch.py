@@ -98,6 +98,12 @@ def layers(impl: str) -> Layers:
     return Layers(impl)
 
 
+def functional(impl: str) -> ModuleType:
+    """The functional namespace for ``impl``: ``c147.functional`` or ``torch.nn.functional`` (for
+    models that apply an op as a function, as torchvision's GoogLeNet does with ReLU)."""
+    return importlib.import_module("c147.functional" if check_impl(impl) == "c147" else "torch.nn.functional")
+
+
 def make(*args: Any, kind: str, name: str, impl: str, **kwargs: Any) -> Any:
     """Build ``name`` of ``kind`` for ``impl`` with the given arguments.
 

@@ -21,10 +21,9 @@ is the trained network's.
 
 Both end in ``avgpool`` = AdaptiveAvgPool2d((6, 6)) (the identity at 224 / 227) so the classifier
 sees 256 x 6 x 6 for any input size. Module names and types are torchvision's (``features``,
-``avgpool``, ``classifier``); the ReLUs are not in place (torchvision's are) because autograd refuses
-an in-place op on the output of c147's Conv2d (batch of 1) and Linear, a view made inside an
-autograd.Function. Default (torch) initialization for both impls: the same seed gives the same
-weights.
+``avgpool``, ``classifier``), ReLUs in place as torchvision's (c147's Conv2d and Linear return
+fresh tensors, so autograd accepts it). Default (torch) initialization for both impls: the same seed
+gives the same weights.
 
 Small inputs: the 11x11/4 stem needs 63x63 (torchvision's ``min_size``) or 67x67 (paper),
 computed from the table by :func:`min_image_size`. Below that, ``stem="auto"`` switches to a small
@@ -97,7 +96,7 @@ def make_features(nn: Any, cfg: list[Layer], in_channels: int) -> torch_nn.Seque
         if isinstance(layer, tuple):
             out, kernel, stride, padding = layer
             blocks += [nn.Conv2d(channels, out, kernel_size=kernel, stride=stride, padding=padding),
-                       nn.ReLU()]
+                       nn.ReLU(inplace=True)]
             channels = out
         elif layer == "N":
             blocks.append(nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0))
@@ -151,14 +150,14 @@ class AlexNetFamily(torch_nn.Module):
         c = out_channels(cfg)
         if variant in self.dropout_first:
             self.classifier = torch_nn.Sequential(
-                nn.Dropout(p=dropout), nn.Linear(c * 6 * 6, 4096), nn.ReLU(),  # FC6
-                nn.Dropout(p=dropout), nn.Linear(4096, 4096), nn.ReLU(),  # FC7
+                nn.Dropout(p=dropout), nn.Linear(c * 6 * 6, 4096), nn.ReLU(inplace=True),  # FC6
+                nn.Dropout(p=dropout), nn.Linear(4096, 4096), nn.ReLU(inplace=True),  # FC7
                 nn.Linear(4096, num_classes),  # FC8
             )
         else:
             self.classifier = torch_nn.Sequential(
-                nn.Linear(c * 6 * 6, 4096), nn.ReLU(), nn.Dropout(p=dropout),  # FC6
-                nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=dropout),  # FC7
+                nn.Linear(c * 6 * 6, 4096), nn.ReLU(inplace=True), nn.Dropout(p=dropout),  # FC6
+                nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(p=dropout),  # FC7
                 nn.Linear(4096, num_classes),  # FC8
             )
 

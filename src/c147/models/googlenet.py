@@ -54,16 +54,14 @@ heads' adaptive pools make the FC layers independent of the input size, so 32x32
 
 from __future__ import annotations
 
-import importlib
 from collections import namedtuple
-from types import ModuleType
 
 import torch
 from torch import Tensor
 from torch import nn as torch_nn
 
 from c147 import init
-from c147.switch import check_impl, layers
+from c147.switch import functional, layers
 from c147.theory.shapes import check_input_size, min_input_size, window_count
 
 GoogLeNetOutputs = namedtuple("GoogLeNetOutputs", ["logits", "aux_logits2", "aux_logits1"])
@@ -100,11 +98,6 @@ def googlenet_min_size() -> int:
     return min_input_size(googlenet_feature_size)
 
 
-def _functional(impl: str) -> ModuleType:
-    """``c147.functional`` or ``torch.nn.functional``: torchvision applies ReLU as a function, not a module."""
-    return importlib.import_module("c147.functional" if check_impl(impl) == "c147" else "torch.nn.functional")
-
-
 @torch.no_grad()
 def _trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0) -> Tensor:
     """N(mean, std^2) cut to [a, b]: draw, then redraw the values outside until none is left.
@@ -133,10 +126,10 @@ class BasicConv2d(torch_nn.Module):
         nn = layers(impl)
         self.conv = nn.Conv2d(in_channels, out_channels, bias=False, **kwargs)
         self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
-        self._relu = _functional(impl).relu  # a function: torchvision's module tree has no ReLU here
+        self._relu = functional(impl).relu  # a function: torchvision's module tree has no ReLU here
 
     def forward(self, x: Tensor) -> Tensor:
-        return self._relu(self.bn(self.conv(x)))
+        return self._relu(self.bn(self.conv(x)), inplace=True)  # in place, as torchvision
 
 
 class Inception(torch_nn.Module):
@@ -182,15 +175,14 @@ class InceptionAux(torch_nn.Module):
         self.fc1 = nn.Linear(2048, 1024)
         self.fc2 = nn.Linear(1024, num_classes)
         self.dropout = nn.Dropout(p=dropout)
-        # classes, not modules: torchvision pools and applies ReLU functionally, so neither joins its tree
-        self._pool = nn.AdaptiveAvgPool2d
-        self._relu = _functional(impl).relu
+        # functions, not modules: torchvision pools and applies ReLU functionally, so neither joins its tree
+        self._F = functional(impl)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self._pool((4, 4))(x)  # (N, 512 or 528, 4, 4)
+        x = self._F.adaptive_avg_pool2d(x, (4, 4))  # (N, 512 or 528, 4, 4)
         x = self.conv(x)  # (N, 128, 4, 4)
         x = torch.flatten(x, 1)  # (N, 2048)
-        x = self.dropout(self._relu(self.fc1(x)))  # (N, 1024)
+        x = self.dropout(self._F.relu(self.fc1(x), inplace=True))  # (N, 1024)
         return self.fc2(x)  # (N, num_classes)
 
 

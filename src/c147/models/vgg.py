@@ -120,13 +120,13 @@ class VGG(torch_nn.Module):
             blocks.append(nn.Conv2d(channels, v, kernel_size=3, padding=1))  # keeps H and W
             if batch_norm:
                 blocks.append(nn.BatchNorm2d(v))
-            blocks.append(nn.ReLU())
+            blocks.append(nn.ReLU(inplace=True))
             channels = v
         self.features = torch_nn.Sequential(*blocks)
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.classifier = torch_nn.Sequential(
-            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(), nn.Dropout(p=dropout),  # FC6
-            nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=dropout),  # FC7
+            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(inplace=True), nn.Dropout(p=dropout),  # FC6
+            nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(p=dropout),  # FC7
             nn.Linear(4096, num_classes),  # FC8
         )
         self._init_weights(nn)
