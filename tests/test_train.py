@@ -1,6 +1,7 @@
 """Training through the real Hydra configs, in-process and through the console scripts."""
 
 import json
+import os
 import socket
 import subprocess
 import time
@@ -12,7 +13,9 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from c147.train import train
-from tests.conftest import BIN, run_cli
+from tests.conftest import BIN, cli_env, run_cli
+
+REPO = Path(__file__).resolve().parents[1]
 
 SCALARS = {"train/loss", "train/acc", "train/lr", "val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc"}
 
@@ -121,9 +124,9 @@ def free_port() -> int:
 def test_tensorboard_server_serves_the_run(main_run):
     _, run_dir = main_run
     port = free_port()
-    server = subprocess.Popen(
-        [str(BIN / "tensorboard"), "--logdir", str(run_dir), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    server = subprocess.Popen(  # through scripts/tensorboard, as the README tells users
+        [str(REPO / "scripts" / "tensorboard"), str(run_dir), str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=cli_env({"PATH": f"{BIN}:{os.environ['PATH']}"}),
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -195,3 +198,15 @@ def test_instantiation_errors_name_the_cause_and_the_key(tmp_path):
     assert proc.stderr.strip() == (
         "c147-train: error: activation must be 'relu' or 'tanh', got 'gelu' (config key 'model')"
     ), proc.stderr
+
+
+@pytest.mark.slow
+def test_compare_impls_script_runs_both_impls(tmp_path):
+    proc = subprocess.run([str(REPO / "scripts" / "compare-impls"), "debug=fast", "trainer.enable_progress_bar=false"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env=cli_env({"PATH": f"{BIN}:{os.environ['PATH']}"}))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (sweep,) = (tmp_path / "outputs" / "train" / "multiruns").iterdir()
+    impls = sorted((run / ".hydra" / "overrides.yaml").read_text().split("impl=")[1].split()[0]
+                   for run in sweep.iterdir() if run.is_dir() and (run / "metrics.json").is_file())
+    assert impls == ["c147", "torch"]
