@@ -17,21 +17,54 @@ def _inplace_str(inplace: bool, lead: str = ", ") -> str:
 
 
 class Sigmoid(torch_nn.Module):
-    """σ(x) = 1 / (1 + e^{-x}), dσ/dx = σ(1 - σ)."""
+    """σ(x) = 1 / (1 + e^{-x}), dσ/dx = σ(1 - σ).
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(2, 3)
+        >>> torch.allclose(Sigmoid()(x), torch.nn.Sigmoid()(x), atol=1e-6)
+        True
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return sigmoid(input)
 
 
 class Tanh(torch_nn.Module):
-    """tanh(x) = 2σ(2x) - 1, dtanh/dx = 1 - tanh^2(x)."""
+    """tanh(x) = 2σ(2x) - 1, dtanh/dx = 1 - tanh^2(x).
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(2, 3)
+        >>> torch.allclose(Tanh()(x), torch.nn.Tanh()(x), atol=1e-6)
+        True
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return tanh(input)
 
 
 class ReLU(torch_nn.Module):
-    """max(x, 0). ``inplace=True`` overwrites the input."""
+    """max(x, 0). ``inplace=True`` overwrites the input.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(2, 3)
+        >>> torch.allclose(ReLU()(x), torch.nn.ReLU()(x), atol=1e-6)
+        True
+    """
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
@@ -45,7 +78,18 @@ class ReLU(torch_nn.Module):
 
 
 class LeakyReLU(torch_nn.Module):
-    """x if x > 0 else a x, with a = ``negative_slope`` (torch's default 0.01; the sheet's example 0.1)."""
+    """x if x > 0 else a x, with a = ``negative_slope`` (torch's default 0.01; the sheet's example 0.1).
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(2, 3)
+        >>> torch.allclose(LeakyReLU(0.1)(x), torch.nn.LeakyReLU(0.1)(x), atol=1e-6)
+        True
+    """
 
     def __init__(self, negative_slope: float = 1e-2, inplace: bool = False) -> None:
         super().__init__()
@@ -66,6 +110,16 @@ class PReLU(torch_nn.Module):
         num_parameters: 1 or the number of input channels.
         init: the initial slope (0.25).
         device, dtype: where and in what dtype ``weight`` lives.
+
+    Shape:
+        - Input: (*), channels at dim 1 when ``num_parameters`` > 1.
+        - Output: (*), the input's shape.
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(2, 3)
+        >>> torch.allclose(PReLU(3)(x), torch.nn.PReLU(3)(x), atol=1e-6)
+        True
     """
 
     def __init__(
@@ -94,7 +148,18 @@ class PReLU(torch_nn.Module):
 
 
 class ELU(torch_nn.Module):
-    """x if x > 0 else α (e^x - 1)."""
+    """x if x > 0 else α (e^x - 1).
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(2, 3)
+        >>> torch.allclose(ELU(alpha=0.5)(x), torch.nn.ELU(alpha=0.5)(x), atol=1e-6)
+        True
+    """
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
@@ -109,7 +174,18 @@ class ELU(torch_nn.Module):
 
 
 class Softplus(torch_nn.Module):
-    """(1/β) log(1 + e^{βx}), linear where βx > ``threshold``."""
+    """(1/β) log(1 + e^{βx}), linear where βx > ``threshold``.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(2, 3)
+        >>> torch.allclose(Softplus(beta=2.0)(x), torch.nn.Softplus(beta=2.0)(x), atol=1e-6)
+        True
+    """
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
@@ -140,6 +216,21 @@ class Maxout(torch_nn.Module):
 
     Raises:
         ValueError: ``pieces`` is not a positive int.
+
+    Shape:
+        - Input: (*, in_features).
+        - Output: (*, out_features).
+
+    Example:
+        >>> import torch
+        >>> from c147.reference import Maxout as TorchMaxout
+        >>> ours, theirs = Maxout(4, 3, pieces=2), TorchMaxout(4, 3, pieces=2)
+        >>> _ = ours.load_state_dict(theirs.state_dict())
+        >>> x = torch.randn(5, 4)
+        >>> ours(x).shape
+        torch.Size([5, 3])
+        >>> torch.allclose(ours(x), theirs(x), atol=1e-6)
+        True
     """
 
     def __init__(

@@ -18,6 +18,16 @@ class AdaptiveAvgPool2d(torch_nn.Module):
 
     Args:
         output_size: H_out = W_out (an int), or (H_out, W_out); ``None`` keeps that side's size.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W).
+        - Output: (N, C, H_out, W_out) or (C, H_out, W_out), ``output_size``.
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(2, 3, 7, 5)
+        >>> torch.allclose(AdaptiveAvgPool2d((3, 2))(x), torch.nn.AdaptiveAvgPool2d((3, 2))(x), atol=1e-6)
+        True
     """
 
     def __init__(self, output_size: OutputSize) -> None:

@@ -147,6 +147,16 @@ class BatchNorm1d(_BatchNorm):
 
     Raises:
         ValueError: an input that is not 2-D or 3-D (torch's message), or with C != num_features.
+
+    Shape:
+        - Input: (N, C) or (N, C, L).
+        - Output: the input's shape.
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(4, 3)
+        >>> torch.allclose(BatchNorm1d(3)(x), torch.nn.BatchNorm1d(3)(x), atol=1e-6)
+        True
     """
 
     _expected = "2D or 3D"
@@ -162,6 +172,16 @@ class BatchNorm2d(_BatchNorm):
 
     Raises:
         ValueError: an input that is not 4-D (torch's message), or with C != num_features.
+
+    Shape:
+        - Input: (N, C, H, W).
+        - Output: (N, C, H, W).
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(4, 3, 5, 5)
+        >>> torch.allclose(BatchNorm2d(3)(x), torch.nn.BatchNorm2d(3)(x), atol=1e-6)
+        True
     """
 
     _expected = "4D"

@@ -36,6 +36,23 @@ class Conv2d(torch_nn.Module):
         weight: (out_channels, in_channels / groups, kH, kW), U(-1/sqrt(fan_in), 1/sqrt(fan_in))
             with fan_in = in_channels / groups * kH * kW.
         bias: (out_channels,), same distribution, or None.
+
+    Shape:
+        - Input: (N, C_in, H, W) or (C_in, H, W).
+        - Output: (N, C_out, H_out, W_out) or (C_out, H_out, W_out),
+          H_out = floor((H + 2 P - D (F - 1) - 1) / S) + 1 (:func:`c147.theory.window_count`).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> ours = Conv2d(3, 4, 3, padding=1)
+        >>> _ = torch.manual_seed(0)
+        >>> theirs = torch.nn.Conv2d(3, 4, 3, padding=1)
+        >>> x = torch.randn(2, 3, 8, 8)
+        >>> ours(x).shape
+        torch.Size([2, 4, 8, 8])
+        >>> torch.allclose(ours(x), theirs(x), atol=1e-6)
+        True
     """
 
     def __init__(

@@ -39,6 +39,16 @@ class Dropout(_DropoutNd):
         p: probability of zeroing an element, in [0, 1].
         inplace: overwrite the input.
         generator: draws the masks (keyword only, not in torch's signature).
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(2, 3)
+        >>> torch.allclose(Dropout(0.5).eval()(x), x, atol=1e-6)
+        True
     """
 
     def forward(self, input: Tensor) -> Tensor:
@@ -53,6 +63,16 @@ class Dropout2d(_DropoutNd):
 
     A 3-D input is read as (N, C, L), as torch does (see :func:`c147.functional.dropout2d`).
     Arguments as :class:`Dropout`; ``last_mask`` has shape (N, C, 1, 1).
+
+    Shape:
+        - Input: (N, C, H, W) or (N, C, L).
+        - Output: the input's shape.
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(2, 3, 4, 4)
+        >>> torch.allclose(Dropout2d(0.5).eval()(x), x, atol=1e-6)
+        True
     """
 
     def forward(self, input: Tensor) -> Tensor:

@@ -20,6 +20,16 @@ class Flatten(torch_nn.Module):
 
     Raises:
         ValueError: (in forward) a dim out of range for the input, or start_dim after end_dim.
+
+    Shape:
+        - Input: (*, S_start, ..., S_end, *).
+        - Output: (*, S_start * ... * S_end, *).
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(2, 3, 4)
+        >>> torch.allclose(Flatten()(x), torch.nn.Flatten()(x), atol=1e-6)
+        True
     """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:

@@ -24,6 +24,22 @@ class Linear(torch_nn.Module):
     Attributes:
         weight: (out_features, in_features), U(-1/sqrt(in_features), 1/sqrt(in_features)).
         bias: (out_features,), same distribution, or None.
+
+    Shape:
+        - Input: (*, in_features).
+        - Output: (*, out_features).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> ours = Linear(4, 3)
+        >>> _ = torch.manual_seed(0)
+        >>> theirs = torch.nn.Linear(4, 3)
+        >>> x = torch.randn(5, 2, 4)
+        >>> ours(x).shape
+        torch.Size([5, 2, 3])
+        >>> torch.allclose(ours(x), theirs(x), atol=1e-6)
+        True
     """
 
     def __init__(

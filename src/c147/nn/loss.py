@@ -35,21 +35,54 @@ class _WeightedLoss(_Loss):
 
 
 class MSELoss(_Loss):
-    """``mean_n (x_n - y_n)^2`` (the sheet's ``1/2 sum`` is ``N/2`` times this)."""
+    """``mean_n (x_n - y_n)^2`` (the sheet's ``1/2 sum`` is ``N/2`` times this).
+
+    Shape:
+        - Input: input (*), target (*) of the same shape.
+        - Output: a scalar, or (*) with ``reduction='none'``.
+
+    Example:
+        >>> import torch
+        >>> x, y = torch.randn(4, 3), torch.randn(4, 3)
+        >>> torch.allclose(MSELoss()(x, y), torch.nn.MSELoss()(x, y), atol=1e-6)
+        True
+    """
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return mse_loss(input, target, reduction=self.reduction)
 
 
 class BCELoss(_WeightedLoss):
-    """``-w [y ln x + (1 - y) ln(1 - x)]`` on probabilities."""
+    """``-w [y ln x + (1 - y) ln(1 - x)]`` on probabilities.
+
+    Shape:
+        - Input: input (*) in [0, 1], target (*) of the same shape.
+        - Output: a scalar, or (*) with ``reduction='none'``.
+
+    Example:
+        >>> import torch
+        >>> x, y = torch.rand(4, 3), torch.rand(4, 3)
+        >>> torch.allclose(BCELoss()(x, y), torch.nn.BCELoss()(x, y), atol=1e-6)
+        True
+    """
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
-    """``-w [p y ln sigma(x) + (1 - y) ln(1 - sigma(x))]`` on logits, with ``pos_weight`` ``p``."""
+    """``-w [p y ln sigma(x) + (1 - y) ln(1 - sigma(x))]`` on logits, with ``pos_weight`` ``p``.
+
+    Shape:
+        - Input: input (*) of logits, target (*) of the same shape.
+        - Output: a scalar, or (*) with ``reduction='none'``.
+
+    Example:
+        >>> import torch
+        >>> x, y = torch.randn(4, 3), torch.rand(4, 3)
+        >>> torch.allclose(BCEWithLogitsLoss()(x, y), torch.nn.BCEWithLogitsLoss()(x, y), atol=1e-6)
+        True
+    """
 
     def __init__(self, weight: Tensor | None = None, size_average: bool | None = None, reduce: bool | None = None,
                  reduction: str = "mean", pos_weight: Tensor | None = None) -> None:
@@ -63,7 +96,18 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class CrossEntropyLoss(_WeightedLoss):
-    """Softmax cross-entropy ``-ln softmax_y(z)`` with class weights, ``ignore_index`` and label smoothing."""
+    """Softmax cross-entropy ``-ln softmax_y(z)`` with class weights, ``ignore_index`` and label smoothing.
+
+    Shape:
+        - Input: input (N, C) or (C,) of scores, target (N,) class indices or (N, C) probabilities.
+        - Output: a scalar, or (N,) with ``reduction='none'``.
+
+    Example:
+        >>> import torch
+        >>> x, y = torch.randn(4, 3), torch.tensor([0, 2, 1, 0])
+        >>> torch.allclose(CrossEntropyLoss()(x, y), torch.nn.CrossEntropyLoss()(x, y), atol=1e-6)
+        True
+    """
 
     def __init__(self, weight: Tensor | None = None, size_average: bool | None = None, ignore_index: int = -100,
                  reduce: bool | None = None, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
@@ -77,7 +121,18 @@ class CrossEntropyLoss(_WeightedLoss):
 
 
 class NLLLoss(_WeightedLoss):
-    """Negative log-likelihood ``-w_y x_y`` of log-probabilities (after :class:`c147.nn.softmax.LogSoftmax`)."""
+    """Negative log-likelihood ``-w_y x_y`` of log-probabilities (after :class:`c147.nn.softmax.LogSoftmax`).
+
+    Shape:
+        - Input: input (N, C) of log-probabilities, target (N,) class indices.
+        - Output: a scalar, or (N,) with ``reduction='none'``.
+
+    Example:
+        >>> import torch
+        >>> x, y = torch.randn(4, 3).log_softmax(1), torch.tensor([0, 2, 1, 0])
+        >>> torch.allclose(NLLLoss()(x, y), torch.nn.NLLLoss()(x, y), atol=1e-6)
+        True
+    """
 
     def __init__(self, weight: Tensor | None = None, size_average: bool | None = None, ignore_index: int = -100,
                  reduce: bool | None = None, reduction: str = "mean") -> None:
@@ -89,7 +144,18 @@ class NLLLoss(_WeightedLoss):
 
 
 class MultiMarginLoss(_WeightedLoss):
-    """Multiclass hinge (SVM) loss ``w_y sum_{j != y} max(0, margin - x_y + x_j)^p / C``."""
+    """Multiclass hinge (SVM) loss ``w_y sum_{j != y} max(0, margin - x_y + x_j)^p / C``.
+
+    Shape:
+        - Input: input (N, C) or (C,) of scores, target (N,) or () class indices.
+        - Output: a scalar, or (N,) with ``reduction='none'``.
+
+    Example:
+        >>> import torch
+        >>> x, y = torch.randn(4, 3), torch.tensor([0, 2, 1, 0])
+        >>> torch.allclose(MultiMarginLoss()(x, y), torch.nn.MultiMarginLoss()(x, y), atol=1e-6)
+        True
+    """
 
     def __init__(self, p: int = 1, margin: float = 1.0, weight: Tensor | None = None,
                  size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean") -> None:

@@ -19,6 +19,16 @@ class LocalResponseNorm(torch_nn.Module):
         alpha: multiplicative factor (divided by ``size``, as torch).
         beta: exponent.
         k: additive constant.
+
+    Shape:
+        - Input: (N, C, *).
+        - Output: (N, C, *), the input's shape.
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(2, 6, 4, 4)
+        >>> torch.allclose(LocalResponseNorm(3)(x), torch.nn.LocalResponseNorm(3)(x), atol=1e-6)
+        True
     """
 
     def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:

@@ -23,6 +23,16 @@ class MaxPool2d(torch_nn.Module):
         dilation: spacing between window taps.
         return_indices: also return the arg max indices (flat h W + w per plane).
         ceil_mode: round the output size up.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W).
+        - Output: (N, C, H_out, W_out), H_out = floor((H + 2 P - D (k - 1) - 1) / S) + 1 (ceil with ``ceil_mode``).
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(2, 3, 8, 8)
+        >>> torch.allclose(MaxPool2d(3, 2, 1)(x), torch.nn.MaxPool2d(3, 2, 1)(x), atol=1e-6)
+        True
     """
 
     def __init__(
@@ -61,6 +71,16 @@ class AvgPool2d(torch_nn.Module):
         ceil_mode: round the output size up.
         count_include_pad: count the zero padding in the divisor.
         divisor_override: divide by this instead of the window's size.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W).
+        - Output: (N, C, H_out, W_out), as :class:`MaxPool2d`.
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(2, 3, 8, 8)
+        >>> torch.allclose(AvgPool2d(2)(x), torch.nn.AvgPool2d(2)(x), atol=1e-6)
+        True
     """
 
     def __init__(

@@ -16,7 +16,18 @@ def _check(dim: int | None) -> None:
 
 
 class Softmax(nn.Module):
-    """Softmax along ``dim`` (``None``: torch's deprecated implicit choice, with its warning)."""
+    """Softmax along ``dim`` (``None``: torch's deprecated implicit choice, with its warning).
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape, summing to 1 along ``dim``.
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(2, 3)
+        >>> torch.allclose(Softmax(dim=1)(x), torch.nn.Softmax(dim=1)(x), atol=1e-6)
+        True
+    """
 
     def __init__(self, dim: int | None = None) -> None:
         _check(dim)
@@ -31,7 +42,18 @@ class Softmax(nn.Module):
 
 
 class LogSoftmax(nn.Module):
-    """Log-softmax ``z_i - LSE(z)`` along ``dim`` (``None``: torch's deprecated implicit choice)."""
+    """Log-softmax ``z_i - LSE(z)`` along ``dim`` (``None``: torch's deprecated implicit choice).
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(2, 3)
+        >>> torch.allclose(LogSoftmax(dim=1)(x), torch.nn.LogSoftmax(dim=1)(x), atol=1e-6)
+        True
+    """
 
     def __init__(self, dim: int | None = None) -> None:
         _check(dim)
