@@ -308,8 +308,12 @@ def prepare_resume(inv: Invocation) -> None:
             if not path.is_file():
                 raise FileNotFoundError(f"ckpt_path=last: no checkpoints/last.ckpt in the current folder {Path.cwd()}; "
                                         f"run it from inside a run folder (outputs/train/runs/<time>) or give a path")
-        read_checkpoint(path)
+        state = read_checkpoint(path)
         path = path.resolve()
+        # the resumed config and whether there is anything to resume: checked now, in a second, not after
+        # Lightning's import (train() checks the same again)
+        probe = OmegaConf.create({"paths": {"output_dir": str(path.parent)}, "ckpt_path": str(path)})
+        check_resumable(resumed_config(probe, state, inv.overrides), state)
         inv.overrides[i] = f"ckpt_path={_quote(path)}"
         inv.resume = path
         run = run_folder_of(path)
