@@ -171,6 +171,11 @@ def task_overrides() -> list[str]:
 # ---------------------------------------------------------------------------------- training
 
 
+def _metrics(trainer: L.Trainer) -> dict[str, float]:
+    """The trainer's logged metrics as plain floats."""
+    return {k: float(v) for k, v in trainer.callback_metrics.items()}
+
+
 def _stopped(run_dir: Path, metrics: dict[str, Any], **info: Any) -> None:
     metrics.update(info)
     metrics["run_dir"] = str(run_dir)
@@ -193,6 +198,7 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
     from lightning.pytorch.loggers import TensorBoardLogger
 
     from c147.lit import LastCheckpoint, NonFiniteLoss, RunGuard, TrainingInterrupted
+    from c147.lit.callbacks import last_checkpoint
 
     run_dir = Path(cfg.paths.output_dir)
     with user_errors(PROG, cleanup=lambda: remove_failed_run(run_dir)):
@@ -220,13 +226,13 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
 
     best_callback = next((c for c in trainer.checkpoint_callbacks
                           if isinstance(c, ModelCheckpoint) and not isinstance(c, LastCheckpoint)), None)
-    last_callback = next((c for c in trainer.checkpoint_callbacks if isinstance(c, LastCheckpoint)), None)
+    last_callback = last_checkpoint(trainer)
     start, fit_seconds, best = time.perf_counter(), None, ""
     try:
         with guard.catch_signals(trainer):
             trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
             fit_seconds = time.perf_counter() - start
-            metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+            metrics = _metrics(trainer)
             best = best_callback.best_model_path if best_callback is not None else ""
             if cfg.get("test"):
                 trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
@@ -241,7 +247,7 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
                   + (f"; test it with: c147-eval ckpt_path={tested}" if tested else ""), file=sys.stderr)
             raise SystemExit(e.exit_code) from None
         resume = f"{PROG} ckpt_path={e.checkpoint}" if e.checkpoint else None
-        _stopped(run_dir, {k: float(v) for k, v in trainer.callback_metrics.items()}, interrupted=True, signal=name,
+        _stopped(run_dir, _metrics(trainer), interrupted=True, signal=name,
                  epoch=e.epoch, global_step=e.step, checkpoint=str(e.checkpoint or ""), resume_command=resume or "",
                  fit_seconds=time.perf_counter() - start, stage="fit")
         where = ("saved " if e.saved_now else "newest checkpoint ") + str(e.checkpoint) if e.checkpoint else \
@@ -251,7 +257,7 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
         raise SystemExit(e.exit_code) from None
     except NonFiniteLoss as e:
         good = last_callback.path if last_callback is not None and last_callback.path.is_file() else None
-        _stopped(run_dir, {k: float(v) for k, v in trainer.callback_metrics.items()}, interrupted=False,
+        _stopped(run_dir, _metrics(trainer), interrupted=False,
                  error=str(e), checkpoint=str(good or ""))
         hint = f"; the last good checkpoint is {good} (resume: {PROG} ckpt_path={good})" if good else ""
         print(f"{PROG}: error: {e}{hint}", file=sys.stderr)

@@ -44,6 +44,11 @@ class LastCheckpoint(ModelCheckpoint):
         return Path(self.dirpath) / f"{self.filename}{self.FILE_EXTENSION}"
 
 
+def last_checkpoint(trainer: L.Trainer) -> LastCheckpoint | None:
+    """The trainer's :class:`LastCheckpoint` callback, if it has one."""
+    return next((c for c in trainer.checkpoint_callbacks if isinstance(c, LastCheckpoint)), None)
+
+
 class TrainingInterrupted(Exception):
     """The run stopped on a signal.
 
@@ -131,12 +136,8 @@ class RunGuard(Callback):
             for s, h in previous.items():
                 signal.signal(s, h)
 
-    @staticmethod
-    def _last_callback(trainer: L.Trainer) -> LastCheckpoint | None:
-        return next((c for c in trainer.checkpoint_callbacks if isinstance(c, LastCheckpoint)), None)
-
     def _last_on_disk(self, trainer: L.Trainer) -> Path | None:
-        last = self._last_callback(trainer)
+        last = last_checkpoint(trainer)
         return last.path if last is not None and last.path.is_file() else None
 
     def on_fit_start(self, trainer, pl_module) -> None:
@@ -149,7 +150,7 @@ class RunGuard(Callback):
         if self.signum is None:
             return
         self._fitting = False  # a second signal while saving stops at once
-        last = self._last_callback(trainer)
+        last = last_checkpoint(trainer)
         if last is not None:
             trainer.save_checkpoint(last.path)
         raise TrainingInterrupted(self.signum, last.path if last is not None else None, trainer.current_epoch,
@@ -193,9 +194,3 @@ class RunGuard(Callback):
         self.epochs_done = int(progress.get("epochs_done", checkpoint.get("epoch", 0)))
         if checkpoint.get("c147_rng"):
             set_rng_states(checkpoint["c147_rng"])
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"epochs_done": self.epochs_done}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.epochs_done = int(state_dict.get("epochs_done", 0))
