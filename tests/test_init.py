@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from c147 import init
+from c147 import _compat, init
 
 SHAPES = [(300, 200), (64, 32, 3, 3), (16, 8, 5), (10, 1)]
 INITS = ["xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "uniform_", "normal_"]
@@ -161,3 +161,73 @@ def test_sheet_erratum_small_init_does_not_learn_fast():
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+TRUNC_CASES = [
+    (0.0, 0.01, -2.0, 2.0),  # GoogLeNet's (torchvision's): +-200 sigma, no redraw in practice
+    (0.0, 1.0, -1.0, 1.0),  # mass 0.68: normal draws, several redraw rounds
+    (0.5, 2.0, -1.0, 3.0),  # off-centre, mass 0.47
+    (0.0, 1.0, -0.3, 0.3),  # mass 0.24: uniform proposals, accept/reject
+    (0.0, 1.0, 1.5, 3.0),  # a one-sided tail, mass 0.065: uniform proposals, many rounds
+]
+
+
+@pytest.mark.parametrize("mean, std, a, b", TRUNC_CASES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_trunc_normal_same_seed_as_torch(mean, std, a, b, dtype):
+    """torch 2.14 samples by rejection, with the same calls: the same numbers, and the generator left
+    where torch leaves it. An older torch (inverse CDF) gives other numbers of the same law: then both
+    must pass the distribution test below."""
+    torch.manual_seed(0)
+    ours = init.trunc_normal_(torch.empty(64, 32, dtype=dtype), mean, std, a, b)
+    ours_next = torch.rand(3)
+    torch.manual_seed(0)
+    theirs = torch.nn.init.trunc_normal_(torch.empty(64, 32, dtype=dtype), mean, std, a, b)
+    if _compat.trunc_normal_by_rejection():
+        assert torch.equal(ours, theirs)
+        assert torch.equal(ours_next, torch.rand(3))
+    else:
+        for x in (ours, theirs):
+            assert_truncated_normal(x.double(), mean, std, a, b)
+    assert a <= ours.min() and ours.max() <= b
+
+
+def truncated_normal_cdf(x: torch.Tensor, mean: float, std: float, a: float, b: float) -> torch.Tensor:
+    phi = lambda z: 0.5 * (1 + torch.erf((z - mean) / (std * math.sqrt(2))))  # noqa: E731
+    lo, hi = phi(torch.tensor(a, dtype=x.dtype)), phi(torch.tensor(b, dtype=x.dtype))
+    return ((phi(x) - lo) / (hi - lo)).clamp(0, 1)
+
+
+def assert_truncated_normal(x: torch.Tensor, mean: float, std: float, a: float, b: float) -> None:
+    """Kolmogorov-Smirnov: sup |F_n - F| below the 99.99 % quantile sqrt(ln(2/1e-4) / (2 n)) (DKW)."""
+    x = x.flatten().sort().values
+    n = x.numel()
+    cdf = truncated_normal_cdf(x, mean, std, a, b)
+    i = torch.arange(1, n + 1, dtype=x.dtype)
+    d = torch.maximum(i / n - cdf, cdf - (i - 1) / n).max().item()
+    assert d < math.sqrt(math.log(2 / 1e-4) / (2 * n)), (d, n)
+
+
+@pytest.mark.parametrize("mean, std, a, b", TRUNC_CASES[1:])
+def test_trunc_normal_is_the_truncated_normal_law(mean, std, a, b):
+    x = init.trunc_normal_(torch.empty(20_000, dtype=torch.float64), mean, std, a, b, torch.Generator().manual_seed(1))
+    assert a <= x.min() and x.max() <= b
+    assert_truncated_normal(x, mean, std, a, b)
+
+
+def test_trunc_normal_check_can_fail():
+    """The KS check rejects a plain clamp of N(0, 1) to [-1, 1] (mass piled at the bounds)."""
+    x = torch.empty(20_000, dtype=torch.float64).normal_(generator=torch.Generator().manual_seed(1)).clamp_(-1, 1)
+    with pytest.raises(AssertionError):
+        assert_truncated_normal(x, 0.0, 1.0, -1.0, 1.0)
+
+
+def test_trunc_normal_bad_input_and_far_mean_warning():
+    with pytest.raises(ValueError, match="expected std > 0, got 0"):
+        init.trunc_normal_(torch.empty(3), std=0.0)
+    with pytest.raises(ValueError, match="expected a < b, got a=1, b=-1"):
+        init.trunc_normal_(torch.empty(3), a=1, b=-1)
+    with pytest.warns(UserWarning, match="mean is more than 2 std from"):
+        init.trunc_normal_(torch.empty(3), mean=5.0, std=1.0, a=-1.0, b=1.0)
+    meta = torch.empty(3, device="meta")
+    assert init.trunc_normal_(meta) is meta

@@ -11,6 +11,7 @@ are checked by the scheduler tests.
 
 from __future__ import annotations
 
+import torch
 from torch.nn._reduction import legacy_get_string  # size_average / reduce -> reduction, torch's deprecation path
 from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING  # the warning text of step(epoch)
 from torch.optim.optimizer import (
@@ -24,6 +25,24 @@ from torch.utils._foreach_utils import (
     _has_foreach_support,
 )
 
+
+def trunc_normal_by_rejection() -> bool:
+    """Whether the installed ``torch.nn.init.trunc_normal_`` samples by rejection, as
+    ``c147.init.trunc_normal_`` does (torch 2.14; older versions used the inverse CDF), so that the
+    same seed gives the same numbers. Probed, not read from the version: in the wide-interval case
+    rejection keeps the values of one ``normal_`` draw that fall inside [-2, 2]."""
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(0)
+        drawn = torch.nn.init.trunc_normal_(torch.empty(64))
+        torch.manual_seed(0)
+        normal = torch.empty(64).normal_()
+    finally:
+        torch.random.set_rng_state(state)
+    inside = normal.abs() <= 2
+    return bool(torch.equal(drawn[inside], normal[inside]))
+
+
 __all__ = [
     "EPOCH_DEPRECATION_WARNING",
     "_default_to_fused_or_foreach",
@@ -33,4 +52,5 @@ __all__ = [
     "_has_foreach_support",
     "_view_as_real",
     "legacy_get_string",
+    "trunc_normal_by_rejection",
 ]

@@ -16,6 +16,7 @@ gives the same weights on both sides of the twin.
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch import Tensor
@@ -133,12 +134,88 @@ def kaiming_normal_(
     return normal_(tensor, 0.0, std, generator)
 
 
+@torch.no_grad()
+def trunc_normal_(
+    tensor: Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Fill with N(mean, std^2) truncated to [a, b] (GoogLeNet's init), by rejection sampling.
+
+    The density is the normal one times 1[a <= x <= b], renormalized by the mass P = Φ((b - μ)/σ) -
+    Φ((a - μ)/σ) of the interval. Two exact samplers, chosen as torch 2.14 does, with its random
+    calls in its order (so a seed gives torch's numbers):
+
+    * P > 0.3: draw N(μ, σ²) and redraw the values outside [a, b] until none is left (each round
+      keeps a value with probability P, so the expected number of rounds is small);
+    * otherwise (a narrow or off-centre interval): propose x ~ U(a, b) and accept it with probability
+      f(x) / f(m), f the normal density and m its highest point in [a, b] (μ clamped to [a, b]);
+      accepted values have density proportional to f on [a, b].
+
+    Older torch used the inverse CDF (``erfinv`` of a uniform draw, then a clamp), which puts
+    values at the bounds, far out in the tails, in float32 when σ is small against b - a
+    (pytorch/pytorch#155588); there the same seed gives other numbers (``c147._compat.
+    trunc_normal_by_rejection`` tells which torch is installed).
+    """
+    if std <= 0:
+        raise ValueError(f"trunc_normal_: expected std > 0, got {std}")
+    if not a < b:
+        raise ValueError(f"trunc_normal_: expected a < b, got a={a}, b={b}")
+    if tensor.is_meta:  # no storage, nothing to draw (as torch)
+        return tensor
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn(
+            "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+            "The distribution of values may be incorrect.",
+            stacklevel=2,
+        )
+    mass = _normal_cdf((b - mean) / std) - _normal_cdf((a - mean) / std)
+    if mass > 0.3:
+        # the bounds in the tensor's dtype, so the test below sees the values as stored
+        lo, hi = tensor.new_tensor(a, device="cpu").item(), tensor.new_tensor(b, device="cpu").item()
+        tensor.normal_(mean, std, generator=generator)
+        while True:
+            outside = (tensor < lo) | (tensor > hi)
+            if not outside.any():
+                return tensor
+            fresh = torch.empty_like(tensor).normal_(mean, std, generator=generator)
+            tensor.copy_(torch.where(outside, fresh, tensor))
+    # log f(x) - log f(m) = -((x - μ)/σ)² / 2 + ((m - μ)/σ)² / 2, m = μ clamped to [a, b]
+    log_peak = -0.5 * ((max(a, min(mean, b)) - mean) / std) ** 2
+    candidates, log_u = torch.empty_like(tensor), torch.empty_like(tensor)
+
+    def rejected(x: Tensor) -> Tensor:  # log U > log f(x) - log f(m): reject x
+        log_ratio = candidates.copy_(x).sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(log_peak)
+        return log_u.uniform_(generator=generator).log_().gt(log_ratio)
+
+    tensor.uniform_(a, b, generator=generator)
+    pending = rejected(tensor)
+    if not pending.any():
+        return tensor
+    result = tensor
+    while True:
+        proposal = torch.empty_like(tensor).uniform_(a, b, generator=generator)
+        result = torch.where(pending, proposal, result)
+        pending = torch.where(pending, rejected(proposal), pending)
+        if not pending.any():
+            return tensor.copy_(result)
+
+
+def _normal_cdf(x: float) -> float:
+    """Φ(x) = (1 + erf(x / √2)) / 2."""
+    return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+
 __all__ = [
     "calculate_gain",
     "kaiming_normal_",
     "kaiming_uniform_",
     "normal_",
     "ones_",
+    "trunc_normal_",
     "uniform_",
     "xavier_normal_",
     "xavier_uniform_",

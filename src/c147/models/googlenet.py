@@ -98,26 +98,6 @@ def googlenet_min_size() -> int:
     return min_input_size(googlenet_feature_size)
 
 
-@torch.no_grad()
-def _trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0) -> Tensor:
-    """N(mean, std^2) cut to [a, b]: draw, then redraw the values outside until none is left.
-
-    ``c147.init`` has no ``trunc_normal_`` yet. These are torch's random calls (one ``normal_`` over
-    the tensor, then one per redraw round) for an interval holding more than 30% of the mass, so a
-    seed gives torchvision's weights. (Below 30% torch proposes from U(a, b) instead; redrawing
-    from the normal is still exact there, only slower.)
-    """
-    if tensor.is_meta:  # no storage, nothing to draw (as torch)
-        return tensor
-    lo, hi = tensor.new_tensor(a, device="cpu").item(), tensor.new_tensor(b, device="cpu").item()
-    init.normal_(tensor, mean, std)
-    while True:
-        outside = (tensor < lo) | (tensor > hi)
-        if not outside.any():
-            return tensor
-        tensor.copy_(torch.where(outside, init.normal_(torch.empty_like(tensor), mean, std), tensor))
-
-
 class BasicConv2d(torch_nn.Module):
     """Conv (no bias: the batch norm's shift replaces it), BatchNorm2d(eps=0.001), ReLU."""
 
@@ -271,7 +251,7 @@ class GoogLeNet(torch_nn.Module):
         # truncation) for conv and FC weights, FC biases as built, BN scale 1 and shift 0
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
-                _trunc_normal_(m.weight, mean=0.0, std=0.01, a=-2, b=2)
+                init.trunc_normal_(m.weight, mean=0.0, std=0.01, a=-2, b=2)
             elif isinstance(m, nn.BatchNorm2d):
                 init.ones_(m.weight)
                 init.zeros_(m.bias)
