@@ -59,7 +59,17 @@ def _times(t: Tensor, other: Tensor) -> Tensor:
 
 
 class SigmoidFunction(torch.autograd.Function):
-    """σ(x) = 1 / (1 + e^{-x}); dσ/dx = σ(1 - σ)."""
+    """σ(x) = 1 / (1 + e^{-x}); dσ/dx = σ(1 - σ).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(3, 4, requires_grad=True), torch.randn(3, 4)
+        >>> (ours,) = torch.autograd.grad(SigmoidFunction.apply(x), x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.sigmoid(x), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
+    """
 
     @staticmethod
     def forward(ctx, input: Tensor) -> Tensor:
@@ -81,7 +91,17 @@ class SigmoidFunction(torch.autograd.Function):
 
 
 class TanhFunction(torch.autograd.Function):
-    """tanh(x) = 2σ(2x) - 1 = (e^{2x} - 1) / (e^{2x} + 1); dtanh/dx = 1 - tanh^2."""
+    """tanh(x) = 2σ(2x) - 1 = (e^{2x} - 1) / (e^{2x} + 1); dtanh/dx = 1 - tanh^2.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(3, 4, requires_grad=True), torch.randn(3, 4)
+        >>> (ours,) = torch.autograd.grad(TanhFunction.apply(x), x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.tanh(x), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
+    """
 
     @staticmethod
     def forward(ctx, input: Tensor) -> Tensor:
@@ -103,7 +123,17 @@ class TanhFunction(torch.autograd.Function):
 
 
 class ReLUFunction(torch.autograd.Function):
-    """relu(x) = max(x, 0); d/dx = 1 if x > 0 else 0 (0 at x = 0, as torch)."""
+    """relu(x) = max(x, 0); d/dx = 1 if x > 0 else 0 (0 at x = 0, as torch).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(3, 4, requires_grad=True), torch.randn(3, 4)
+        >>> (ours,) = torch.autograd.grad(ReLUFunction.apply(x, False), x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.nn.functional.relu(x), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
+    """
 
     @staticmethod
     def forward(ctx, input: Tensor, inplace: bool) -> Tensor:
@@ -123,7 +153,17 @@ class ReLUFunction(torch.autograd.Function):
 
 
 class LeakyReLUFunction(torch.autograd.Function):
-    """leaky_relu(x) = x if x > 0 else a x; d/dx = 1 if x > 0 else a."""
+    """leaky_relu(x) = x if x > 0 else a x; d/dx = 1 if x > 0 else a.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(3, 4, requires_grad=True), torch.randn(3, 4)
+        >>> (ours,) = torch.autograd.grad(LeakyReLUFunction.apply(x, 0.1, False), x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.nn.functional.leaky_relu(x, 0.1), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
+    """
 
     @staticmethod
     def forward(ctx, input: Tensor, negative_slope: float, inplace: bool) -> Tensor:
@@ -152,6 +192,16 @@ class PReLUFunction(torch.autograd.Function):
     """prelu(x) = x if x > 0 else a_c x, with a learned slope per channel (dim 1) or one shared slope.
 
     dy/dx = 1 if x > 0 else a_c;  dL/da_c = sum over all but the channel dim of [x <= 0] x dL/dy.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(2, 3, 4, requires_grad=True), torch.randn(2, 3, 4)
+        >>> w = torch.rand(3, requires_grad=True)
+        >>> ours = torch.autograd.grad(PReLUFunction.apply(x, w), (x, w), g)
+        >>> theirs = torch.autograd.grad(torch.nn.functional.prelu(x, w), (x, w), g)
+        >>> all(torch.allclose(o, t, atol=1e-6) for o, t in zip(ours, theirs, strict=True))
+        True
     """
 
     @staticmethod
@@ -181,7 +231,17 @@ def _channel_view(weight: Tensor, input: Tensor) -> Tensor:
 
 
 class ELUFunction(torch.autograd.Function):
-    """elu(x) = x if x > 0 else α (e^x - 1)  (Clevert et al. 2016); d/dx = 1 if x > 0 else α e^x."""
+    """elu(x) = x if x > 0 else α (e^x - 1)  (Clevert et al. 2016); d/dx = 1 if x > 0 else α e^x.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(3, 4, requires_grad=True), torch.randn(3, 4)
+        >>> (ours,) = torch.autograd.grad(ELUFunction.apply(x, 0.5, False), x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.nn.functional.elu(x, 0.5), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
+    """
 
     @staticmethod
     def forward(ctx, input: Tensor, alpha: float, inplace: bool) -> Tensor:
@@ -216,6 +276,15 @@ class SoftplusFunction(torch.autograd.Function):
 
     Stable form: (1/β) log(1 + e^z) = (1/β) max(z, 0) + (1/β) log1p(e^{-|z|}), which never overflows;
     (1/β) max(βx, 0) is max(x, 0) for β > 0 and min(x, 0) for β < 0.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(3, 4, requires_grad=True), torch.randn(3, 4)
+        >>> (ours,) = torch.autograd.grad(SoftplusFunction.apply(x, 2.0, 20.0), x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.nn.functional.softplus(x, 2.0, 20.0), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
     """
 
     @staticmethod
@@ -250,17 +319,55 @@ class SoftplusFunction(torch.autograd.Function):
 
 
 def sigmoid(input: Tensor) -> Tensor:
-    """σ(x) = 1 / (1 + e^{-x}), twin of ``torch.sigmoid`` (the sheet writes e^{x}, an erratum)."""
+    """σ(x) = 1 / (1 + e^{-x}), twin of ``torch.sigmoid`` (the sheet writes e^{x}, an erratum).
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: the input's shape.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x = torch.randn(2, 3)
+        >>> sigmoid(x).shape
+        torch.Size([2, 3])
+        >>> torch.allclose(sigmoid(x), torch.sigmoid(x), atol=1e-6)
+        True
+    """
     return SigmoidFunction.apply(input)
 
 
 def tanh(input: Tensor) -> Tensor:
-    """tanh(x) = 2σ(2x) - 1, twin of ``torch.tanh`` (the sheet writes 2σ - 1, an erratum)."""
+    """tanh(x) = 2σ(2x) - 1, twin of ``torch.tanh`` (the sheet writes 2σ - 1, an erratum).
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: the input's shape.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x = torch.randn(2, 3)
+        >>> torch.allclose(tanh(x), torch.tanh(x), atol=1e-6)
+        True
+    """
     return TanhFunction.apply(input)
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(x, 0), twin of ``torch.nn.functional.relu``."""
+    """max(x, 0), twin of ``torch.nn.functional.relu``.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: the input's shape.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x = torch.randn(2, 3)
+        >>> torch.equal(relu(x), torch.nn.functional.relu(x))
+        True
+    """
     return ReLUFunction.apply(input, inplace)
 
 
@@ -269,6 +376,17 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
     Raises:
         ValueError: ``inplace=True`` with a negative slope on an input that needs a gradient.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: the input's shape.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x = torch.randn(2, 3)
+        >>> torch.allclose(leaky_relu(x, 0.1), torch.nn.functional.leaky_relu(x, 0.1), atol=1e-6)
+        True
     """
     _check_inplace("leaky_relu", input, inplace, "negative_slope", negative_slope)
     return LeakyReLUFunction.apply(input, negative_slope, inplace)
@@ -283,6 +401,20 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 
     Raises:
         ValueError: ``weight`` of more than 1 dim, or its size fits neither 1 nor C.
+
+    Shape:
+        - Input: (N, C, *) (channel dim 1), or fewer than 2 dims (one channel).
+        - Weight: (1,), (C,) or ().
+        - Output: the input's shape.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, w = torch.randn(2, 3, 4), torch.rand(3)
+        >>> prelu(x, w).shape
+        torch.Size([2, 3, 4])
+        >>> torch.allclose(prelu(x, w), torch.nn.functional.prelu(x, w), atol=1e-6)
+        True
     """
     if weight.dim() > 1:
         raise ValueError(f"prelu: expected weight of 0 or 1 dims, got shape {tuple(weight.shape)}")
@@ -299,13 +431,36 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
     Raises:
         ValueError: ``inplace=True`` with a negative ``alpha`` on an input that needs a gradient.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: the input's shape.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x = torch.randn(2, 3)
+        >>> torch.allclose(elu(x, 0.5), torch.nn.functional.elu(x, 0.5), atol=1e-6)
+        True
     """
     _check_inplace("elu", input, inplace, "alpha", alpha)
     return ELUFunction.apply(input, alpha, inplace)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """(1/β) log(1 + e^{βx}), linear where βx > threshold, twin of ``torch.nn.functional.softplus``."""
+    """(1/β) log(1 + e^{βx}), linear where βx > threshold, twin of ``torch.nn.functional.softplus``.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: the input's shape.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x = 10 * torch.randn(2, 3)
+        >>> torch.allclose(softplus(x, beta=2.0), torch.nn.functional.softplus(x, beta=2.0), atol=1e-6)
+        True
+    """
     return SoftplusFunction.apply(input, beta, threshold)
 
 

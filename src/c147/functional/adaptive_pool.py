@@ -69,6 +69,15 @@ class AdaptiveAvgPool2dFunction(torch.autograd.Function):
     matrix product with the Kronecker product, vec(Y) = (A_h (x) A_w) vec(X) and
     vec(dL/dX) = (A_h (x) A_w)^T vec(dL/dY) (row-major vec): one large GEMM beats two batched tiny
     ones there. Larger planes use the separable form, which needs far fewer multiplications.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(2, 3, 13, 13, requires_grad=True), torch.randn(2, 3, 6, 6)
+        >>> (ours,) = torch.autograd.grad(AdaptiveAvgPool2dFunction.apply(x, (6, 6)), x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.nn.functional.adaptive_avg_pool2d(x, 6), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
     """
 
     @staticmethod
@@ -123,6 +132,19 @@ def adaptive_avg_pool2d(input: Tensor, output_size: OutputSize) -> Tensor:
     Raises:
         ValueError: input not 3-D or 4-D, an empty non-batch dimension, a non-floating dtype, or an
             output_size that is not an int or a pair of ints >= 0 (or None).
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W).
+        - Output: (N, C, H_out, W_out) or (C, H_out, W_out).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x = torch.randn(2, 3, 13, 13)  # AlexNet's last feature maps at 224 x 224
+        >>> adaptive_avg_pool2d(x, (6, None)).shape
+        torch.Size([2, 3, 6, 13])
+        >>> torch.allclose(adaptive_avg_pool2d(x, 6), torch.nn.functional.adaptive_avg_pool2d(x, 6), atol=1e-6)
+        True
     """
     if input.dim() not in (3, 4):
         raise ValueError(f"adaptive_avg_pool2d: expected input of shape (N, C, H, W) or (C, H, W), "

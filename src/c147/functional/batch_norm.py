@@ -49,6 +49,16 @@ class BatchNormFunction(torch.autograd.Function):
 
     ``training`` True: batch statistics (and in-place running-stat update when given);
     False: the running statistics. Double-differentiable.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(4, 3, 5, 5, requires_grad=True), torch.randn(4, 3, 5, 5)
+        >>> w, b = torch.rand(3, requires_grad=True), torch.randn(3, requires_grad=True)
+        >>> ours = torch.autograd.grad(BatchNormFunction.apply(x, None, None, w, b, True, 0.1, 1e-5), (x, w, b), g)
+        >>> theirs = torch.autograd.grad(torch.nn.functional.batch_norm(x, None, None, w, b, True), (x, w, b), g)
+        >>> all(torch.allclose(o, t, atol=1e-5) for o, t in zip(ours, theirs, strict=True))
+        True
     """
 
     @staticmethod
@@ -188,6 +198,23 @@ def batch_norm(
         ValueError: rank below 2, a (C,) tensor of another size or an unsupported dtype, only
             one running statistic, none in evaluation, a single value per channel in training,
             a non-positive eps in training (torch's messages where torch raises ValueError).
+
+    Shape:
+        - Input: (N, C) or (N, C, *).
+        - running_mean, running_var, weight, bias: (C,).
+        - Output: the input's shape.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, w, b = torch.randn(4, 3, 5, 5), torch.rand(3), torch.randn(3)
+        >>> mean, var, their_mean, their_var = torch.zeros(3), torch.ones(3), torch.zeros(3), torch.ones(3)
+        >>> y = batch_norm(x, mean, var, w, b, training=True)
+        >>> y_theirs = torch.nn.functional.batch_norm(x, their_mean, their_var, w, b, training=True)
+        >>> y.shape
+        torch.Size([4, 3, 5, 5])
+        >>> torch.allclose(y, y_theirs, atol=1e-5), torch.allclose(var, their_var, atol=1e-6)
+        (True, True)
     """
     _check(input, running_mean, running_var, weight, bias, training, eps)
     return BatchNormFunction.apply(input, running_mean, running_var, weight, bias, training, momentum, eps)

@@ -44,6 +44,15 @@ class BinaryCrossEntropyFunction(Function):
 
     ``dl/dx = w (x - y) / max(x (1 - x), eps)``, ``dl/dy = w (ln(1 - x) - ln x)``: torch's clamps, so
     that ``x = 0`` or ``1`` gives a loss of 100 and a finite (huge) gradient, not ``inf``/``nan``.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, y, g = torch.rand(4, 3, requires_grad=True), torch.rand(4, 3), torch.tensor(1.0)
+        >>> (ours,) = torch.autograd.grad(BinaryCrossEntropyFunction.apply(x, y, None, "mean"), x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.nn.functional.binary_cross_entropy(x, y), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
     """
 
     @staticmethod
@@ -77,6 +86,20 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     Raises:
         ValueError: a bad ``reduction``, ``target`` not of the input's shape, ``weight`` not broadcastable
             to it, an input or target outside [0, 1].
+
+    Shape:
+        - Input: (*), probabilities in [0, 1].
+        - Target: (*), the input's shape, in [0, 1].
+        - Output: a scalar, or (*) with ``reduction='none'``.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, y, w = torch.rand(4, 3), torch.rand(4, 3), torch.rand(3)
+        >>> binary_cross_entropy(x, y, reduction="none").shape
+        torch.Size([4, 3])
+        >>> torch.allclose(binary_cross_entropy(x, y, w), torch.nn.functional.binary_cross_entropy(x, y, w), atol=1e-6)
+        True
     """
     name = "binary_cross_entropy"
     reduction = reduction_of(name, reduction, size_average, reduce)
@@ -97,6 +120,17 @@ class BinaryCrossEntropyWithLogitsFunction(Function):
 
     ``dl/dx = w [(1 - y) - (1 + (p - 1) y)(1 - sigma(x))]`` (``= w (sigma(x) - y)`` for ``p = 1``),
     ``dl/dy = w [-x - (p - 1) ln sigma(x)]``.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, y, g = torch.randn(4, 3, requires_grad=True), torch.rand(4, 3), torch.tensor(1.0)
+        >>> p = torch.tensor([1.0, 2.0, 0.5])  # pos_weight
+        >>> (ours,) = torch.autograd.grad(BinaryCrossEntropyWithLogitsFunction.apply(x, y, None, p, "mean"), x, g)
+        >>> loss = torch.nn.functional.binary_cross_entropy_with_logits(x, y, pos_weight=p)
+        >>> (theirs,) = torch.autograd.grad(loss, x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
     """
 
     @staticmethod
@@ -145,6 +179,20 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     Raises:
         ValueError: a bad ``reduction``, ``target`` not of the input's shape, ``weight`` or ``pos_weight``
             not broadcastable to it.
+
+    Shape:
+        - Input: (*), logits.
+        - Target: (*), the input's shape, in [0, 1].
+        - weight, pos_weight: broadcastable to the input (pos_weight: (C,) for the last dim C).
+        - Output: a scalar, or (*) with ``reduction='none'``.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, y, p = torch.randn(4, 3), torch.rand(4, 3), torch.tensor([1.0, 2.0, 0.5])
+        >>> ours = binary_cross_entropy_with_logits(x, y, pos_weight=p)
+        >>> torch.allclose(ours, torch.nn.functional.binary_cross_entropy_with_logits(x, y, pos_weight=p), atol=1e-6)
+        True
     """
     name = "binary_cross_entropy_with_logits"
     reduction = reduction_of(name, reduction, size_average, reduce)

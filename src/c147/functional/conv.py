@@ -79,6 +79,17 @@ class Conv2dFunction(torch.autograd.Function):
     ``padding`` is (top, bottom, left, right) with bottom >= top and right >= left (torch's
     'same' puts the odd pixel at the end). Unbatched (C, H, W) input is handled inside, so the
     output's ``grad_fn`` is always this Function.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(2, 4, 8, 8, requires_grad=True), torch.randn(2, 6, 8, 8)
+        >>> w = torch.randn(6, 2, 3, 3, requires_grad=True)
+        >>> b = torch.randn(6, requires_grad=True)
+        >>> ours = torch.autograd.grad(Conv2dFunction.apply(x, w, b, (1, 1), (1, 1, 1, 1), (1, 1), 2), (x, w, b), g)
+        >>> theirs = torch.autograd.grad(torch.nn.functional.conv2d(x, w, b, padding=1, groups=2), (x, w, b), g)
+        >>> all(torch.allclose(o, t, atol=1e-5) for o, t in zip(ours, theirs, strict=True))
+        True
     """
 
     @staticmethod
@@ -191,6 +202,22 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: In
         ValueError: wrong ranks or channel counts, a bias not of shape (C_out,), non-positive
             stride, dilation or groups, negative padding, an unknown padding string, 'same'
             with a stride, or a dilated kernel larger than the padded input.
+
+    Shape:
+        - Input: (N, C_in, H, W) or (C_in, H, W).
+        - Weight: (C_out, C_in / groups, kH, kW).
+        - Bias: (C_out,).
+        - Output: (N, C_out, H_out, W_out) or (C_out, H_out, W_out).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, w, b = torch.randn(2, 4, 9, 9), torch.randn(6, 2, 3, 3), torch.randn(6)
+        >>> y = conv2d(x, w, b, stride=2, padding=1, groups=2)
+        >>> y.shape
+        torch.Size([2, 6, 5, 5])
+        >>> torch.allclose(y, torch.nn.functional.conv2d(x, w, b, stride=2, padding=1, groups=2), atol=1e-5)
+        True
     """
     if input.dim() not in (3, 4):
         raise ValueError(f"conv2d: expected input of shape (N, C, H, W) or (C, H, W), got {tuple(input.shape)}")

@@ -54,6 +54,16 @@ class CrossEntropyFunction(Function):
 
     ``'mean'`` divides by ``sum_n w_{y_n}`` over non-ignored samples (class indices: torch's weighted mean,
     applied to the smoothing term too) or by the number of samples (probabilities), as torch does.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, y, g = torch.randn(4, 3, requires_grad=True), torch.tensor([0, 2, 1, 0]), torch.tensor(1.0)
+        >>> w = torch.tensor([1.0, 2.0, 0.5])
+        >>> (ours,) = torch.autograd.grad(CrossEntropyFunction.apply(x, y, w, -100, "mean", 0.1), x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.nn.functional.cross_entropy(x, y, w, label_smoothing=0.1), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
     """
 
     @staticmethod
@@ -122,6 +132,22 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     Raises:
         ValueError: a bad ``reduction``, input or target shape, target dtype, ``weight`` not (C,), a class
             index out of range, ``label_smoothing`` outside [0, 1], ``ignore_index >= 0`` with probabilities.
+
+    Shape:
+        - Input: (C,), (N, C) or (N, C, d1, ...), logits.
+        - Target: class indices of the input's shape less the class dim, (), (N,) or (N, d1, ...), in [0, C); or
+          probabilities of the input's shape.
+        - Output: a scalar, or the target's shape (less the class dim) with ``reduction='none'``.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, y = torch.randn(4, 3, 5), torch.tensor([[0, 2, 1, 0, 1]] * 4)
+        >>> cross_entropy(x, y, reduction="none").shape
+        torch.Size([4, 5])
+        >>> theirs = torch.nn.functional.cross_entropy(x, y, label_smoothing=0.1)
+        >>> torch.allclose(cross_entropy(x, y, label_smoothing=0.1), theirs, atol=1e-6)
+        True
     """
     name = "cross_entropy"
     reduction = reduction_of(name, reduction, size_average, reduce)
@@ -142,7 +168,18 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
 
 
 class NLLLossFunction(Function):
-    """``l_n = -w_{y_n} x_{n, y_n}`` on log-probabilities (0 when ignored); ``dl_n/dx_nj = -w_{y_n} [j = y_n]``."""
+    """``l_n = -w_{y_n} x_{n, y_n}`` on log-probabilities (0 when ignored); ``dl_n/dx_nj = -w_{y_n} [j = y_n]``.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x = torch.randn(4, 3).log_softmax(1).requires_grad_()
+        >>> y, g = torch.tensor([0, 2, 1, 0]), torch.tensor(1.0)
+        >>> (ours,) = torch.autograd.grad(NLLLossFunction.apply(x, y, None, 1, "mean"), x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.nn.functional.nll_loss(x, y, ignore_index=1), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
+    """
 
     @staticmethod
     def forward(ctx, input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, reduction: str) -> Tensor:
@@ -173,6 +210,19 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     Raises:
         ValueError: a bad ``reduction``, input or target shape, target dtype, ``weight`` not (C,), a class
             index out of range.
+
+    Shape:
+        - Input: (C,), (N, C) or (N, C, d1, ...), log-probabilities.
+        - Target: (), (N,) or (N, d1, ...), class indices in [0, C).
+        - Output: a scalar, or the target's shape with ``reduction='none'``.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, y = torch.randn(4, 3).log_softmax(1), torch.tensor([0, 2, 1, 0])
+        >>> w = torch.tensor([1.0, 2.0, 0.5])
+        >>> torch.allclose(nll_loss(x, y, w), torch.nn.functional.nll_loss(x, y, w), atol=1e-6)
+        True
     """
     name = "nll_loss"
     reduction = reduction_of(name, reduction, size_average, reduce)

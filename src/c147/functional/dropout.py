@@ -31,7 +31,18 @@ from torch import Tensor
 
 
 class DropoutFunction(torch.autograd.Function):
-    """y = x * s with s = m / (1 - p) precomputed (broadcastable to x); dL/dx = dL/dy * s."""
+    """y = x * s with s = m / (1 - p) precomputed (broadcastable to x); dL/dx = dL/dy * s.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(3, 4, requires_grad=True), torch.randn(3, 4)
+        >>> s = torch.empty(3, 4).bernoulli_(0.5) / 0.5  # m / (1 - p)
+        >>> (ours,) = torch.autograd.grad(DropoutFunction.apply(x, s, False), x, g)
+        >>> (theirs,) = torch.autograd.grad(x * s, x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
+    """
 
     @staticmethod
     def forward(ctx, input: Tensor, scaled_mask: Tensor, inplace: bool) -> Tensor:
@@ -92,6 +103,21 @@ def dropout(
 
     Raises:
         ValueError: p outside [0, 1] (torch's message) or a non-floating input in training.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: the input's shape (the mask too).
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(4, 5)
+        >>> _ = torch.manual_seed(0)
+        >>> y, m = dropout(x, 0.5, return_mask=True)
+        >>> _ = torch.manual_seed(0)  # the same seed draws torch's mask
+        >>> torch.equal(y, torch.nn.functional.dropout(x, 0.5)), torch.equal(y, x * m * 2)
+        (True, True)
+        >>> dropout(x, 0.5, training=False) is x
+        True
     """
     _check("dropout", input, p, training)
     if not training or p == 0.0:
@@ -124,6 +150,21 @@ def dropout2d(
     Raises:
         ValueError: p outside [0, 1], a non-floating input in training, or an input that is not
             3-D or 4-D (torch only warns that those are deprecated and will become an error).
+
+    Shape:
+        - Input: (N, C, H, W) or (N, C, L).
+        - Output: the input's shape.
+
+    Example:
+        >>> import torch
+        >>> x = torch.randn(2, 3, 4, 4)
+        >>> _ = torch.manual_seed(0)
+        >>> y, m = dropout2d(x, 0.5, return_mask=True)
+        >>> m.shape  # one draw per (sample, channel)
+        torch.Size([2, 3, 1, 1])
+        >>> _ = torch.manual_seed(0)
+        >>> torch.equal(y, torch.nn.functional.dropout2d(x, 0.5))
+        True
     """
     _check("dropout2d", input, p, training)
     if input.dim() not in (3, 4):

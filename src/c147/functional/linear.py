@@ -41,7 +41,18 @@ def _rows(input: Tensor) -> int:
 
 
 class LinearFunction(torch.autograd.Function):
-    """Y = X W^T + b with the hand-written backward above (double-differentiable)."""
+    """Y = X W^T + b with the hand-written backward above (double-differentiable).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(2, 5, 4, requires_grad=True), torch.randn(2, 5, 3)
+        >>> w, b = torch.randn(3, 4, requires_grad=True), torch.randn(3, requires_grad=True)
+        >>> ours = torch.autograd.grad(LinearFunction.apply(x, w, b), (x, w, b), g)
+        >>> theirs = torch.autograd.grad(torch.nn.functional.linear(x, w, b), (x, w, b), g)
+        >>> all(torch.allclose(o, t, atol=1e-5) for o, t in zip(ours, theirs, strict=True))
+        True
+    """
 
     @staticmethod
     def forward(ctx, input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -89,6 +100,21 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     Raises:
         ValueError: a shape or dtype that does not fit. Unlike torch, a 1-D ``weight`` and a
             bias that only broadcasts to (out_features,) (shape () or (1,)) are refused.
+
+    Shape:
+        - Input: (*, in_features).
+        - Weight: (out_features, in_features).
+        - Bias: (out_features,).
+        - Output: (*, out_features).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, w, b = torch.randn(2, 5, 4), torch.randn(3, 4), torch.randn(3)
+        >>> linear(x, w, b).shape
+        torch.Size([2, 5, 3])
+        >>> torch.allclose(linear(x, w, b), torch.nn.functional.linear(x, w, b), atol=1e-6)
+        True
     """
     _check(input, weight, bias)
     return LinearFunction.apply(input, weight, bias)

@@ -33,6 +33,15 @@ class MSELossFunction(Function):
     """``l_n = w_n (x_n - y_n)^2``; ``dl/dx = 2 w (x - y) = -dl/dy``, ``dl/dw = (x - y)^2``.
 
     The weighted mean divides by ``sum w``, so ``dL/dw_n = ((x_n - y_n)^2 - L) / sum w``.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, y, g = torch.randn(4, 3, requires_grad=True), torch.randn(4, 3), torch.tensor(1.0)
+        >>> (ours,) = torch.autograd.grad(MSELossFunction.apply(x, y, None, "mean"), x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.nn.functional.mse_loss(x, y), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
     """
 
     @staticmethod
@@ -68,6 +77,18 @@ def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None, re
 
     Raises:
         ValueError: a bad ``reduction``, shapes that do not broadcast, a ``weight`` not of the input's size.
+
+    Shape:
+        - Input: (*).
+        - Target: (*), the input's shape (or broadcastable, with a warning).
+        - Output: a scalar, or (*) with ``reduction='none'``.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, y = torch.randn(4, 3), torch.randn(4, 3)
+        >>> torch.allclose(mse_loss(x, y), torch.nn.functional.mse_loss(x, y), atol=1e-6)
+        True
     """
     reduction = reduction_of("mse_loss", reduction, size_average, reduce)
     if target.shape != input.shape:
@@ -94,6 +115,15 @@ class MultiMarginLossFunction(Function):
     With ``h_j = [z_j > 0]`` (p = 1) or ``2 z_j [z_j > 0]`` (p = 2), for ``j != y``:
     ``dl/dx_j = w_y h_j / C`` and ``dl/dx_y = -sum_{j != y} w_y h_j / C``. At the kink ``z_j = 0`` the
     subgradient is 0, as torch's (strict ``z > 0``).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, y, g = torch.randn(4, 3, requires_grad=True), torch.tensor([0, 2, 1, 0]), torch.tensor(1.0)
+        >>> (ours,) = torch.autograd.grad(MultiMarginLossFunction.apply(x, y, 2, 0.5, None, "mean"), x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.nn.functional.multi_margin_loss(x, y, p=2, margin=0.5), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
     """
 
     @staticmethod
@@ -138,6 +168,19 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     Raises:
         ValueError: a bad ``reduction``, ``p`` not 1 or 2, input or target shape, target dtype, ``weight``
             not (C,), a class index out of range.
+
+    Shape:
+        - Input: (N, C) or (C,), scores.
+        - Target: (N,) or (), class indices in [0, C).
+        - Output: a scalar, or (N,) with ``reduction='none'``.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, y, w = torch.randn(4, 3), torch.tensor([0, 2, 1, 0]), torch.tensor([1.0, 2.0, 0.5])
+        >>> ours = multi_margin_loss(x, y, weight=w)
+        >>> torch.allclose(ours, torch.nn.functional.multi_margin_loss(x, y, weight=w), atol=1e-6)
+        True
     """
     name = "multi_margin_loss"
     reduction = reduction_of(name, reduction, size_average, reduce)
@@ -178,6 +221,21 @@ def class_weights(targets_or_counts: Tensor, num_classes: int | None = None, *, 
 
     Raises:
         ValueError: bad labels or counts, or a class with no samples (its weight would be infinite).
+
+    Shape:
+        - Input: class labels of any shape, or (C,) counts with ``counts=True``.
+        - Output: (C,).
+
+    Example:
+        >>> import torch
+        >>> from sklearn.utils.class_weight import compute_class_weight
+        >>> labels = torch.tensor([0, 0, 0, 1, 2, 2])
+        >>> class_weights(labels)
+        tensor([0.6667, 2.0000, 1.0000])
+        >>> compute_class_weight("balanced", classes=labels.unique().numpy(), y=labels.numpy()).round(4).tolist()
+        [0.6667, 2.0, 1.0]
+        >>> torch.equal(class_weights(torch.tensor([3.0, 1.0, 2.0]), counts=True), class_weights(labels))
+        True
     """
     name = "class_weights"
     t = targets_or_counts

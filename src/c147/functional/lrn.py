@@ -44,7 +44,17 @@ def _denominator(x: Tensor, size: int, alpha: float, k: float) -> Tensor:
 
 
 class LocalResponseNormFunction(torch.autograd.Function):
-    """b_c = a_c d_c^(-beta) with the hand-written backward above (double-differentiable)."""
+    """b_c = a_c d_c^(-beta) with the hand-written backward above (double-differentiable).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(2, 7, 4, 4, requires_grad=True), torch.randn(2, 7, 4, 4)
+        >>> (ours,) = torch.autograd.grad(LocalResponseNormFunction.apply(x, 5, 0.1, 0.75, 2.0), x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.nn.functional.local_response_norm(x, 5, 0.1, 0.75, 2.0), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
+    """
 
     @staticmethod
     def forward(ctx, input: Tensor, size: int, alpha: float, beta: float, k: float) -> Tensor:
@@ -91,6 +101,20 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
 
     Raises:
         ValueError: fewer than 3 dimensions, or ``size`` not a positive int.
+
+    Shape:
+        - Input: (N, C, *), at least 3 dims.
+        - Output: the input's shape.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x = torch.randn(2, 7, 4, 4)
+        >>> y = local_response_norm(x, 5, alpha=0.1, k=2.0)
+        >>> y.shape
+        torch.Size([2, 7, 4, 4])
+        >>> torch.allclose(y, torch.nn.functional.local_response_norm(x, 5, alpha=0.1, k=2.0), atol=1e-6)
+        True
     """
     if input.dim() < 3:
         raise ValueError(f"local_response_norm: expected input of shape (N, C, *) with at least 3 dimensions, "

@@ -16,6 +16,15 @@ class MaxoutFunction(torch.autograd.Function):
     The sheet's max(w1^T x + b1, w2^T x + b2) is pieces=2 after a linear layer. The gradient goes to
     the argmax of each group: dL/dx_i = dL/dy_j if i is the first maximum of group j, else 0 (ties go
     to the first maximum, the index ``torch.max`` returns).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(2, 6, 4, requires_grad=True), torch.randn(2, 3, 4)
+        >>> (ours,) = torch.autograd.grad(MaxoutFunction.apply(x, 2, 1), x, g)
+        >>> (theirs,) = torch.autograd.grad(x.unflatten(1, (3, 2)).max(2).values, x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
     """
 
     @staticmethod
@@ -50,6 +59,19 @@ def maxout(input: Tensor, pieces: int, dim: int = 1) -> Tensor:
 
     Raises:
         ValueError: ``pieces`` not a positive int, ``dim`` out of range, or a size not divisible.
+
+    Shape:
+        - Input: (*, C, *), C = ``input.shape[dim]`` divisible by ``pieces``.
+        - Output: (*, C / pieces, *).
+
+    Example (torch has no maxout: the twin is a max over a reshaped view):
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x = torch.randn(2, 6, 4)
+        >>> maxout(x, 2).shape
+        torch.Size([2, 3, 4])
+        >>> torch.equal(maxout(x, 2), x.unflatten(1, (3, 2)).amax(2))
+        True
     """
     if isinstance(pieces, bool) or not isinstance(pieces, int) or pieces < 1:
         raise ValueError(f"maxout: expected pieces to be a positive int, got {pieces!r}")

@@ -72,6 +72,16 @@ class MaxPool2dFunction(torch.autograd.Function):
     Returns (Y, indices), the indices flat (h W + w) into each input plane, as torch's. The arg max
     follows torch's scan: the first maximum in row-major order; a NaN wins (the last NaN, as
     torch); a window of only -inf points at its first tap inside the input.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(2, 3, 4, 4, requires_grad=True), torch.randn(2, 3, 2, 2)
+        >>> y, indices = MaxPool2dFunction.apply(x, (2, 2), (2, 2), (0, 0, 0, 0), (1, 1), (2, 2))
+        >>> (ours,) = torch.autograd.grad(y, x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.nn.functional.max_pool2d(x, 2), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
     """
 
     @staticmethod
@@ -135,6 +145,21 @@ def max_pool2d(input: Tensor, kernel_size: IntPair, stride: IntPair | None = Non
     Raises:
         ValueError: wrong rank, non-positive kernel/stride/dilation, padding below 0 or above
             half the kernel, or an empty output.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W).
+        - Output: (N, C, H_out, W_out) or (C, H_out, W_out).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x = torch.randn(2, 3, 8, 8)
+        >>> y, i = max_pool2d(x, 3, stride=2, ceil_mode=True, return_indices=True)
+        >>> y_theirs, i_theirs = torch.nn.functional.max_pool2d(x, 3, stride=2, ceil_mode=True, return_indices=True)
+        >>> y.shape
+        torch.Size([2, 3, 4, 4])
+        >>> torch.equal(y, y_theirs), torch.equal(i, i_theirs)
+        (True, True)
     """
     k, s, p, d, out = _geometry("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
     y, indices = MaxPool2dFunction.apply(input, k, s, p, d, out)
@@ -155,7 +180,19 @@ def _divisor(h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int], p
 
 
 class AvgPool2dFunction(torch.autograd.Function):
-    """Y = (window sum) / divisor; dL/dX = fold(dL/dY / divisor) (double-differentiable)."""
+    """Y = (window sum) / divisor; dL/dX = fold(dL/dY / divisor) (double-differentiable).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(2, 3, 4, 4, requires_grad=True), torch.randn(2, 3, 2, 2)
+        >>> divisor = torch.full((2, 2), 4.0)  # the window's area
+        >>> y = AvgPool2dFunction.apply(x, (2, 2), (2, 2), (0, 0, 0, 0), divisor, (2, 2))
+        >>> (ours,) = torch.autograd.grad(y, x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.nn.functional.avg_pool2d(x, 2), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
+    """
 
     @staticmethod
     def forward(ctx, input: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
@@ -206,6 +243,21 @@ def avg_pool2d(input: Tensor, kernel_size: IntPair, stride: IntPair | None = Non
 
     Raises:
         ValueError: as :func:`max_pool2d`, and ``divisor_override == 0``.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W).
+        - Output: (N, C, H_out, W_out) or (C, H_out, W_out).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x = torch.randn(2, 3, 8, 8)
+        >>> y = avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
+        >>> y.shape
+        torch.Size([2, 3, 4, 4])
+        >>> theirs = torch.nn.functional.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
+        >>> torch.allclose(y, theirs, atol=1e-6)
+        True
     """
     k, s, p, _, out = _geometry("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and divisor_override == 0:

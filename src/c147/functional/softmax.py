@@ -66,7 +66,17 @@ def _check_floating(name: str, input: Tensor) -> None:
 
 
 class LogSumExpFunction(Function):
-    """``LSE(x) = ln sum_i e^{x_i}`` along ``dim``; ``dLSE/dx_i = e^{x_i - LSE(x)} = softmax_i(x)``."""
+    """``LSE(x) = ln sum_i e^{x_i}`` along ``dim``; ``dLSE/dx_i = e^{x_i - LSE(x)} = softmax_i(x)``.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(3, 4, requires_grad=True), torch.randn(3)
+        >>> (ours,) = torch.autograd.grad(LogSumExpFunction.apply(x, (1,), False), x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.logsumexp(x, 1), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
+    """
 
     @staticmethod
     def forward(ctx, input: Tensor, dim: tuple[int, ...], keepdim: bool) -> Tensor:
@@ -89,7 +99,17 @@ class LogSumExpFunction(Function):
 
 
 class SoftmaxFunction(Function):
-    """``s = softmax(x)`` along ``dim``; ``dL/dx = s * (g - sum_j g_j s_j)`` (``J = diag(s) - s s^T``)."""
+    """``s = softmax(x)`` along ``dim``; ``dL/dx = s * (g - sum_j g_j s_j)`` (``J = diag(s) - s s^T``).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(3, 4, requires_grad=True), torch.randn(3, 4)
+        >>> (ours,) = torch.autograd.grad(SoftmaxFunction.apply(x, 1), x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.nn.functional.softmax(x, 1), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
+    """
 
     @staticmethod
     def forward(ctx, input: Tensor, dim: int) -> Tensor:
@@ -112,7 +132,17 @@ class SoftmaxFunction(Function):
 
 
 class LogSoftmaxFunction(Function):
-    """``o = log_softmax(x) = x - LSE(x)`` along ``dim``; ``dL/dx = g - e^{o} sum_j g_j``."""
+    """``o = log_softmax(x) = x - LSE(x)`` along ``dim``; ``dL/dx = g - e^{o} sum_j g_j``.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x, g = torch.randn(3, 4, requires_grad=True), torch.randn(3, 4)
+        >>> (ours,) = torch.autograd.grad(LogSoftmaxFunction.apply(x, 1), x, g)
+        >>> (theirs,) = torch.autograd.grad(torch.nn.functional.log_softmax(x, 1), x, g)
+        >>> torch.allclose(ours, theirs, atol=1e-6)
+        True
+    """
 
     @staticmethod
     def forward(ctx, input: Tensor, dim: int) -> Tensor:
@@ -141,6 +171,19 @@ def logsumexp(input: Tensor, dim: int | Sequence[int], keepdim: bool = False) ->
 
     Raises:
         ValueError: a dimension out of range, or repeated.
+
+    Shape:
+        - Input: (*).
+        - Output: the input's shape without the ``dim`` dims (size 1 with ``keepdim``).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x = 10 * torch.randn(2, 3, 4)
+        >>> logsumexp(x, (0, 2)).shape
+        torch.Size([3])
+        >>> torch.allclose(logsumexp(x, (0, 2)), torch.logsumexp(x, (0, 2)), atol=1e-5)
+        True
     """
     if not input.is_floating_point():
         input = input.to(torch.get_default_dtype())
@@ -169,6 +212,19 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
 
     Raises:
         ValueError: a non-floating input or ``dim`` out of range.
+
+    Shape:
+        - Input: (*).
+        - Output: the input's shape.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x = 10 * torch.randn(2, 3)
+        >>> softmax(x, dim=1).shape
+        torch.Size([2, 3])
+        >>> torch.allclose(softmax(x, dim=1), torch.nn.functional.softmax(x, dim=1), atol=1e-6)
+        True
     """
     if dim is None:
         dim = _softmax_dim("softmax", input.dim(), _stacklevel)
@@ -184,6 +240,19 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
 
     Raises:
         ValueError: a non-floating input or ``dim`` out of range.
+
+    Shape:
+        - Input: (*).
+        - Output: the input's shape.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> x = 10 * torch.randn(2, 3)
+        >>> log_softmax(x, dim=1).shape
+        torch.Size([2, 3])
+        >>> torch.allclose(log_softmax(x, dim=1), torch.nn.functional.log_softmax(x, dim=1), atol=1e-6)
+        True
     """
     if dim is None:
         dim = _softmax_dim("log_softmax", input.dim(), _stacklevel)

@@ -189,6 +189,22 @@ class AlexNet(AlexNetFamily):
         ValueError: unknown ``variant``, ``stem`` or ``impl``, a non-positive ``num_classes`` or
             ``in_channels``, ``dropout`` outside [0, 1], or ``image_size`` below the smallest size
             the chosen stem accepts (15 for the small stem, 63 / 67 for the ImageNet one).
+
+    Shape:
+        - Input: (N, in_channels, H, W), H and W at least ``min_size`` (63 or 67; 15 with the small stem).
+        - Output: (N, num_classes).
+
+    Example:
+        >>> import torch, torchvision
+        >>> _ = torch.manual_seed(0)
+        >>> ours = AlexNet(image_size=64).eval()
+        >>> _ = torch.manual_seed(0)  # the same seed gives torchvision's weights
+        >>> theirs = torchvision.models.alexnet().eval()
+        >>> x = torch.randn(2, 3, 64, 64)
+        >>> ours(x).shape
+        torch.Size([2, 1000])
+        >>> torch.allclose(ours(x), theirs(x), atol=1e-6)
+        True
     """
 
     def __init__(self, variant: str = "torchvision", stem: str = "auto", impl: str = "c147",
@@ -199,7 +215,17 @@ class AlexNet(AlexNetFamily):
 def alexnet(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
             variant: str = "torchvision", dropout: float = 0.5, stem: str = "auto") -> AlexNet:
     """AlexNet: torchvision's layout (61,100,840 parameters with 1000 classes) or ``variant="paper"``
-    (Krizhevsky et al. 2012 on one GPU, 62,378,344 parameters; feed it 227x227). See :class:`AlexNet`."""
+    (Krizhevsky et al. 2012 on one GPU, 62,378,344 parameters; feed it 227x227). See :class:`AlexNet`.
+
+    Example:
+        >>> import torch, torchvision
+        >>> with torch.device("meta"):  # parameters without memory or initialization
+        ...     models = alexnet(), torchvision.models.alexnet(), alexnet(variant="paper"), alexnet(image_size=32)
+        >>> [sum(p.numel() for p in m.parameters()) for m in models]
+        [61100840, 61100840, 62378344, 61079336]
+        >>> models[3].stem  # 32 x 32 is below the 11x11/4 stem's minimum, 63: conv1 becomes 3x3
+        'small'
+    """
     return AlexNet(variant, stem, impl=impl, num_classes=num_classes, in_channels=in_channels,
                    image_size=image_size, dropout=dropout)
 

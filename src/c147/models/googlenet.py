@@ -84,7 +84,12 @@ _SIZE_CHANGERS = [(7, 2, 3, False), (3, 2, 0, True), (3, 2, 0, True), (3, 2, 0, 
 
 
 def googlenet_feature_size(image_size: int) -> int:
-    """Side of inception5b's output for a square input (7 for 224, 1 for 32)."""
+    """Side of inception5b's output for a square input (7 for 224, 1 for 32).
+
+    Example:
+        >>> googlenet_feature_size(224), googlenet_feature_size(32)
+        (7, 1)
+    """
     s = image_size
     for kernel, stride, padding, ceil_mode in _SIZE_CHANGERS:
         s = window_count(s, kernel, stride, padding, ceil_mode=ceil_mode)
@@ -94,12 +99,35 @@ def googlenet_feature_size(image_size: int) -> int:
 
 
 def googlenet_min_size() -> int:
-    """Smallest square input whose every layer has an output of at least 1x1 (15)."""
+    """Smallest square input whose every layer has an output of at least 1x1 (15).
+
+    Example:
+        >>> googlenet_min_size(), googlenet_feature_size(googlenet_min_size() - 1)
+        (15, 0)
+    """
     return min_input_size(googlenet_feature_size)
 
 
 class BasicConv2d(torch_nn.Module):
-    """Conv (no bias: the batch norm's shift replaces it), BatchNorm2d(eps=0.001), ReLU."""
+    """Conv (no bias: the batch norm's shift replaces it), BatchNorm2d(eps=0.001), ReLU.
+
+    Shape:
+        - Input: (N, in_channels, H, W).
+        - Output: (N, out_channels, H_out, W_out), H_out and W_out the conv's.
+
+    Example:
+        >>> import torch
+        >>> from torchvision.models.googlenet import BasicConv2d as TorchBasicConv2d
+        >>> _ = torch.manual_seed(0)
+        >>> ours = BasicConv2d(3, 8, kernel_size=3, padding=1).eval()
+        >>> _ = torch.manual_seed(0)  # the same seed gives torchvision's weights
+        >>> theirs = TorchBasicConv2d(3, 8, kernel_size=3, padding=1).eval()
+        >>> x = torch.randn(2, 3, 8, 8)
+        >>> ours(x).shape
+        torch.Size([2, 8, 8, 8])
+        >>> torch.allclose(ours(x), theirs(x), atol=1e-6)
+        True
+    """
 
     def __init__(self, in_channels: int, out_channels: int, impl: str = "c147", **kwargs) -> None:
         super().__init__()
@@ -119,6 +147,23 @@ class Inception(torch_nn.Module):
         in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj: a row of :data:`INCEPTIONS`.
         impl: ``"c147"`` or ``"torch"``.
         five_by_five: a real 5x5 conv (pad 2) in branch3, as the paper; False: torchvision's 3x3.
+
+    Shape:
+        - Input: (N, in_channels, H, W).
+        - Output: (N, ch1x1 + ch3x3 + ch5x5 + pool_proj, H, W).
+
+    Example:
+        >>> import torch
+        >>> from torchvision.models.googlenet import Inception as TorchInception
+        >>> _ = torch.manual_seed(0)
+        >>> ours = Inception(*INCEPTIONS["inception3a"]).eval()
+        >>> _ = torch.manual_seed(0)  # the same seed gives torchvision's weights
+        >>> theirs = TorchInception(*INCEPTIONS["inception3a"]).eval()
+        >>> x = torch.randn(1, 192, 8, 8)
+        >>> ours(x).shape  # 64 + 128 + 32 + 32 channels
+        torch.Size([1, 256, 8, 8])
+        >>> torch.allclose(ours(x), theirs(x), atol=1e-6)
+        True
     """
 
     def __init__(self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int,
@@ -146,7 +191,25 @@ class Inception(torch_nn.Module):
 
 
 class InceptionAux(torch_nn.Module):
-    """Auxiliary classifier: adaptive avg pool 4x4, 1x1 conv 128, FC 2048-1024, ReLU, dropout, FC."""
+    """Auxiliary classifier: adaptive avg pool 4x4, 1x1 conv 128, FC 2048-1024, ReLU, dropout, FC.
+
+    Shape:
+        - Input: (N, in_channels, H, W) (512 after inception4a, 528 after inception4d).
+        - Output: (N, num_classes).
+
+    Example:
+        >>> import torch
+        >>> from torchvision.models.googlenet import InceptionAux as TorchInceptionAux
+        >>> _ = torch.manual_seed(0)
+        >>> ours = InceptionAux(512, 10).eval()
+        >>> _ = torch.manual_seed(0)  # the same seed gives torchvision's weights
+        >>> theirs = TorchInceptionAux(512, 10).eval()
+        >>> x = torch.randn(2, 512, 14, 14)
+        >>> ours(x).shape
+        torch.Size([2, 10])
+        >>> torch.allclose(ours(x), theirs(x), atol=1e-6)
+        True
+    """
 
     def __init__(self, in_channels: int, num_classes: int, impl: str = "c147", dropout: float = 0.7) -> None:
         super().__init__()
@@ -185,6 +248,22 @@ class GoogLeNet(torch_nn.Module):
         ValueError: unknown ``impl``, non-positive ``num_classes`` or ``in_channels``, a drop
             probability outside [0, 1], ``transform_input`` without 3 channels, or ``image_size``
             below :func:`googlenet_min_size`.
+
+    Shape:
+        - Input: (N, in_channels, H, W), H and W at least 15.
+        - Output: (N, num_classes); in training mode with ``aux_logits``, :data:`GoogLeNetOutputs` of three.
+
+    Example:
+        >>> import torch, torchvision
+        >>> _ = torch.manual_seed(0)
+        >>> model = GoogLeNet(num_classes=10, image_size=32).eval()
+        >>> model(torch.randn(1, 3, 32, 32)).shape
+        torch.Size([1, 10])
+        >>> with torch.device("meta"):  # parameters without memory or initialization
+        ...     ours = GoogLeNet(aux_logits=True)
+        ...     theirs = torchvision.models.GoogLeNet(aux_logits=True, init_weights=False)
+        >>> sum(p.numel() for p in ours.parameters()), sum(p.numel() for p in theirs.parameters())
+        (13004888, 13004888)
     """
 
     def __init__(
@@ -299,7 +378,16 @@ class GoogLeNet(torch_nn.Module):
 def googlenet(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
               aux_logits: bool = False, transform_input: bool = False, dropout: float = 0.2,
               dropout_aux: float = 0.7, five_by_five: bool = False) -> GoogLeNet:
-    """GoogLeNet (see :class:`GoogLeNet`), 6,624,904 parameters with 1000 classes and no aux heads."""
+    """GoogLeNet (see :class:`GoogLeNet`), 6,624,904 parameters with 1000 classes and no aux heads.
+
+    Example:
+        >>> import torch, torchvision
+        >>> with torch.device("meta"):  # parameters without memory or initialization
+        ...     ours, paper = googlenet(), googlenet(five_by_five=True)
+        ...     theirs = torchvision.models.googlenet(aux_logits=False, init_weights=False)
+        >>> [sum(p.numel() for p in m.parameters()) for m in (ours, theirs, paper)]
+        [6624904, 6624904, 7005832]
+    """
     return GoogLeNet(impl=impl, num_classes=num_classes, in_channels=in_channels, image_size=image_size,
                      aux_logits=aux_logits, transform_input=transform_input, dropout=dropout,
                      dropout_aux=dropout_aux, five_by_five=five_by_five)

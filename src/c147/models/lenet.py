@@ -14,7 +14,12 @@ from c147.theory.shapes import check_input_size, min_input_size, window_count
 
 
 def lenet5_feature_size(image_size: int) -> int:
-    """Side of S4's output for a square input: two (5x5 conv, 2x2/2 pool) stages."""
+    """Side of S4's output for a square input: two (5x5 conv, 2x2/2 pool) stages.
+
+    Example:
+        >>> lenet5_feature_size(32)  # 32 -> 28 -> 14 -> 10 -> 5
+        5
+    """
     s = image_size
     for _ in range(2):
         s = window_count(s, 5)
@@ -23,7 +28,12 @@ def lenet5_feature_size(image_size: int) -> int:
 
 
 def lenet5_min_size() -> int:
-    """Smallest square input LeNet-5 accepts (S4 output at least 1x1)."""
+    """Smallest square input LeNet-5 accepts (S4 output at least 1x1).
+
+    Example:
+        >>> lenet5_min_size()
+        16
+    """
     return min_input_size(lenet5_feature_size)
 
 
@@ -37,6 +47,22 @@ class LeNet5(torch_nn.Module):
         activation: ``"relu"`` (modern) or ``"tanh"`` (the paper's squashing function).
         pool: ``"max"`` (modern) or ``"avg"`` (the paper's subsampling).
         impl: ``"c147"`` (hand-written layers) or ``"torch"``.
+
+    Shape:
+        - Input: (N, in_channels, H, W), H and W at least 16.
+        - Output: (N, num_classes).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> ours = LeNet5()
+        >>> _ = torch.manual_seed(0)
+        >>> theirs = LeNet5(impl="torch")  # torch.nn layers
+        >>> x = torch.randn(2, 1, 32, 32)
+        >>> ours(x).shape
+        torch.Size([2, 10])
+        >>> torch.allclose(ours(x), theirs(x), atol=1e-6)
+        True
     """
 
     def __init__(
@@ -77,6 +103,12 @@ class LeNet5(torch_nn.Module):
 def lenet5(impl: str = "c147", num_classes: int = 10, in_channels: int = 1, image_size: int = 32,
            activation: str = "relu", pool: str = "max") -> LeNet5:
     """Build a :class:`LeNet5` (see its arguments); the factories' common order: impl, num_classes,
-    in_channels, image_size, then the options."""
+    in_channels, image_size, then the options.
+
+    Example:
+        >>> ours, theirs = lenet5(), lenet5(impl="torch")
+        >>> sum(p.numel() for p in ours.parameters()), sum(p.numel() for p in theirs.parameters())
+        (61706, 61706)
+    """
     return LeNet5(num_classes=num_classes, in_channels=in_channels, image_size=image_size, activation=activation,
                   pool=pool, impl=impl)

@@ -57,7 +57,12 @@ _DEPTH = {"VGG-11": "A", "VGG-13": "B", "VGG-16": "D", "VGG-19": "E"}
 
 
 def vgg_feature_size(cfg: list[int | str], image_size: int) -> int:
-    """Side of the features' output for a square input: conv 3x3/1 pad 1 keeps it, pool 2x2/2 halves it."""
+    """Side of the features' output for a square input: conv 3x3/1 pad 1 keeps it, pool 2x2/2 halves it.
+
+    Example:
+        >>> vgg_feature_size(cfgs["A"], 224), vgg_feature_size(cfgs["A"], 32)
+        (7, 1)
+    """
     s = image_size
     for v in cfg:
         s = window_count(s, 2, 2) if v == "M" else window_count(s, 3, 1, 1)
@@ -65,7 +70,12 @@ def vgg_feature_size(cfg: list[int | str], image_size: int) -> int:
 
 
 def vgg_min_size(cfg: list[int | str]) -> int:
-    """Smallest square input whose features come out at least 1x1 (32 for every config: 5 pools)."""
+    """Smallest square input whose features come out at least 1x1 (32 for every config: 5 pools).
+
+    Example:
+        >>> [vgg_min_size(cfg) for cfg in cfgs.values()]
+        [32, 32, 32, 32]
+    """
     return min_input_size(lambda side: vgg_feature_size(cfg, side))
 
 
@@ -84,6 +94,21 @@ class VGG(torch_nn.Module):
     Raises:
         ValueError: unknown ``cfg``, ``impl``, a non-positive ``num_classes`` or ``in_channels``,
             ``dropout`` outside [0, 1], or ``image_size`` below the smallest size the features accept.
+
+    Shape:
+        - Input: (N, in_channels, H, W), H and W at least 32.
+        - Output: (N, num_classes).
+
+    Example:
+        >>> import torch, torchvision
+        >>> _ = torch.manual_seed(0)
+        >>> model = VGG("A", num_classes=10, image_size=32).eval()
+        >>> model(torch.randn(1, 3, 32, 32)).shape
+        torch.Size([1, 10])
+        >>> with torch.device("meta"):  # parameters without memory or initialization
+        ...     ours, theirs = VGG("D", batch_norm=True), torchvision.models.vgg16_bn()
+        >>> sum(p.numel() for p in ours.parameters()), sum(p.numel() for p in theirs.parameters())
+        (138365992, 138365992)
     """
 
     def __init__(
@@ -175,6 +200,13 @@ def vgg(name: str, impl: str = "c147", num_classes: int = 1000, in_channels: int
 
     Raises:
         ValueError: an unknown name.
+
+    Example:
+        >>> import torch, torchvision
+        >>> with torch.device("meta"):  # parameters without memory or initialization
+        ...     ours, theirs = vgg("vgg13_bn", num_classes=10), torchvision.models.vgg13_bn(num_classes=10)
+        >>> ours.arch, sum(p.numel() for p in ours.parameters()), sum(p.numel() for p in theirs.parameters())
+        ('VGG-13-BN', 128997706, 128997706)
     """
     if name not in VARIANTS:
         raise ValueError(f"unknown VGG variant {name!r}; expected one of {tuple(VARIANTS)}")
@@ -185,49 +217,113 @@ def vgg(name: str, impl: str = "c147", num_classes: int = 1000, in_channels: int
 
 def vgg11(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
           dropout: float = 0.5) -> VGG:
-    """VGG-11 (config A), 132,863,336 parameters with 1000 classes."""
+    """VGG-11 (config A), 132,863,336 parameters with 1000 classes.
+
+    Example:
+        >>> import torch, torchvision
+        >>> with torch.device("meta"):  # parameters without memory or initialization
+        ...     ours, theirs = vgg11(), torchvision.models.vgg11()
+        >>> sum(p.numel() for p in ours.parameters()), sum(p.numel() for p in theirs.parameters())
+        (132863336, 132863336)
+    """
     return vgg("vgg11", impl, num_classes, in_channels, image_size, dropout)
 
 
 def vgg11_bn(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
              dropout: float = 0.5) -> VGG:
-    """VGG-11 with batch norm, 132,868,840 parameters with 1000 classes."""
+    """VGG-11 with batch norm, 132,868,840 parameters with 1000 classes.
+
+    Example:
+        >>> import torch, torchvision
+        >>> with torch.device("meta"):  # parameters without memory or initialization
+        ...     ours, theirs = vgg11_bn(), torchvision.models.vgg11_bn()
+        >>> sum(p.numel() for p in ours.parameters()), sum(p.numel() for p in theirs.parameters())
+        (132868840, 132868840)
+    """
     return vgg("vgg11_bn", impl, num_classes, in_channels, image_size, dropout)
 
 
 def vgg13(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
           dropout: float = 0.5) -> VGG:
-    """VGG-13 (config B), 133,047,848 parameters with 1000 classes."""
+    """VGG-13 (config B), 133,047,848 parameters with 1000 classes.
+
+    Example:
+        >>> import torch, torchvision
+        >>> with torch.device("meta"):  # parameters without memory or initialization
+        ...     ours, theirs = vgg13(), torchvision.models.vgg13()
+        >>> sum(p.numel() for p in ours.parameters()), sum(p.numel() for p in theirs.parameters())
+        (133047848, 133047848)
+    """
     return vgg("vgg13", impl, num_classes, in_channels, image_size, dropout)
 
 
 def vgg13_bn(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
              dropout: float = 0.5) -> VGG:
-    """VGG-13 with batch norm, 133,053,736 parameters with 1000 classes."""
+    """VGG-13 with batch norm, 133,053,736 parameters with 1000 classes.
+
+    Example:
+        >>> import torch, torchvision
+        >>> with torch.device("meta"):  # parameters without memory or initialization
+        ...     ours, theirs = vgg13_bn(), torchvision.models.vgg13_bn()
+        >>> sum(p.numel() for p in ours.parameters()), sum(p.numel() for p in theirs.parameters())
+        (133053736, 133053736)
+    """
     return vgg("vgg13_bn", impl, num_classes, in_channels, image_size, dropout)
 
 
 def vgg16(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
           dropout: float = 0.5) -> VGG:
-    """VGG-16 (config D), 138,357,544 parameters with 1000 classes."""
+    """VGG-16 (config D), 138,357,544 parameters with 1000 classes.
+
+    Example:
+        >>> import torch, torchvision
+        >>> with torch.device("meta"):  # parameters without memory or initialization
+        ...     ours, theirs = vgg16(), torchvision.models.vgg16()
+        >>> sum(p.numel() for p in ours.parameters()), sum(p.numel() for p in theirs.parameters())
+        (138357544, 138357544)
+    """
     return vgg("vgg16", impl, num_classes, in_channels, image_size, dropout)
 
 
 def vgg16_bn(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
              dropout: float = 0.5) -> VGG:
-    """VGG-16 with batch norm, 138,365,992 parameters with 1000 classes."""
+    """VGG-16 with batch norm, 138,365,992 parameters with 1000 classes.
+
+    Example:
+        >>> import torch, torchvision
+        >>> with torch.device("meta"):  # parameters without memory or initialization
+        ...     ours, theirs = vgg16_bn(), torchvision.models.vgg16_bn()
+        >>> sum(p.numel() for p in ours.parameters()), sum(p.numel() for p in theirs.parameters())
+        (138365992, 138365992)
+    """
     return vgg("vgg16_bn", impl, num_classes, in_channels, image_size, dropout)
 
 
 def vgg19(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
           dropout: float = 0.5) -> VGG:
-    """VGG-19 (config E), 143,667,240 parameters with 1000 classes."""
+    """VGG-19 (config E), 143,667,240 parameters with 1000 classes.
+
+    Example:
+        >>> import torch, torchvision
+        >>> with torch.device("meta"):  # parameters without memory or initialization
+        ...     ours, theirs = vgg19(), torchvision.models.vgg19()
+        >>> sum(p.numel() for p in ours.parameters()), sum(p.numel() for p in theirs.parameters())
+        (143667240, 143667240)
+    """
     return vgg("vgg19", impl, num_classes, in_channels, image_size, dropout)
 
 
 def vgg19_bn(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
              dropout: float = 0.5) -> VGG:
-    """VGG-19 with batch norm, 143,678,248 parameters with 1000 classes."""
+    """VGG-19 with batch norm, 143,678,248 parameters with 1000 classes.
+
+    Example:
+        >>> import torch, torchvision
+        >>> with torch.device("meta"):  # parameters without memory or initialization
+        ...     ours, theirs = vgg19_bn(), torchvision.models.vgg19_bn()
+        >>> sum(p.numel() for p in ours.parameters()), sum(p.numel() for p in theirs.parameters())
+        (143678248, 143678248)
+    """
     return vgg("vgg19_bn", impl, num_classes, in_channels, image_size, dropout)
 
 

@@ -63,6 +63,22 @@ class ZFNet(AlexNetFamily):
 
     Raises:
         ValueError: as :class:`~c147.models.alexnet.AlexNet` (smallest sizes 8 and 47).
+
+    Shape:
+        - Input: (N, in_channels, H, W), H and W at least ``min_size`` (47; 8 with the small stem).
+        - Output: (N, num_classes).
+
+    Example (no torchvision twin: the same network built from torch.nn layers, ``impl="torch"``):
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> ours = ZFNet(num_classes=10, image_size=32).eval()
+        >>> _ = torch.manual_seed(0)
+        >>> theirs = ZFNet(impl="torch", num_classes=10, image_size=32).eval()
+        >>> x = torch.randn(2, 3, 32, 32)
+        >>> ours(x).shape, ours.stem
+        (torch.Size([2, 10]), 'small')
+        >>> torch.allclose(ours(x), theirs(x), atol=1e-6)
+        True
     """
 
     name = "ZFNet"
@@ -78,7 +94,15 @@ class ZFNet(AlexNetFamily):
 def zfnet(impl: str = "c147", num_classes: int = 1000, in_channels: int = 3, image_size: int = 224,
           dropout: float = 0.5, variant: str = "paper", stem: str = "auto") -> ZFNet:
     """ZFNet (Zeiler & Fergus 2013, Fig. 3): 62,357,608 parameters with 1000 classes, or
-    ``variant="large"`` (107,627,624). See :class:`ZFNet`."""
+    ``variant="large"`` (107,627,624). See :class:`ZFNet`.
+
+    Example:
+        >>> import torch
+        >>> with torch.device("meta"):  # parameters without memory or initialization
+        ...     models = zfnet(), zfnet(variant="large"), zfnet(impl="torch")
+        >>> [sum(p.numel() for p in m.parameters()) for m in models]
+        [62357608, 107627624, 62357608]
+    """
     return ZFNet(variant, stem, impl=impl, num_classes=num_classes, in_channels=in_channels,
                  image_size=image_size, dropout=dropout)
 

@@ -59,6 +59,16 @@ def window_count(size: int, kernel: int, stride: int = 1, padding: int = 0, dila
 
     rounded up instead with ``ceil_mode`` unless the last window would then start in the right padding
     (torch's rule); 0 when no window fits. Asymmetric padding: pass ``W + P_begin + P_end`` as ``size``.
+
+    Example:
+        >>> import torch
+        >>> x = torch.zeros(1, 1, 8, 8)
+        >>> window_count(8, 3, 2), torch.nn.functional.max_pool2d(x, 3, 2).shape[-1]
+        (3, 3)
+        >>> window_count(8, 3, 2, ceil_mode=True), torch.nn.functional.max_pool2d(x, 3, 2, ceil_mode=True).shape[-1]
+        (4, 4)
+        >>> window_count(224, 11, 4, 2)  # AlexNet's conv1
+        55
     """
     span = size + 2 * padding - dilation * (kernel - 1) - 1
     out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
@@ -69,7 +79,12 @@ def window_count(size: int, kernel: int, stride: int = 1, padding: int = 0, dila
 
 def min_input_size(feature_size: Callable[[int], int], start: int = 1) -> int:
     """The smallest square input side for which ``feature_size(side)`` (a network's feature map side) is
-    at least 1: a network's minimum input."""
+    at least 1: a network's minimum input.
+
+    Example:
+        >>> min_input_size(lambda side: window_count(side, 11, 4))  # one 11x11/4 window
+        11
+    """
     side = start
     while feature_size(side) < 1:
         side += 1
@@ -77,7 +92,15 @@ def min_input_size(feature_size: Callable[[int], int], start: int = 1) -> int:
 
 
 def check_input_size(name: str, h: int, w: int, min_size: int) -> None:
-    """Raise ``ValueError`` naming the network when an ``h`` x ``w`` input is below its minimum."""
+    """Raise ``ValueError`` naming the network when an ``h`` x ``w`` input is below its minimum.
+
+    Example:
+        >>> check_input_size("VGG-11", 32, 32, 32)
+        >>> check_input_size("VGG-11", 16, 32, 32)
+        Traceback (most recent call last):
+            ...
+        ValueError: VGG-11 needs input images of at least 32x32, got 16x32
+    """
     if min(h, w) < min_size:
         raise ValueError(f"{name} needs input images of at least {min_size}x{min_size}, got {h}x{w}")
 
@@ -103,6 +126,14 @@ def conv_output_size(size: IntPair, kernel: IntPair, stride: IntPair = 1, paddin
 
     Raises:
         ValueError: an argument out of range, or a window larger than the padded input.
+
+    Example:
+        >>> import torch
+        >>> conv = torch.nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        >>> conv_output_size((32, 24), 3, stride=2, padding=1), tuple(conv(torch.zeros(1, 3, 32, 24)).shape[-2:])
+        ((16, 12), (16, 12))
+        >>> conv_output_size(224, 11, 4, 2)
+        55
     """
     return _sizes("conv_output_size", size, kernel, stride, padding, dilation, False)
 
@@ -115,6 +146,14 @@ def pool_output_size(size: IntPair, kernel: IntPair, stride: IntPair | None = No
     Raises:
         ValueError: an argument out of range, padding above half the kernel (torch's limit), or a
             window larger than the padded input.
+
+    Example:
+        >>> import torch
+        >>> x = torch.zeros(1, 1, 110, 26)  # ZFNet's conv1 and conv2 maps
+        >>> pool_output_size((110, 26), 3, 2, ceil_mode=True)
+        (55, 13)
+        >>> tuple(torch.nn.functional.max_pool2d(x, 3, 2, ceil_mode=True).shape[-2:])
+        (55, 13)
     """
     return _sizes("pool_output_size", size, kernel, kernel if stride is None else stride, padding, dilation,
                   ceil_mode)
@@ -127,7 +166,14 @@ def _channels(where: str, in_channels: int, out_channels: int, groups: int) -> N
 
 
 def conv_params(in_channels: int, out_channels: int, kernel: IntPair, groups: int = 1, bias: bool = True) -> int:
-    """(F_h F_w C_in / groups + 1) K, without the + 1 when ``bias`` is False."""
+    """(F_h F_w C_in / groups + 1) K, without the + 1 when ``bias`` is False.
+
+    Example:
+        >>> import torch
+        >>> conv = torch.nn.Conv2d(64, 128, 3, groups=2)
+        >>> conv_params(64, 128, 3, groups=2), sum(p.numel() for p in conv.parameters())
+        (36992, 36992)
+    """
     _channels("conv_params", in_channels, out_channels, groups)
     (fh, fw) = k = _pair(kernel, "kernel", "conv_params")
     _check("conv_params", kernel=k)
@@ -135,7 +181,12 @@ def conv_params(in_channels: int, out_channels: int, kernel: IntPair, groups: in
 
 
 def conv_macs(in_channels: int, out_channels: int, kernel: IntPair, output_size: IntPair, groups: int = 1) -> int:
-    """K H_out W_out (F_h F_w C_in / groups): one multiply-add per weight per output pixel."""
+    """K H_out W_out (F_h F_w C_in / groups): one multiply-add per weight per output pixel.
+
+    Example:
+        >>> conv_macs(3, 64, 11, 55)  # AlexNet's conv1 on 224 x 224
+        70276800
+    """
     _channels("conv_macs", in_channels, out_channels, groups)
     (fh, fw) = k = _pair(kernel, "kernel", "conv_macs")
     (ho, wo) = o = _pair(output_size, "output_size", "conv_macs")
@@ -150,20 +201,39 @@ def _features(where: str, in_features: int, out_features: int) -> None:
 
 
 def linear_params(in_features: int, out_features: int, bias: bool = True) -> int:
-    """(N_in + 1) N_out, or N_in N_out without bias."""
+    """(N_in + 1) N_out, or N_in N_out without bias.
+
+    Example:
+        >>> import torch
+        >>> linear_params(9216, 4096), sum(p.numel() for p in torch.nn.Linear(9216, 4096).parameters())
+        (37752832, 37752832)
+    """
     _features("linear_params", in_features, out_features)
     return (in_features + int(bias)) * out_features
 
 
 def linear_macs(in_features: int, out_features: int) -> int:
-    """N_in N_out multiply-adds per sample."""
+    """N_in N_out multiply-adds per sample.
+
+    Example:
+        >>> linear_macs(9216, 4096)  # AlexNet's FC6
+        37748736
+    """
     _features("linear_macs", in_features, out_features)
     return in_features * out_features
 
 
 @dataclass(frozen=True)
 class LayerRow:
-    """One call of a leaf module in a forward pass; shapes without the batch dimension."""
+    """One call of a leaf module in a forward pass; shapes without the batch dimension.
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> row = summarize(nn.Sequential(nn.Conv2d(1, 4, 3)), (1, 8, 8))[0]
+        >>> row.type, row.input_shape, row.output_shape, row.params, row.macs, row.is_fc
+        ('Conv2d', (1, 8, 8), (4, 6, 6), 40, 1296, False)
+    """
 
     name: str
     type: str
@@ -184,6 +254,14 @@ class Summary:
         fc_params: parameters of the fully connected (Linear) layers.
         unused_params: parameters outside the leaf modules the eval-mode forward called (GoogLeNet's
             auxiliary heads, or a parameter held by a container), included in ``params``.
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(36, 10))
+        >>> summary = summarize(model, (1, 8, 8))
+        >>> len(summary), summary.params, summary.fc_params, round(summary.fc_share, 3)
+        (5, 410, 370, 0.902)
     """
 
     rows: list[LayerRow]
@@ -260,6 +338,16 @@ def summarize(model: nn.Module, input_size: Sequence[int]) -> Summary:
     Raises:
         ValueError: ``input_size`` is not three positive ints.
         RuntimeError: a formula disagrees with its module (the message names the layer).
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(36, 10))
+        >>> summary = summarize(model, (1, 8, 8))
+        >>> [row.output_shape for row in summary]
+        [(4, 6, 6), (4, 6, 6), (4, 3, 3), (36,), (10,)]
+        >>> summary.params == sum(p.numel() for p in model.parameters()), summary.macs
+        (True, 1656)
     """
     if len(input_size) != 3 or not all(isinstance(s, int) and s > 0 for s in input_size):
         raise ValueError(f"summarize: expected input_size (C, H, W) of three positive ints, got {input_size!r}")
@@ -310,7 +398,16 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 
 def format_table(summary: Summary | Sequence[LayerRow], title: str | None = None) -> Table:
-    """A rich Table: one row per layer, and a totals row when given a :class:`Summary`."""
+    """A rich Table: one row per layer, and a totals row when given a :class:`Summary`.
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(36, 10))
+        >>> table = format_table(summarize(model, (1, 8, 8)), title="tiny")
+        >>> table.row_count, [column.header for column in table.columns]
+        (5, ['#', 'layer', 'type', 'input', 'output', 'params', 'MACs'])
+    """
     table = Table(title=title, show_footer=isinstance(summary, Summary))
     for header, justify in (("#", "right"), ("layer", "left"), ("type", "left"), ("input", "right"),
                             ("output", "right"), ("params", "right"), ("MACs", "right")):
