@@ -29,3 +29,11 @@ def test_foreach_utils():
     assert len(groups) == 2
     assert isinstance(_compat._has_foreach_support(tensors, torch.device("cpu")), bool)
     assert isinstance(_compat._device_has_foreach_support(torch.device("cpu")), bool)
+
+
+def test_trunc_normal_probe_leaves_the_generator_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    assert isinstance(_compat.trunc_normal_by_rejection(), bool)
+    assert torch.equal(torch.rand(3), expected)

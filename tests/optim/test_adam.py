@@ -1,168 +1,24 @@
-"""c147.optim.Adam and AdamW against torch's twins, and the sheet's Adam and bias-correction claims."""
+"""c147.optim.Adam and AdamW: AdamW is Adam with decoupled weight decay, and the sheet's Adam and
+bias-correction claims.
+
+What Adam and AdamW share with every optimizer (parity with torch's twins, state_dicts, invalid arguments,
+...) is tested over the table in test_optimizers.py.
+"""
 
 from __future__ import annotations
 
-import copy
-import functools
-import inspect
 import math
-from typing import Any
 
 import pytest
 import torch
+import torch.optim.adam as torch_adam
 
-from c147.optim._foreach import chunked
+import c147.optim.adam as c147_adam
 from c147.optim.adam import Adam
 from c147.optim.adamw import AdamW
-from tests.optim.trajectory import assert_same_params, assert_same_state, make_loss, make_model, run
-from tests.twins import DEVICES
+from tests.optim.trajectory import EXACT, assert_same_params, make_model, run, train
 
-EXACT = dict(rtol=0, atol=0)
-
-ADAM_CASES = {
-    "default": {},
-    "lr": dict(lr=0.01),
-    "betas": dict(betas=(0.5, 0.9)),
-    "eps": dict(eps=1e-3),
-    "weight_decay": dict(weight_decay=0.1),
-    "amsgrad": dict(amsgrad=True),
-    "maximize": dict(maximize=True),
-    "maximize_weight_decay": dict(maximize=True, weight_decay=0.1),
-    "decoupled": dict(weight_decay=0.1, decoupled_weight_decay=True),
-    "everything": dict(lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True),
-}
-ADAMW_CASES = {
-    "default": {},
-    "weight_decay": dict(weight_decay=0.1),
-    "amsgrad": dict(amsgrad=True),
-    "maximize": dict(maximize=True),
-    "everything": dict(lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True),
-}
-TWINS = {Adam: (torch.optim.Adam, ADAM_CASES), AdamW: (torch.optim.AdamW, ADAMW_CASES)}
-TABLE = [pytest.param(cls, name, id=f"{cls.__name__}-{name}") for cls, (_, cases) in TWINS.items() for name in cases]
-
-
-@functools.cache
-def twin_run(ours, case: str, foreach: bool):
-    """torch's run of a table case, computed once for both of our paths."""
-    theirs, cases = TWINS[ours]
-    return run(theirs, dict(cases[case], foreach=foreach), two_groups=True)
-
-
-def train(model: torch.nn.Module, opt: torch.optim.Optimizer, steps: int, start: int = 0) -> None:
-    """Continue the trajectory of tests/optim/trajectory.py from step ``start``."""
-    for step in range(start, start + steps):
-
-        def closure(step=step):
-            opt.zero_grad()
-            loss = make_loss(model, step)
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-
-
-def check_round_trip(src_cls, dst_cls, kwargs: dict[str, Any]) -> None:
-    """20 steps with ``src_cls``, its state_dict into a fresh ``dst_cls``, 20 more steps with both: identical."""
-    model_a = make_model()
-    opt_a = src_cls(model_a.parameters(), **kwargs)
-    train(model_a, opt_a, 20)
-    model_b = copy.deepcopy(model_a)
-    opt_b = dst_cls(model_b.parameters(), **kwargs)
-    opt_b.load_state_dict(copy.deepcopy(opt_a.state_dict()))
-    train(model_a, opt_a, 20, start=20)
-    train(model_b, opt_b, 20, start=20)
-    assert_same_params(model_b, model_a)
-    assert_same_state(opt_b, opt_a)
-
-
-def same_signature(ours, theirs) -> None:
-    """Names, kinds and defaults of the constructor arguments (annotations are strings on our side)."""
-    mine, twin = inspect.signature(ours).parameters, inspect.signature(theirs).parameters
-    assert [(p.name, p.kind, p.default) for p in mine.values()] == [(p.name, p.kind, p.default) for p in twin.values()]
-
-
-# ---- parity with the twin -------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("foreach", [False, True], ids=["single", "foreach"])
-@pytest.mark.parametrize("ours, case", TABLE)
-def test_trajectory_matches_torch(ours, case, foreach):
-    """Both of our paths against both of torch's: 60 steps, two param groups, a parameter sometimes without grad."""
-    model, opt = run(ours, dict(TWINS[ours][1][case], foreach=foreach), two_groups=True)
-    for torch_foreach in (False, True):
-        model_t, opt_t = twin_run(ours, case, torch_foreach)
-        assert_same_params(model, model_t)
-        assert_same_state(opt, opt_t)
-
-
-@pytest.mark.parametrize("foreach", [False, True], ids=["single", "foreach"])
-@pytest.mark.parametrize("ours, theirs", [(Adam, torch.optim.Adam), (AdamW, torch.optim.AdamW)])
-def test_bit_identical_to_torch_on_cpu(ours, theirs, foreach):
-    """torch's order of operations is kept (√v / √(1 - β2^t) + δ, step size ε / (1 - β1^t)): not one bit differs."""
-    kwargs = dict(weight_decay=0.1, amsgrad=True)
-    model, opt = run(ours, dict(kwargs, foreach=foreach), two_groups=True)
-    model_t, opt_t = run(theirs, dict(kwargs, foreach=foreach), two_groups=True)
-    assert_same_params(model, model_t, **EXACT)
-    assert_same_state(opt, opt_t, **EXACT)
-
-
-@pytest.mark.parametrize("foreach", [False, True], ids=["single", "foreach"])
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("ours, theirs", [(Adam, torch.optim.Adam), (AdamW, torch.optim.AdamW)])
-def test_trajectory_matches_torch_on_device(ours, theirs, device, foreach):
-    kwargs = dict(weight_decay=0.1, amsgrad=True, foreach=foreach)
-    model, opt = run(ours, kwargs, device=device)
-    model_t, opt_t = run(theirs, kwargs, device=device)
-    assert_same_params(model, model_t)
-    assert_same_state(opt, opt_t)
-    assert all(st["step"].device.type == "cpu" for st in opt.state.values())  # like torch's non-capturable
-
-
-@pytest.mark.parametrize("foreach", [False, True], ids=["single", "foreach"])
-def test_float32_trajectory_matches_torch(foreach):
-    model, opt = run(Adam, dict(foreach=foreach), dtype=torch.float32)
-    model_t, opt_t = run(torch.optim.Adam, dict(foreach=foreach), dtype=torch.float32)
-    assert_same_params(model, model_t, **EXACT)
-    assert_same_state(opt, opt_t, **EXACT)
-
-
-def test_lr_scheduler_and_tensor_lr_match_torch():
-    """The lr is read from the group on every step (schedulers), and may be a 1-element tensor."""
-    sched = lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=7, gamma=0.5)  # noqa: E731
-    model, opt = run(Adam, dict(lr=0.01), scheduler=sched)
-    model_t, opt_t = run(torch.optim.Adam, dict(lr=0.01), scheduler=sched)
-    assert_same_params(model, model_t)
-    # float64: torch computes lr / (1 - β1^t) in the tensor's dtype, ours in Python floats (a float32 tensor lr
-    # gives steps 1e-9 apart in relative terms, torch's being the less exact)
-    lr = torch.tensor(0.01, dtype=torch.float64)
-    model, opt = run(Adam, dict(lr=lr, foreach=False))
-    model_t, opt_t = run(torch.optim.Adam, dict(lr=lr.clone(), foreach=False))
-    assert_same_params(model, model_t)
-    assert_same_state(opt, opt_t)
-
-
-@pytest.mark.parametrize("foreach", [False, True], ids=["single", "foreach"])
-def test_complex_parameters_match_torch(foreach):
-    """Real and imaginary parts are independent coordinates, as in torch (amsgrad state included)."""
-    results = []
-    for cls in (Adam, torch.optim.Adam):
-        torch.manual_seed(0)
-        z = torch.nn.Parameter(torch.randn(6, dtype=torch.complex128))
-        opt = cls([z], lr=0.1, weight_decay=0.1, amsgrad=True, foreach=foreach)
-        for _ in range(10):
-            opt.zero_grad()
-            ((z - (1 + 2j)).abs() ** 2).sum().backward()
-            opt.step()
-        results.append((z.detach().clone(), opt))
-    (z, opt), (z_t, opt_t) = results
-    torch.testing.assert_close(z, z_t, rtol=1e-10, atol=1e-12)
-    assert_same_state(opt, opt_t)
-
-
-def test_signatures_match_torch():
-    same_signature(Adam, torch.optim.Adam)
-    same_signature(AdamW, torch.optim.AdamW)
+# ---- AdamW ------------------------------------------------------------------------------------------------------
 
 
 def test_adamw_is_adam_with_decoupled_weight_decay():
@@ -181,65 +37,6 @@ def test_decoupled_decay_differs_from_l2():
     assert not torch.allclose(model[0].weight, model_w[0].weight, rtol=1e-3)
 
 
-@pytest.mark.parametrize("foreach", [False, True], ids=["single", "foreach"])
-def test_foreach_none_chooses_like_torch(foreach, monkeypatch):
-    """On CPU torch's default is the single-tensor loop; foreach=None must take that path here."""
-    monkeypatch.setattr(Adam, "_step_foreach" if not foreach else "_step_single", None)
-    model = make_model()
-    opt = Adam(model.parameters(), foreach=None if not foreach else True)
-    train(model, opt, 2)  # would call None (TypeError) on the wrong path
-    assert opt.state
-
-
-def test_cpu_foreach_chunks_cover_every_tensor_once():
-    """On CPU the foreach path runs on chunks of about 256 kB per list (c147.optim._foreach.chunked),
-    in order, none lost."""
-    tensors = [torch.zeros(n) for n in (10, 70_000, 5, 5, 200_000, 3)]  # float32: 40 B to 800 kB
-    lists = [tensors, [t + 1 for t in tensors]]
-    chunks = list(chunked(lists, chunk_bytes=1 << 18))
-    index = {id(t): i for i, t in enumerate(tensors)}
-    assert [[index[id(t)] for t in chunk[0]] for chunk in chunks] == [[0, 1], [2, 3, 4], [5]]
-    assert all(len(chunk[0]) == len(chunk[1]) and chunk[1][0].sum() > 0 for chunk in chunks)
-
-
-@pytest.mark.parametrize("cls, twin", [(Adam, torch.optim.Adam), (AdamW, torch.optim.AdamW)])
-def test_foreach_on_several_chunks_is_bit_identical_to_torch(cls, twin):
-    """Parameters large enough to be cut into several chunks, float32, steps of different ``t`` per tensor."""
-    results = []
-    for opt_cls in (cls, twin):
-        gen = torch.Generator().manual_seed(0)
-        params = [torch.nn.Parameter(torch.randn(n, generator=gen)) for n in (300_000, 100, 70_000, 7)]
-        opt = opt_cls(params, lr=0.01, weight_decay=0.1, amsgrad=True, foreach=True)
-        for step in range(4):
-            for i, p in enumerate(params):
-                p.grad = None if (step == 0 and i == 1) else torch.randn(p.shape, generator=gen)
-            opt.step()
-        results.append((params, opt))
-    (params, opt), (params_t, opt_t) = results
-    for p, q in zip(params, params_t, strict=True):
-        torch.testing.assert_close(p, q, **EXACT)
-    assert_same_state(opt, opt_t, **EXACT)
-
-
-# ---- state ------------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("amsgrad", [False, True])
-@pytest.mark.parametrize(
-    "src, dst",
-    [
-        (Adam, torch.optim.Adam),
-        (torch.optim.Adam, Adam),
-        (Adam, Adam),
-        (AdamW, torch.optim.AdamW),
-        (torch.optim.AdamW, AdamW),
-    ],
-    ids=["ours-torch", "torch-ours", "ours-ours", "W-ours-torch", "W-torch-ours"],
-)
-def test_state_dict_round_trip(src, dst, amsgrad):
-    check_round_trip(src, dst, dict(lr=0.01, weight_decay=0.1, amsgrad=amsgrad))
-
-
 def test_adamw_loading_an_adam_state_dict_stays_decoupled():
     model = make_model()
     adam = torch.optim.Adam(model.parameters(), weight_decay=0.1)
@@ -248,119 +45,6 @@ def test_adamw_loading_an_adam_state_dict_stays_decoupled():
     opt.load_state_dict(adam.state_dict())
     assert opt.param_groups[0]["decoupled_weight_decay"] is True
     assert opt.param_groups[0]["weight_decay"] == 0.1
-
-
-def test_old_state_dict_with_float_step_is_upgraded():
-    """__setstate__ fills missing defaults and turns a float ``step`` into torch's scalar tensor."""
-    model = make_model()
-    opt = Adam(model.parameters())
-    train(model, opt, 3)
-    sd = copy.deepcopy(opt.state_dict())
-    for st in sd["state"].values():
-        st["step"] = float(st["step"])
-    for group in sd["param_groups"]:
-        del group["amsgrad"], group["decoupled_weight_decay"], group["foreach"]
-    fresh = Adam(make_model().parameters())
-    fresh.load_state_dict(sd)
-    group = fresh.param_groups[0]
-    assert group["amsgrad"] is False and group["decoupled_weight_decay"] is False and group["foreach"] is None
-    for st in fresh.state.values():
-        assert torch.is_tensor(st["step"]) and st["step"].dtype == torch.float32 and st["step"].item() > 0
-
-
-@pytest.mark.parametrize("default_dtype", [torch.float32, torch.float64])
-def test_state_keys_and_step_dtype_match_torch(default_dtype):
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(default_dtype)
-    try:
-        states = []
-        for cls in (Adam, torch.optim.Adam):
-            p = torch.nn.Parameter(torch.ones(3))
-            opt = cls([p], amsgrad=True)
-            p.grad = torch.ones(3)
-            opt.step()
-            states.append(opt.state[p])
-    finally:
-        torch.set_default_dtype(previous)
-    ours, theirs = states
-    assert ours.keys() == theirs.keys() == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
-    assert ours["step"].dtype == theirs["step"].dtype == default_dtype and ours["step"].shape == ()
-
-
-@pytest.mark.parametrize("foreach", [False, True], ids=["single", "foreach"])
-def test_parameter_without_grad_gets_no_state(foreach):
-    a, b = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))
-    opt = Adam([a, b], foreach=foreach)
-    a.grad = torch.ones(2)
-    opt.step()
-    assert a in opt.state and b not in opt.state
-    assert torch.equal(b, torch.ones(2))
-    opt.zero_grad()
-    opt.step()  # no gradient at all: nothing happens
-    assert opt.state[a]["step"].item() == 1
-
-
-@pytest.mark.parametrize("foreach", [False, True], ids=["single", "foreach"])
-def test_sparse_gradient_is_refused(foreach):
-    p = torch.nn.Parameter(torch.ones(3))
-    p.grad = torch.ones(3).to_sparse()
-    with pytest.raises(RuntimeError, match="does not support sparse gradients"):
-        Adam([p], foreach=foreach).step()
-
-
-def test_closure_is_run_with_grad_enabled_and_its_loss_returned():
-    p = torch.nn.Parameter(torch.ones(2))
-    opt = Adam([p])
-
-    def closure():
-        assert torch.is_grad_enabled()
-        opt.zero_grad()
-        loss = (p**2).sum()
-        loss.backward()
-        return loss
-
-    with torch.no_grad():
-        assert opt.step(closure).item() == 2.0
-
-
-# ---- invalid arguments ------------------------------------------------------------------------------------------
-
-INVALID = [
-    (dict(lr=-1e-3), "Invalid learning rate: -0.001"),
-    (dict(eps=-1.0), "Invalid epsilon value: -1.0"),
-    (dict(betas=(1.0, 0.999)), "Invalid beta parameter at index 0: 1.0"),
-    (dict(betas=(-0.1, 0.999)), "Invalid beta parameter at index 0: -0.1"),
-    (dict(betas=(0.9, 1.0)), "Invalid beta parameter at index 1: 1.0"),
-    (dict(weight_decay=-0.1), "Invalid weight_decay value: -0.1"),
-    (dict(betas=(0.9, torch.tensor(0.999))), "betas must be either both floats or both Tensors"),
-    (dict(lr=torch.tensor([0.1, 0.2])), "Tensor lr must be 1-element"),
-    (dict(lr=torch.tensor(0.1), foreach=True), "lr as a Tensor is not supported for capturable=False and foreach=True"),
-]
-
-
-@pytest.mark.parametrize("cls", [Adam, AdamW, torch.optim.Adam, torch.optim.AdamW])
-@pytest.mark.parametrize("kwargs, message", INVALID)
-def test_invalid_arguments(cls, kwargs, message):
-    """The same ValueError as torch's (the torch rows check the table itself)."""
-    with pytest.raises(ValueError, match=f"^{message.replace('(', '[(]').replace(')', '[)]')}$"):
-        cls([torch.nn.Parameter(torch.ones(1))], **kwargs)
-
-
-@pytest.mark.parametrize("cls", [Adam, AdamW])
-@pytest.mark.parametrize("key", ["capturable", "differentiable", "fused"])
-def test_unimplemented_switches_are_refused(cls, key):
-    with pytest.raises(NotImplementedError, match=f"{key}=True"):
-        cls([torch.nn.Parameter(torch.ones(1))], **{key: True})
-    cls([torch.nn.Parameter(torch.ones(1))], **{key: False})  # off: accepted, kept for state_dicts
-
-
-def test_unimplemented_switch_in_a_loaded_group_is_refused_at_step():
-    p = torch.nn.Parameter(torch.ones(1))
-    opt = Adam([p])
-    opt.param_groups[0]["capturable"] = True  # e.g. from a torch state_dict saved with capturable=True
-    p.grad = torch.ones(1)
-    with pytest.raises(NotImplementedError, match="capturable=True"):
-        opt.step()
 
 
 # ---- the sheet ---------------------------------------------------------------------------------------------------
@@ -488,3 +172,21 @@ def test_sheet_erratum_first_moment_variance(t):
         assert abs(var / closed - 1) < 5 * math.sqrt(2 / n), (mean, var, closed)
         assert not math.isclose(var, mean, rel_tol=0.1)  # the sheet's value M
     assert math.isclose(variances[0.0], variances[5.0], rel_tol=5 * math.sqrt(2 / n))  # M plays no part
+
+
+@pytest.mark.parametrize("functional", [c147_adam.adam, torch_adam.adam], ids=["c147", "torch"])
+def test_tensor_lr_with_foreach_is_refused_at_step_like_torch(functional):
+    """Adam refuses a tensor lr with foreach=True in the constructor; a group switched to foreach
+    afterwards (or loaded so) is refused at the step, by ours as by torch's."""
+    lists = ([torch.ones(2)], [torch.ones(2)], [torch.zeros(2)], [torch.zeros(2)], [], [torch.tensor(0.0)])
+    hyper = dict(
+        amsgrad=False, beta1=0.9, beta2=0.999, lr=torch.tensor(0.1), weight_decay=0.0, eps=1e-8, maximize=False
+    )
+    with pytest.raises(RuntimeError, match="lr as a Tensor is not supported for capturable=False and foreach=True"):
+        functional(*lists, foreach=True, **hyper)
+    w = torch.nn.Parameter(torch.ones(2))
+    opt = (Adam if functional is c147_adam.adam else torch.optim.Adam)([w], lr=torch.tensor(0.1))
+    opt.param_groups[0]["foreach"] = True
+    w.grad = torch.ones(2)
+    with pytest.raises(RuntimeError, match="lr as a Tensor is not supported"):
+        opt.step()

@@ -1,123 +1,22 @@
-"""c147.optim.SGD against torch.optim.SGD, the sheet's momentum and Nesterov forms, and the sheet's errata."""
+"""c147.optim.SGD: the sheet's momentum and Nesterov forms, and the sheet's errata.
+
+What SGD shares with every optimizer (parity with torch.optim.SGD, state_dicts, sparse gradients, ...) is
+tested over the table in test_optimizers.py.
+"""
 
 from __future__ import annotations
 
-import copy
 from fractions import Fraction
 
 import pytest
 import torch
 
 from c147.optim.sgd import SGD
-from tests.optim.trajectory import (
-    TIGHT,
-    assert_same_params,
-    assert_same_state,
-    make_loss,
-    make_model,
-    param_groups,
-    run,
-)
-from tests.twins import DEVICES
-
-CASES = {
-    "default": dict(),
-    "lr": dict(lr=0.1),
-    "weight_decay": dict(lr=0.1, weight_decay=0.05),
-    "momentum": dict(lr=0.05, momentum=0.9),
-    "momentum_weight_decay": dict(lr=0.05, momentum=0.9, weight_decay=0.05),
-    "dampening": dict(lr=0.05, momentum=0.9, dampening=0.3),
-    "nesterov": dict(lr=0.05, momentum=0.9, nesterov=True),
-    "nesterov_weight_decay": dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.05),
-    "maximize": dict(lr=0.01, maximize=True, weight_decay=0.05),
-    "maximize_momentum": dict(lr=0.01, momentum=0.9, dampening=0.1, weight_decay=0.05, maximize=True),
-    "maximize_nesterov": dict(lr=0.01, momentum=0.9, nesterov=True, maximize=True),
-    "tensor_lr": dict(lr=torch.tensor(0.05), momentum=0.9),
-}
+from tests.optim.trajectory import TIGHT, assert_same_params, make_loss, make_model, run
 
 
-@pytest.mark.parametrize("two_groups", [False, True], ids=["one_group", "two_groups"])
-@pytest.mark.parametrize("foreach", [False, True], ids=["single", "foreach"])
-@pytest.mark.parametrize("case", list(CASES))
-def test_trajectory_matches_torch(case, foreach, two_groups):
-    kwargs = CASES[case]
-    ours_model, ours = run(SGD, dict(kwargs, foreach=foreach), two_groups=two_groups)
-    for torch_foreach in (False, True):
-        theirs_model, theirs = run(torch.optim.SGD, dict(kwargs, foreach=torch_foreach), two_groups=two_groups)
-        assert_same_params(ours_model, theirs_model)
-        assert_same_state(ours, theirs)
-
-
-@pytest.mark.parametrize("foreach", [False, True], ids=["single", "foreach"])
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("case", ["weight_decay", "nesterov_weight_decay", "maximize_momentum"])
-def test_trajectory_matches_torch_on_device(case, device, foreach):
-    kwargs = dict(CASES[case], foreach=foreach)
-    ours_model, ours = run(SGD, kwargs, steps=20, two_groups=True, device=device)
-    theirs_model, theirs = run(torch.optim.SGD, kwargs, steps=20, two_groups=True, device=device)
-    assert_same_params(ours_model, theirs_model)
-    assert_same_state(ours, theirs)
-
-
-@pytest.mark.parametrize("foreach", [False, True], ids=["single", "foreach"])
-def test_trajectory_matches_torch_float32(foreach):
-    kwargs = dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.05, foreach=foreach)
-    ours_model, ours = run(SGD, kwargs, dtype=torch.float32)
-    theirs_model, theirs = run(torch.optim.SGD, kwargs, dtype=torch.float32)
-    # float32: ours rounds differently (one-pass b = g + μ b, and θ - γ g - γ μ b instead of θ - γ (g + μ b));
-    # 60 steps of 1-ulp differences stay well inside 1e-5
-    tol = dict(rtol=1e-5, atol=1e-6)
-    assert_same_params(ours_model, theirs_model, **tol)
-    assert_same_state(ours, theirs, **tol)
-
-
-def _continue(model, opt, start, steps):
-    for step in range(start, start + steps):
-        opt.zero_grad()
-        make_loss(model, step).backward()
-        opt.step()
-
-
-@pytest.mark.parametrize(
-    "src, dst",
-    [(SGD, torch.optim.SGD), (torch.optim.SGD, SGD), (SGD, SGD)],
-    ids=["ours_to_torch", "torch_to_ours", "ours_to_ours"],
-)
-@pytest.mark.parametrize("case", ["momentum", "nesterov_weight_decay", "maximize_momentum"])
-def test_state_dict_round_trip(case, src, dst):
-    kwargs = CASES[case]
-    model, opt = run(src, kwargs, steps=20, two_groups=True)
-    model_dst = copy.deepcopy(model)
-    opt_dst = dst(param_groups(model_dst, True), **kwargs)
-    # load_state_dict keeps the very tensors it is given when dtype and device match: a deep copy each, as a
-    # checkpoint on disk would be, so the two runs do not share momentum buffers
-    opt_dst.load_state_dict(copy.deepcopy(opt.state_dict()))
-    model_src = copy.deepcopy(model)
-    opt_src = src(param_groups(model_src, True), **kwargs)
-    opt_src.load_state_dict(copy.deepcopy(opt.state_dict()))
-    _continue(model_src, opt_src, 20, 20)
-    _continue(model_dst, opt_dst, 20, 20)
-    assert_same_params(model_dst, model_src)
-    assert_same_state(opt_dst, opt_src)
-
-
-def test_state_dict_without_newer_keys_loads_with_defaults():
-    model, opt = run(SGD, CASES["momentum"], steps=3)
-    sd = opt.state_dict()
-    for group in sd["param_groups"]:
-        for key in ("nesterov", "maximize", "foreach", "differentiable", "fused"):
-            del group[key]
-    fresh = SGD(make_model().parameters(), **CASES["momentum"])
-    fresh.load_state_dict(sd)
-    group = fresh.param_groups[0]
-    assert (group["nesterov"], group["maximize"], group["foreach"]) == (False, False, None)
-    assert (group["differentiable"], group["fused"]) == (False, False)
-
-
-def test_state_is_torchs():
-    """momentum=0 keeps no state; otherwise momentum_buffer is a copy of the first gradient, only where one came."""
-    model, opt = run(SGD, dict(lr=0.1), steps=3)
-    assert opt.state_dict()["state"] == {}
+def test_first_momentum_buffer_is_a_copy_of_the_gradient():
+    """b_1 = g_1: a copy (equal to the bit, not the gradient tensor itself), only where a gradient came."""
     model = make_model()
     opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
     make_loss(model, 0).backward()  # step 0: 'extra' gets no gradient
@@ -130,88 +29,6 @@ def test_state_is_torchs():
         (buf,) = opt.state[p].values()
         torch.testing.assert_close(buf, grads[name], rtol=0, atol=0)
         assert buf.data_ptr() != p.grad.data_ptr()
-
-
-def test_default_foreach_on_cpu_is_the_single_tensor_path(monkeypatch):
-    def refuse(self, group):
-        raise AssertionError("foreach path taken on CPU")
-
-    monkeypatch.setattr(SGD, "_step_foreach", refuse)
-    run(SGD, CASES["momentum"], steps=2)
-
-
-def test_closure_loss_is_returned():
-    model = make_model()
-    opt = SGD(model.parameters(), lr=0.1)
-    loss = opt.step(lambda: make_loss(model, 1).backward() or torch.tensor(3.0))
-    assert loss.item() == 3.0
-    assert opt.step() is None
-
-
-@pytest.mark.parametrize("foreach", [False, True], ids=["single", "foreach"])
-@pytest.mark.parametrize("case", ["lr", "momentum", "dampening", "nesterov", "maximize_nesterov"])
-def test_sparse_gradients_match_torch(case, foreach):
-    """nn.Embedding(sparse=True) gradients; torch itself refuses weight_decay with them (add(sparse, dense))."""
-
-    def train(cls, kwargs):
-        torch.manual_seed(0)
-        emb = torch.nn.Embedding(10, 3, sparse=True, dtype=torch.float64)
-        opt = cls(emb.parameters(), **kwargs)
-        for step in range(6):
-            opt.zero_grad()
-            idx = torch.tensor([[step % 10, 3, (2 * step) % 10]])
-            emb(idx).pow(2).sum().backward()
-            opt.step()
-        return emb, opt
-
-    kwargs = dict(CASES[case], foreach=foreach)
-    ours_emb, ours = train(SGD, kwargs)
-    theirs_emb, theirs = train(torch.optim.SGD, dict(CASES[case]))
-    assert_same_params(ours_emb, theirs_emb)
-    assert_same_state(ours, theirs)
-
-
-@pytest.mark.parametrize("foreach", [False, True], ids=["single", "foreach"])
-def test_complex_parameters_match_torch(foreach):
-    def train(cls, **kwargs):
-        p = torch.nn.Parameter(torch.tensor([1 + 2j, -0.5 + 0.1j, 3 - 1j], dtype=torch.complex128))
-        opt = cls([p], lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1, **kwargs)
-        for _ in range(10):
-            opt.zero_grad()
-            (p * p.conj()).real.sum().backward()
-            opt.step()
-        return p, opt
-
-    (p, ours), (q, theirs) = train(SGD, foreach=foreach), train(torch.optim.SGD)
-    torch.testing.assert_close(p, q, **TIGHT)
-    assert_same_state(ours, theirs)
-
-
-INVALID = [
-    (dict(lr=-0.1), "Invalid learning rate: -0.1"),
-    (dict(lr=torch.tensor([0.1, 0.2])), "Tensor lr must be 1-element"),
-    (dict(momentum=-0.5), "Invalid momentum value: -0.5"),
-    (dict(weight_decay=-1e-4), "Invalid weight_decay value: -0.0001"),
-    (dict(nesterov=True), "Nesterov momentum requires a momentum and zero dampening"),
-    (dict(nesterov=True, momentum=0.9, dampening=0.1), "Nesterov momentum requires a momentum and zero dampening"),
-]
-
-
-@pytest.mark.parametrize("cls", [SGD, torch.optim.SGD], ids=["ours", "torch"])
-@pytest.mark.parametrize("kwargs, message", INVALID)
-def test_invalid_hyperparameters(cls, kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        cls(make_model().parameters(), **kwargs)
-
-
-@pytest.mark.parametrize("switch", ["fused", "differentiable"])
-def test_unimplemented_switches_refused(switch):
-    with pytest.raises(NotImplementedError, match=f"{switch}=True"):
-        SGD(make_model().parameters(), lr=0.1, **{switch: True})
-
-
-def test_default_lr_is_torchs():
-    assert SGD(make_model().parameters()).defaults["lr"] == torch.optim.SGD(make_model().parameters()).defaults["lr"]
 
 
 # --- the sheet's forms ---------------------------------------------------------------------------------------

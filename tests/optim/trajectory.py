@@ -6,12 +6,14 @@ The model is small, seeded and float64 by default; one parameter gets no gradien
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 TIGHT = dict(rtol=1e-10, atol=1e-12)  # float64: only the order of floating-point operations may differ
+EXACT = dict(rtol=0, atol=0)  # not one bit: the same operations in the same order as torch
 
 
 def make_model(seed: int = 0, dtype: torch.dtype = torch.float64, device: str = "cpu") -> torch.nn.Module:
@@ -31,11 +33,18 @@ def param_groups(model: torch.nn.Module, two_groups: bool) -> list[Any]:
     return [{"params": params[:3]}, {"params": params[3:], "lr": 0.003}]
 
 
-def make_loss(model: torch.nn.Module, step: int, seed: int = 0) -> torch.Tensor:
+@functools.cache
+def _batch(seed: int, step: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The inputs and targets of a step (drawn once: every run of a step sees the same, read-only)."""
     g = torch.Generator().manual_seed(seed * 1000 + step)
+    x = torch.randn(16, 5, generator=g, dtype=dtype).to(device)
+    y = torch.randn(16, 1, generator=g, dtype=dtype).to(device)
+    return x, y
+
+
+def make_loss(model: torch.nn.Module, step: int, seed: int = 0) -> torch.Tensor:
     p = next(model.parameters())
-    x = torch.randn(16, 5, generator=g, dtype=p.dtype).to(p.device)
-    y = torch.randn(16, 1, generator=g, dtype=p.dtype).to(p.device)
+    x, y = _batch(seed, step, p.dtype, p.device)
     loss = (model(x) - y).pow(2).mean()
     if step % 3 != 0:  # 'extra' gets a gradient on two steps out of three; None on the others
         loss = loss + model.extra.sin().sum() * 0.1
@@ -57,6 +66,15 @@ def run(
     opt = optimizer_cls(param_groups(model, two_groups), **kwargs)
     sched = scheduler(opt) if scheduler else None
     for step in range(steps):
+        train(model, opt, 1, start=step, seed=seed)
+        if sched is not None:
+            sched.step()
+    return model, opt
+
+
+def train(model: torch.nn.Module, opt: torch.optim.Optimizer, steps: int, start: int = 0, seed: int = 0) -> None:
+    """Continue the trajectory of :func:`run` from step ``start`` (with a closure, as :func:`run` does)."""
+    for step in range(start, start + steps):
 
         def closure(step=step):
             opt.zero_grad()  # set_to_none: 'extra' really has grad None on every third step
@@ -65,9 +83,6 @@ def run(
             return loss
 
         opt.step(closure)
-        if sched is not None:
-            sched.step()
-    return model, opt
 
 
 def assert_same_state(ours: torch.optim.Optimizer, theirs: torch.optim.Optimizer, **tol) -> None:

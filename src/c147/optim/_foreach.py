@@ -1,9 +1,10 @@
-"""Shared helper for the ``torch._foreach_*`` paths of the optimizers."""
+"""What the ``torch._foreach_*`` paths of the optimizers share."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import torch
 from torch import Tensor
 
 
@@ -27,4 +28,19 @@ def chunked(tensor_lists: list[list[Tensor]], chunk_bytes: int = 1 << 18) -> Ite
             start, size = i + 1, 0
 
 
-__all__ = ["chunked"]
+def foreach_grads(grads: list[Tensor], params: list[Tensor], weight_decay: float, maximize: bool) -> list[Tensor]:
+    """``g_t = ±∇f(θ_{t-1}) + λ θ_{t-1}`` for lists: the ``.grad`` tensors themselves when neither the
+    sign nor the L2 term applies, else a fresh list (a parameter's ``.grad`` is never written)."""
+    if maximize:
+        # g_t = -∇f(θ_{t-1})  (ascend)
+        grads = torch._foreach_neg(grads)
+        if weight_decay != 0:
+            # g_t = g_t + λ θ_{t-1}  (in the fresh copy)
+            torch._foreach_add_(grads, params, alpha=weight_decay)
+    elif weight_decay != 0:
+        # g_t = g_t + λ θ_{t-1}
+        grads = torch._foreach_add(grads, params, alpha=weight_decay)
+    return grads
+
+
+__all__ = ["chunked", "foreach_grads"]

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
 from torch.optim.optimizer import Optimizer, ParamsT
 
 from c147._compat import _get_scalar_dtype
-from c147.optim._base import TwoPathOptimizer
-from c147.optim._foreach import chunked
+from c147.optim._base import TwinOptimizer, check_lr, check_non_negative, check_steps, refuse_unimplemented, scalar
+from c147.optim._base import use_foreach as _use_foreach
+from c147.optim._docs import functional_doc, shared_docs
+from c147.optim._foreach import chunked, foreach_grads
 
-__all__ = ["Adagrad"]
+__all__ = ["Adagrad", "adagrad"]
 
 
-class Adagrad(TwoPathOptimizer):
+@shared_docs
+class Adagrad(TwinOptimizer):
     r"""Adagrad: the learning rate of each coordinate divided by the root of its running sum of squared gradients.
 
     The sheet's rule, completed (``a`` the running sum of squares, ``ε`` the learning rate, ``ν`` = eps)::
@@ -44,20 +45,24 @@ class Adagrad(TwoPathOptimizer):
     steps in which the parameter had a gradient.
 
     Args:
-        params: parameters or parameter groups to optimize.
+        {params}
         lr: learning rate ``γ`` (the sheet's ``ε``).
         lr_decay: ``η``, the learning rate at step ``t`` is ``γ / (1 + (t - 1) η)``.
         weight_decay: L2 penalty ``λ``, added to the gradient.
         initial_accumulator_value: ``τ``, the starting value of the sum of squares.
         eps: ``ν``, added to ``√a`` (outside the square root, like torch).
-        foreach: ``True`` for the ``torch._foreach_*`` path, ``False`` for the per-tensor loop,
-            ``None`` to choose like torch (foreach when every parameter is on CUDA).
-        maximize: maximize the objective instead of minimizing it.
-        differentiable: accepted for state_dict compatibility; ``True`` is not implemented.
-        fused: accepted for state_dict compatibility; ``True`` is not implemented.
+        {foreach}
+        {maximize}
+        {differentiable}
+        {fused}
+
+    {example}
     """
 
+    example_hyper = "lr=0.1, lr_decay=0.01"  # the docstring's example
+
     unimplemented = ("fused", "differentiable")
+    group_defaults = dict(foreach=None, maximize=False, differentiable=False, fused=None)
 
     def __init__(
         self,
@@ -73,18 +78,9 @@ class Adagrad(TwoPathOptimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= lr_decay:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= initial_accumulator_value:
-            raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_lr(lr)
+        check_non_negative(lr_decay=lr_decay, weight_decay=weight_decay)
+        check_non_negative(initial_accumulator_value=initial_accumulator_value, epsilon=eps)
         defaults = dict(
             lr=lr,
             lr_decay=lr_decay,
@@ -102,107 +98,174 @@ class Adagrad(TwoPathOptimizer):
             for p in group["params"]:
                 _init_state(self.state[p], p, initial_accumulator_value)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", None)
-            for p in group["params"]:
-                p_state = self.state.get(p, {})
-                if len(p_state) != 0 and not torch.is_tensor(p_state["step"]):
-                    p_state["step"] = torch.tensor(float(p_state["step"]), dtype=_get_scalar_dtype())
-
     def share_memory(self) -> None:
         """Move every ``sum`` tensor to shared memory (for Hogwild-style multiprocessing), like torch."""
         for group in self.param_groups:
             for p in group["params"]:
                 self.state[p]["sum"].share_memory_()
 
-    def _state(self, p: Tensor) -> dict[str, Tensor]:
-        """The state of ``p``; created here only for parameters added after construction (torch's rule)."""
-        state = self.state[p]
-        if len(state) == 0:
-            _init_state(state, p, self.defaults["initial_accumulator_value"])
-        return state
-
-    def _step_single(self, group: dict[str, Any]) -> None:
-        """One tensor at a time, the update written as the equations (also the path for sparse gradients)."""
-        lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-        weight_decay, maximize = group["weight_decay"], group["maximize"]
-        lr_now = _scalar(lr)  # γ̃ when η = 0
-        for param in group["params"]:
-            grad = param.grad
-            if grad is None:
+    def _init_group(
+        self,
+        group: dict,
+        params: list[Tensor],
+        grads: list[Tensor],
+        state_sums: list[Tensor],
+        state_steps: list[Tensor],
+    ) -> tuple[bool, bool]:
+        """Append the group's parameters with a gradient and their state to the lists; the state of a
+        parameter added after construction is created here, from ``defaults`` (torch's rule). Returns
+        whether a gradient is sparse and whether a parameter is complex."""
+        has_sparse_grad, has_complex = False, False
+        for p in group["params"]:
+            if p.grad is None:
                 continue
-            state = self._state(param)
-            state_sum = state["sum"]
-            # t = t + 1
-            state["step"] += 1
-            if maximize:
-                # g_t = -∇f(θ_{t-1})  (ascend)
-                grad = -grad
-            if weight_decay != 0:
-                if grad.is_sparse:
-                    raise RuntimeError("weight_decay option is not compatible with sparse gradients")
-                # g_t = g_t + λ θ_{t-1}
-                grad = grad.add(param, alpha=weight_decay)
-            # γ̃_t = γ / (1 + (t - 1) η)  (no read of t when η = 0)
-            clr = _decayed_lr(lr, state["step"], lr_decay) if lr_decay != 0 else lr_now
+            has_sparse_grad |= p.grad.is_sparse
+            has_complex |= torch.is_complex(p)
+            state = self.state[p]
+            if len(state) == 0:
+                _init_state(state, p, self.defaults["initial_accumulator_value"])
+            params.append(p)
+            grads.append(p.grad)
+            state_sums.append(state["sum"])
+            state_steps.append(state["step"])
+        return has_sparse_grad, has_complex
+
+    def _step_group(self, group: dict) -> None:
+        lists: tuple[list[Tensor], ...] = ([], [], [], [])
+        has_sparse_grad, has_complex = self._init_group(group, *lists)
+        adagrad(
+            *lists,
+            has_sparse_grad=has_sparse_grad,
+            foreach=group["foreach"],
+            has_complex=has_complex,
+            lr=group["lr"],
+            weight_decay=group["weight_decay"],
+            lr_decay=group["lr_decay"],
+            eps=group["eps"],
+            maximize=group["maximize"],
+        )
+
+
+@functional_doc("adagrad", extra="""
+
+    ``state_sums`` are the running sums of squared gradients, ``state_steps`` the step counts (CPU
+    scalar tensors). ``has_sparse_grad``: whether a gradient is sparse (then the single-tensor path
+    runs: foreach kernels take no sparse tensors).""")
+def adagrad(
+    params: list[Tensor],
+    grads: list[Tensor],
+    state_sums: list[Tensor],
+    state_steps: list[Tensor],
+    fused: bool | None = None,
+    grad_scale: Tensor | None = None,
+    found_inf: Tensor | None = None,
+    has_sparse_grad: bool = False,
+    foreach: bool | None = None,
+    differentiable: bool = False,
+    has_complex: bool = False,
+    *,
+    lr: float | Tensor,
+    weight_decay: float,
+    lr_decay: float,
+    eps: float,
+    maximize: bool,
+) -> None:
+    switches = dict(fused=fused, differentiable=differentiable)
+    refuse_unimplemented("adagrad", dict(switches, grad_scale=grad_scale is not None, found_inf=found_inf is not None))
+    check_steps(state_steps)
+    step = _multi_tensor_adagrad if _use_foreach(foreach, params) and not has_sparse_grad else _single_tensor_adagrad
+    step(
+        params,
+        grads,
+        state_sums,
+        state_steps,
+        has_complex=has_complex,
+        lr=lr,
+        weight_decay=weight_decay,
+        lr_decay=lr_decay,
+        eps=eps,
+        maximize=maximize,
+    )
+
+
+def _single_tensor_adagrad(
+    params: list[Tensor],
+    grads: list[Tensor],
+    state_sums: list[Tensor],
+    state_steps: list[Tensor],
+    *,
+    has_complex: bool,
+    lr: float | Tensor,
+    weight_decay: float,
+    lr_decay: float,
+    eps: float,
+    maximize: bool,
+) -> None:
+    """One tensor at a time, the update written as the equations (also the path for sparse gradients)."""
+    lr_now = scalar(lr)  # γ̃ when η = 0
+    for param, grad, state_sum, step_t in zip(params, grads, state_sums, state_steps, strict=True):
+        # t = t + 1
+        step_t += 1
+        if maximize:
+            # g_t = -∇f(θ_{t-1})  (ascend)
+            grad = -grad
+        if weight_decay != 0:
             if grad.is_sparse:
-                _sparse_update(param, grad, state_sum, clr, eps)
-                continue
-            if torch.is_complex(param):  # real and imaginary parts are separate coordinates
-                param, grad, state_sum = (torch.view_as_real(t) for t in (param, grad, state_sum))
-            # a_t = a_{t-1} + g_t ⊙ g_t
-            state_sum.addcmul_(grad, grad)
-            # θ_t = θ_{t-1} - γ̃_t g_t / (√a_t + ν)
-            param.addcdiv_(grad, state_sum.sqrt().add_(eps), value=-clr)
+                raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+            # g_t = g_t + λ θ_{t-1}
+            grad = grad.add(param, alpha=weight_decay)
+        # γ̃_t = γ / (1 + (t - 1) η)  (no read of t when η = 0)
+        clr = _decayed_lr(lr, step_t, lr_decay) if lr_decay != 0 else lr_now
+        if grad.is_sparse:
+            _sparse_update(param, grad, state_sum, clr, eps)
+            continue
+        if torch.is_complex(param):  # real and imaginary parts are separate coordinates
+            param, grad, state_sum = (torch.view_as_real(t) for t in (param, grad, state_sum))
+        # a_t = a_{t-1} + g_t ⊙ g_t
+        state_sum.addcmul_(grad, grad)
+        # θ_t = θ_{t-1} - γ̃_t g_t / (√a_t + ν)
+        param.addcdiv_(grad, state_sum.sqrt().add_(eps), value=-clr)
 
-    def _step_foreach(self, group: dict[str, Any]) -> None:
-        """The same update on lists of tensors, one ``torch._foreach_*`` call per line and device/dtype."""
-        params = [p for p in group["params"] if p.grad is not None]
-        if not params:
-            return
-        grads = [p.grad for p in params]
-        if any(g.is_sparse for g in grads):  # foreach kernels take no sparse tensors
-            self._step_single(group)
-            return
-        lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-        weight_decay, maximize = group["weight_decay"], group["maximize"]
-        states = [self._state(p) for p in params]
-        sums = [s["sum"] for s in states]
-        steps = [s["step"] for s in states]
-        grouped = Optimizer._group_tensors_by_device_and_dtype([params, grads, sums, steps])
-        for lists, _ in grouped.values():
-            for dev_params, dev_grads, dev_sums, dev_steps in chunked(lists):  # CPU: cache-sized chunks
-                # t = t + 1  (steps are CPU scalars: a tensor 1 takes the fast overload, a Python 1 is wrapped per step)
-                torch._foreach_add_(dev_steps, torch.tensor(1.0), alpha=1.0)
-                if dev_params[0].is_complex():  # one dtype per group; real and imaginary parts are separate coordinates
-                    dev_params, dev_grads, dev_sums = (
-                        [torch.view_as_real(t) for t in ts] for ts in (dev_params, dev_grads, dev_sums)
-                    )
-                if maximize:
-                    # g_t = -∇f(θ_{t-1})
-                    dev_grads = torch._foreach_neg(dev_grads)
-                    if weight_decay != 0:
-                        # g_t = g_t + λ θ_{t-1}  (in the fresh copy)
-                        torch._foreach_add_(dev_grads, dev_params, alpha=weight_decay)
-                elif weight_decay != 0:
-                    # g_t = g_t + λ θ_{t-1}
-                    dev_grads = torch._foreach_add(dev_grads, dev_params, alpha=weight_decay)
-                # a_t = a_{t-1} + g_t ⊙ g_t
-                torch._foreach_addcmul_(dev_sums, dev_grads, dev_grads)
-                # √a_t + ν
-                std = torch._foreach_sqrt(dev_sums)
-                torch._foreach_add_(std, eps)
-                # θ_t = θ_{t-1} - γ̃_t g_t / (√a_t + ν),  γ̃_t = γ / (1 + (t - 1) η)
-                if lr_decay == 0:
-                    torch._foreach_addcdiv_(dev_params, dev_grads, std, value=-_scalar(lr))
-                else:
-                    minus_clr = [-_decayed_lr(lr, t, lr_decay) for t in dev_steps]
-                    torch._foreach_addcdiv_(dev_params, dev_grads, std, minus_clr)
+
+def _multi_tensor_adagrad(
+    params: list[Tensor],
+    grads: list[Tensor],
+    state_sums: list[Tensor],
+    state_steps: list[Tensor],
+    *,
+    has_complex: bool,
+    lr: float | Tensor,
+    weight_decay: float,
+    lr_decay: float,
+    eps: float,
+    maximize: bool,
+) -> None:
+    """The same update on lists of tensors, one ``torch._foreach_*`` call per line, per device and dtype
+    (and on CPU per cache-sized chunk, :func:`~c147.optim._foreach.chunked`)."""
+    if not params:
+        return
+    grouped = Optimizer._group_tensors_by_device_and_dtype([params, grads, state_sums, state_steps])
+    for lists, _ in grouped.values():
+        for dev_params, dev_grads, dev_sums, dev_steps in chunked(lists):
+            # t = t + 1  (steps are CPU scalars: a tensor 1 takes the fast overload, a Python 1 is wrapped per step)
+            torch._foreach_add_(dev_steps, torch.tensor(1.0), alpha=1.0)
+            if has_complex and dev_params[0].is_complex():  # real and imaginary parts are separate coordinates
+                dev_params, dev_grads, dev_sums = (
+                    [torch.view_as_real(t) for t in ts] for ts in (dev_params, dev_grads, dev_sums)
+                )
+            # g_t = ±∇f(θ_{t-1}) + λ θ_{t-1}
+            dev_grads = foreach_grads(dev_grads, dev_params, weight_decay, maximize)
+            # a_t = a_{t-1} + g_t ⊙ g_t
+            torch._foreach_addcmul_(dev_sums, dev_grads, dev_grads)
+            # √a_t + ν
+            std = torch._foreach_sqrt(dev_sums)
+            torch._foreach_add_(std, eps)
+            # θ_t = θ_{t-1} - γ̃_t g_t / (√a_t + ν),  γ̃_t = γ / (1 + (t - 1) η)
+            if lr_decay == 0:
+                torch._foreach_addcdiv_(dev_params, dev_grads, std, value=-scalar(lr))
+            else:
+                minus_clr = [-_decayed_lr(lr, t, lr_decay) for t in dev_steps]
+                torch._foreach_addcdiv_(dev_params, dev_grads, std, minus_clr)
 
 
 def _init_state(state: dict[str, Tensor], p: Tensor, initial_accumulator_value: float) -> None:
@@ -229,8 +292,3 @@ def _decayed_lr(lr: float | Tensor, step: Tensor, lr_decay: float) -> float:
     """γ̃_t = γ / (1 + (t - 1) η), computed in lr's own precision when lr is a tensor, as torch does."""
     clr = lr / (1 + (step.item() - 1) * lr_decay)
     return clr.item() if isinstance(clr, Tensor) else clr
-
-
-def _scalar(x: float | Tensor) -> float:
-    """A Python number for a hyperparameter given as a float or a 1-element tensor."""
-    return x.item() if isinstance(x, Tensor) else x

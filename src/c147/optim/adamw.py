@@ -7,11 +7,13 @@ from typing import Any
 from torch import Tensor
 from torch.optim.optimizer import ParamsT
 
-from c147.optim.adam import Adam
+from c147.optim._docs import functional_doc, shared_docs
+from c147.optim.adam import Adam, adam
 
-__all__ = ["AdamW"]
+__all__ = ["AdamW", "adamw"]
 
 
+@shared_docs
 class AdamW(Adam):
     r"""Adam with decoupled weight decay: the decay shrinks ``θ`` directly instead of entering ``g``.
 
@@ -27,7 +29,11 @@ class AdamW(Adam):
     coordinate by the same factor. The arithmetic is :class:`~c147.optim.adam.Adam`'s with
     ``decoupled_weight_decay=True``; the sheet does not cover AdamW. Arguments as in
     :class:`~c147.optim.adam.Adam`, with ``weight_decay`` defaulting to ``1e-2`` as in torch.
+
+    {example}
     """
+
+    example_hyper = "lr=0.1"  # the docstring's example
 
     def __init__(
         self,
@@ -63,3 +69,52 @@ class AdamW(Adam):
         super().__setstate__(state)
         for group in self.param_groups:  # AdamW is always decoupled, whatever an old state_dict says
             group["decoupled_weight_decay"] = True
+
+
+@functional_doc("adamw", extra="\n\n    It is :func:`~c147.optim.adam.adam` with ``decoupled_weight_decay=True``.")
+def adamw(
+    params: list[Tensor],
+    grads: list[Tensor],
+    exp_avgs: list[Tensor],
+    exp_avg_sqs: list[Tensor],
+    max_exp_avg_sqs: list[Tensor],
+    state_steps: list[Tensor],
+    foreach: bool | None = None,
+    capturable: bool = False,
+    differentiable: bool = False,
+    fused: bool | None = None,
+    grad_scale: Tensor | None = None,
+    found_inf: Tensor | None = None,
+    has_complex: bool = False,
+    *,
+    amsgrad: bool,
+    beta1: float | Tensor,
+    beta2: float | Tensor,
+    lr: float | Tensor,
+    weight_decay: float,
+    eps: float,
+    maximize: bool,
+) -> None:
+    adam(
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        max_exp_avg_sqs,
+        state_steps,
+        foreach=foreach,
+        capturable=capturable,
+        differentiable=differentiable,
+        fused=fused,
+        grad_scale=grad_scale,
+        found_inf=found_inf,
+        has_complex=has_complex,
+        decoupled_weight_decay=True,
+        amsgrad=amsgrad,
+        beta1=beta1,
+        beta2=beta2,
+        lr=lr,
+        weight_decay=weight_decay,
+        eps=eps,
+        maximize=maximize,
+    )

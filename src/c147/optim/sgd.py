@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
 from torch.optim.optimizer import Optimizer, ParamsT
 
-from c147.optim._base import TwoPathOptimizer
-from c147.optim._foreach import chunked
+from c147.optim._base import TwinOptimizer, check_lr, check_non_negative, refuse_unimplemented, scalar
+from c147.optim._base import use_foreach as _use_foreach
+from c147.optim._docs import functional_doc, shared_docs
+from c147.optim._foreach import chunked, foreach_grads
 
-__all__ = ["SGD"]
+__all__ = ["SGD", "sgd"]
 
 
-class SGD(TwoPathOptimizer):
+@shared_docs
+class SGD(TwinOptimizer):
     r"""Stochastic gradient descent, optionally with (Nesterov) momentum, weight decay and dampening.
 
     The sheet's rules (``ε`` the learning rate, ``α`` the momentum)::
@@ -45,20 +46,24 @@ class SGD(TwoPathOptimizer):
     ``Cov(V_t) = ε² σ² (1 - α^{2t}) / (1 - α²) I``, not ``ε² σ² (1 - α²) / (1 - α) I``.
 
     Args:
-        params: parameters or parameter groups to optimize.
+        {params}
         lr: learning rate ``γ`` (the sheet's ``ε``).
         momentum: momentum factor ``μ`` (the sheet's ``α``).
         dampening: ``τ``, scales the gradient by ``1 - τ`` in the buffer from the second step on.
         weight_decay: L2 penalty ``λ``, added to the gradient before momentum.
         nesterov: Nesterov momentum; needs ``momentum > 0`` and ``dampening == 0``.
-        maximize: maximize the objective instead of minimizing it.
-        foreach: ``True`` for the ``torch._foreach_*`` path, ``False`` for the per-tensor loop,
-            ``None`` to choose like torch (foreach when every parameter is on CUDA).
-        differentiable: accepted for state_dict compatibility; ``True`` is not implemented.
-        fused: accepted for state_dict compatibility; ``True`` is not implemented.
+        {maximize}
+        {foreach}
+        {differentiable}
+        {fused}
+
+    {example}
     """
 
+    example_hyper = "lr=0.1, momentum=0.9, nesterov=True"  # the docstring's example
+
     unimplemented = ("fused", "differentiable")
+    group_defaults = dict(nesterov=False, maximize=False, foreach=None, differentiable=False, fused=False)
 
     def __init__(
         self,
@@ -74,14 +79,8 @@ class SGD(TwoPathOptimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_lr(lr)
+        check_non_negative(momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(
@@ -98,104 +97,207 @@ class SGD(TwoPathOptimizer):
         self._refuse_unimplemented(defaults)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("nesterov", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", False)
+    def _init_group(
+        self, group: dict, params: list[Tensor], grads: list[Tensor], momentum_buffer_list: list[Tensor | None]
+    ) -> bool:
+        """Append the group's parameters with a gradient, their gradients and momentum buffers (``None``
+        before the first step with momentum) to the lists. Returns whether a gradient is sparse."""
+        has_sparse_grad = False
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            params.append(p)
+            grads.append(p.grad)
+            has_sparse_grad |= p.grad.is_sparse
+            if group["momentum"] != 0:
+                momentum_buffer_list.append(self.state[p].get("momentum_buffer"))
+        return has_sparse_grad
 
-    def _step_single(self, group: dict[str, Any]) -> None:
-        """One tensor at a time, the update written as the equations (also the path for sparse gradients)."""
-        lr, momentum, dampening = _scalar(group["lr"]), group["momentum"], group["dampening"]
-        weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
-        for param in group["params"]:
-            grad = param.grad
-            if grad is None:
-                continue
-            if momentum == 0:  # θ_t = θ_{t-1} - γ (±∇f + λ θ_{t-1}), the sign and λ folded into scalars
-                if weight_decay != 0:
-                    # θ ← θ_{t-1} - γ λ θ_{t-1}  (an add with alpha: no scalar tensor to wrap, unlike mul_)
-                    param.add_(param, alpha=-lr * weight_decay)
-                # θ_t = θ - γ ∇f  (θ + γ ∇f when maximize)
-                param.add_(grad, alpha=lr if maximize else -lr)
-                continue
-            if maximize:
-                # g_t = -∇f(θ_{t-1})  (ascend)
-                grad = -grad
+    def _step_group(self, group: dict) -> None:
+        params, grads, momentum_buffer_list = [], [], []
+        has_sparse_grad = self._init_group(group, params, grads, momentum_buffer_list)
+        sgd(
+            params,
+            grads,
+            momentum_buffer_list,
+            has_sparse_grad=has_sparse_grad,
+            foreach=group["foreach"],
+            weight_decay=group["weight_decay"],
+            momentum=group["momentum"],
+            lr=group["lr"],
+            dampening=group["dampening"],
+            nesterov=group["nesterov"],
+            maximize=group["maximize"],
+        )
+        if group["momentum"] != 0:  # the buffers created on this step (b_1 = g_1) into the state
+            for p, buf in zip(params, momentum_buffer_list, strict=True):
+                self.state[p]["momentum_buffer"] = buf
+
+
+@functional_doc("sgd", extra="""
+
+    ``d_p_list`` are the gradients; ``momentum_buffer_list`` holds ``None`` for a parameter without a
+    buffer yet (its first step with momentum), replaced in place by the new buffer. ``has_sparse_grad``:
+    whether a gradient is sparse (then the single-tensor path runs: foreach kernels take no sparse
+    tensors).""")
+def sgd(
+    params: list[Tensor],
+    d_p_list: list[Tensor],
+    momentum_buffer_list: list[Tensor | None],
+    has_sparse_grad: bool = False,
+    foreach: bool | None = None,
+    fused: bool | None = None,
+    grad_scale: Tensor | None = None,
+    found_inf: Tensor | None = None,
+    *,
+    weight_decay: float,
+    momentum: float,
+    lr: float | Tensor,
+    dampening: float,
+    nesterov: bool,
+    maximize: bool,
+) -> None:
+    refuse_unimplemented("sgd", dict(fused=fused, grad_scale=grad_scale is not None, found_inf=found_inf is not None))
+    if momentum != 0 and len(momentum_buffer_list) != len(params):
+        raise ValueError(
+            f"sgd: expected one momentum buffer (or None) per parameter, got {len(momentum_buffer_list)} "
+            f"for {len(params)} parameters"
+        )
+    step = _multi_tensor_sgd if _use_foreach(foreach, params) and not has_sparse_grad else _single_tensor_sgd
+    step(
+        params,
+        d_p_list,
+        momentum_buffer_list,
+        weight_decay=weight_decay,
+        momentum=momentum,
+        lr=scalar(lr),
+        dampening=dampening,
+        nesterov=nesterov,
+        maximize=maximize,
+    )
+
+
+def _single_tensor_sgd(
+    params: list[Tensor],
+    grads: list[Tensor],
+    momentum_buffer_list: list[Tensor | None],
+    *,
+    weight_decay: float,
+    momentum: float,
+    lr: float,
+    dampening: float,
+    nesterov: bool,
+    maximize: bool,
+) -> None:
+    """One tensor at a time, the update written as the equations (also the path for sparse gradients)."""
+    for i, param in enumerate(params):
+        grad = grads[i]
+        if momentum == 0:  # θ_t = θ_{t-1} - γ (±∇f + λ θ_{t-1}), the sign and λ folded into scalars
             if weight_decay != 0:
-                # g_t = g_t + λ θ_{t-1}
-                grad = grad.add(param, alpha=weight_decay)
-            state = self.state[param]
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                # b_1 = g_1
-                buf = state["momentum_buffer"] = grad.detach().clone()
-            elif dampening == 0 and not grad.is_sparse:
-                # b_t = μ b_{t-1} + g_t   (one pass: the output is b itself)
-                torch.add(grad, buf, alpha=momentum, out=buf)
+                # θ ← θ_{t-1} - γ λ θ_{t-1}  (an add with alpha: no scalar tensor to wrap, unlike mul_)
+                param.add_(param, alpha=-lr * weight_decay)
+            # θ_t = θ - γ ∇f  (θ + γ ∇f when maximize)
+            param.add_(grad, alpha=lr if maximize else -lr)
+            continue
+        if maximize:
+            # g_t = -∇f(θ_{t-1})  (ascend)
+            grad = -grad
+        if weight_decay != 0:
+            # g_t = g_t + λ θ_{t-1}
+            grad = grad.add(param, alpha=weight_decay)
+        buf = momentum_buffer_list[i]
+        if buf is None:
+            # b_1 = g_1
+            buf = momentum_buffer_list[i] = grad.detach().clone()
+        elif dampening == 0 and not grad.is_sparse:
+            # b_t = μ b_{t-1} + g_t   (one pass: the output is b itself)
+            torch.add(grad, buf, alpha=momentum, out=buf)
+        else:
+            # b_t = μ b_{t-1} + (1 - τ) g_t
+            buf.mul_(momentum).add_(grad, alpha=1 - dampening)
+        if nesterov:
+            # θ_t = θ_{t-1} - γ g_t - γ μ b_t
+            param.add_(grad, alpha=-lr).add_(buf, alpha=-lr * momentum)
+        else:
+            # θ_t = θ_{t-1} - γ b_t
+            param.add_(buf, alpha=-lr)
+
+
+def _multi_tensor_sgd(
+    params: list[Tensor],
+    grads: list[Tensor],
+    momentum_buffer_list: list[Tensor | None],
+    *,
+    weight_decay: float,
+    momentum: float,
+    lr: float,
+    dampening: float,
+    nesterov: bool,
+    maximize: bool,
+) -> None:
+    """The same update on lists of tensors, one ``torch._foreach_*`` call per line, per device and dtype
+    (and on CPU per cache-sized chunk, :func:`~c147.optim._foreach.chunked`)."""
+    if not params:
+        return
+    bufs = momentum_buffer_list if momentum != 0 else [None] * len(params)
+    grouped = Optimizer._group_tensors_by_device_and_dtype([params, grads, bufs], with_indices=True)
+    for (dev_params, dev_grads, dev_bufs), indices in grouped.values():
+        for p_chunk, g_chunk, b_chunk, i_chunk in chunked([dev_params, dev_grads, dev_bufs, indices]):
+            _sgd_chunk(
+                p_chunk,
+                g_chunk,
+                b_chunk,
+                i_chunk,
+                momentum_buffer_list,
+                weight_decay=weight_decay,
+                momentum=momentum,
+                lr=lr,
+                dampening=dampening,
+                nesterov=nesterov,
+                maximize=maximize,
+            )
+
+
+def _sgd_chunk(
+    dev_params: list[Tensor],
+    dev_grads: list[Tensor],
+    dev_bufs: list[Tensor | None],
+    indices: list[int],
+    momentum_buffer_list: list[Tensor | None],
+    *,
+    weight_decay: float,
+    momentum: float,
+    lr: float,
+    dampening: float,
+    nesterov: bool,
+    maximize: bool,
+) -> None:
+    """:func:`_multi_tensor_sgd` on tensors of one device and dtype; a new buffer goes to
+    ``momentum_buffer_list[indices[i]]``."""
+    if momentum == 0:  # θ_t = θ_{t-1} - γ (±∇f + λ θ_{t-1}), the sign and λ folded into scalars
+        if weight_decay != 0:
+            # θ ← θ_{t-1} - γ λ θ_{t-1}  (in place: no list of g + λ θ to allocate)
+            torch._foreach_add_(dev_params, dev_params, alpha=-lr * weight_decay)
+        # θ_t = θ - γ ∇f  (θ + γ ∇f when maximize)
+        torch._foreach_add_(dev_params, dev_grads, alpha=lr if maximize else -lr)
+        return
+    # g_t = ±∇f(θ_{t-1}) + λ θ_{t-1}
+    dev_grads = foreach_grads(dev_grads, dev_params, weight_decay, maximize)
+    if all(b is not None for b in dev_bufs):
+        # b_t = μ b_{t-1} + (1 - τ) g_t
+        torch._foreach_mul_(dev_bufs, momentum)
+        torch._foreach_add_(dev_bufs, dev_grads, alpha=1 - dampening)
+    else:  # a first step for some: b_1 = g_1 there
+        dev_bufs = list(dev_bufs)
+        for i, (g, b) in enumerate(zip(dev_grads, dev_bufs, strict=True)):
+            if b is None:
+                dev_bufs[i] = momentum_buffer_list[indices[i]] = g.detach().clone()
             else:
-                # b_t = μ b_{t-1} + (1 - τ) g_t
-                buf.mul_(momentum).add_(grad, alpha=1 - dampening)
-            if nesterov:
-                # θ_t = θ_{t-1} - γ g_t - γ μ b_t
-                param.add_(grad, alpha=-lr).add_(buf, alpha=-lr * momentum)
-            else:
-                # θ_t = θ_{t-1} - γ b_t
-                param.add_(buf, alpha=-lr)
-
-    def _step_foreach(self, group: dict[str, Any]) -> None:
-        """The same update on lists of tensors, one ``torch._foreach_*`` call per line and device/dtype."""
-        params = [p for p in group["params"] if p.grad is not None]
-        if not params:
-            return
-        grads = [p.grad for p in params]
-        if any(g.is_sparse for g in grads):  # foreach kernels take no sparse tensors
-            self._step_single(group)
-            return
-        lr, momentum, dampening = _scalar(group["lr"]), group["momentum"], group["dampening"]
-        weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
-        bufs = [self.state[p].get("momentum_buffer") for p in params] if momentum != 0 else [None] * len(params)
-        grouped = Optimizer._group_tensors_by_device_and_dtype([params, grads, bufs])
-        for lists, _ in grouped.values():
-            for dev_params, dev_grads, dev_bufs in chunked(lists):  # CPU: cache-sized chunks
-                if momentum == 0:  # θ_t = θ_{t-1} - γ (±∇f + λ θ_{t-1}), the sign and λ folded into scalars
-                    if weight_decay != 0:
-                        # θ ← θ_{t-1} - γ λ θ_{t-1}  (in place: no list of g + λ θ to allocate)
-                        torch._foreach_add_(dev_params, dev_params, alpha=-lr * weight_decay)
-                    # θ_t = θ - γ ∇f  (θ + γ ∇f when maximize)
-                    torch._foreach_add_(dev_params, dev_grads, alpha=lr if maximize else -lr)
-                    continue
-                if maximize:
-                    # g_t = -∇f(θ_{t-1})
-                    dev_grads = torch._foreach_neg(dev_grads)
-                    if weight_decay != 0:
-                        # g_t = g_t + λ θ_{t-1}  (in the fresh copy)
-                        torch._foreach_add_(dev_grads, dev_params, alpha=weight_decay)
-                elif weight_decay != 0:
-                    # g_t = g_t + λ θ_{t-1}
-                    dev_grads = torch._foreach_add(dev_grads, dev_params, alpha=weight_decay)
-                if all(b is not None for b in dev_bufs):
-                    # b_t = μ b_{t-1} + (1 - τ) g_t
-                    torch._foreach_mul_(dev_bufs, momentum)
-                    torch._foreach_add_(dev_bufs, dev_grads, alpha=1 - dampening)
-                else:  # a first step for some: b_1 = g_1 there
-                    for i, (p, g, b) in enumerate(zip(dev_params, dev_grads, dev_bufs, strict=True)):
-                        if b is None:
-                            dev_bufs[i] = self.state[p]["momentum_buffer"] = g.detach().clone()
-                        else:
-                            b.mul_(momentum).add_(g, alpha=1 - dampening)
-                if nesterov:
-                    # θ_t = θ_{t-1} - γ g_t - γ μ b_t
-                    torch._foreach_add_(dev_params, dev_grads, alpha=-lr)
-                    torch._foreach_add_(dev_params, dev_bufs, alpha=-lr * momentum)
-                else:
-                    # θ_t = θ_{t-1} - γ b_t
-                    torch._foreach_add_(dev_params, dev_bufs, alpha=-lr)
-
-
-def _scalar(x: float | Tensor) -> float:
-    """A Python number for a hyperparameter given as a float or a 1-element tensor."""
-    return x.item() if isinstance(x, Tensor) else x
+                b.mul_(momentum).add_(g, alpha=1 - dampening)
+    if nesterov:
+        # θ_t = θ_{t-1} - γ g_t - γ μ b_t
+        torch._foreach_add_(dev_params, dev_grads, alpha=-lr)
+        torch._foreach_add_(dev_params, dev_bufs, alpha=-lr * momentum)
+    else:
+        # θ_t = θ_{t-1} - γ b_t
+        torch._foreach_add_(dev_params, dev_bufs, alpha=-lr)
