@@ -98,6 +98,20 @@ def assert_module_parity(ours: torch.nn.Module, twin: torch.nn.Module, *inputs: 
     assert ours.state_dict().keys() == twin.state_dict().keys()
 
 
+def assert_same_init_then_load(ours: torch.nn.Module, ref: torch.nn.Module) -> None:
+    """A model built under the reference's seed holds exactly the reference's tensors; then ours, zeroed,
+    loads the reference's state_dict, and both go to eval mode for an output comparison."""
+    ref_state = ref.state_dict()
+    assert ours.state_dict().keys() == ref_state.keys()
+    for key, value in ours.state_dict().items():
+        torch.testing.assert_close(value, ref_state[key], rtol=0, atol=0, msg=key)
+    with torch.no_grad():
+        for p in ours.parameters():
+            p.zero_()
+    ours.load_state_dict(ref_state)
+    ours.eval(), ref.eval()  # dropout off, running statistics
+
+
 def assert_backward_is(out: Tensor, function: type[torch.autograd.Function]) -> None:
     """``out`` was made by ``function`` (so its backward is our hand-written one)."""
     node = out.grad_fn

@@ -14,7 +14,7 @@ from c147.models.googlenet import (
     googlenet_feature_size,
     googlenet_min_size,
 )
-from tests.twins import DEVICES
+from tests.twins import DEVICES, assert_same_init_then_load
 
 IMPLS = ["c147", "torch"]
 
@@ -77,15 +77,7 @@ def test_seeded_init_equals_torchvision_and_eval_outputs_match(impl, device):
     ref = torchvision_googlenet(aux_logits=True).to(device)
     torch.manual_seed(0)
     ours = googlenet(impl=impl, aux_logits=True).to(device)  # same random calls in the same order
-    ref_state = ref.state_dict()
-    for key, value in ours.state_dict().items():
-        torch.testing.assert_close(value, ref_state[key], rtol=0, atol=0, msg=key)
-
-    with torch.no_grad():
-        for p in ours.parameters():
-            p.zero_()
-    ours.load_state_dict(ref_state)
-    ours.eval(), ref.eval()
+    assert_same_init_then_load(ours, ref)
     x = torch.randn(2, 3, 64, 64, device=device)
     out = ours(x)
     assert isinstance(out, torch.Tensor)  # eval: the logits only, aux heads unused

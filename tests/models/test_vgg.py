@@ -10,6 +10,7 @@ import torchvision.models as tv
 
 from c147.models import vgg as vgg_module
 from c147.models.vgg import VGG, cfgs, vgg_feature_size, vgg_min_size
+from tests.twins import assert_same_init_then_load
 
 NAMES = ["vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]
 COUNTS = {  # torchvision's, 1000 classes
@@ -63,15 +64,7 @@ def test_seeded_init_equals_torchvision_and_state_dict_loads(impl):
     ref = tv.vgg11_bn()
     torch.manual_seed(0)
     ours = build("vgg11_bn", impl=impl)  # same seed, same random calls in the same order
-    ref_state = ref.state_dict()
-    for key, value in ours.state_dict().items():
-        torch.testing.assert_close(value, ref_state[key], rtol=0, atol=0, msg=key)
-
-    with torch.no_grad():
-        for p in ours.parameters():
-            p.zero_()
-    ours.load_state_dict(ref_state)
-    ours.eval(), ref.eval()  # dropout off, running statistics
+    assert_same_init_then_load(ours, ref)
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
     out, expected = ours(x), ref(x)
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)

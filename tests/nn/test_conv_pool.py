@@ -1,5 +1,6 @@
-"""c147.nn Conv2d, MaxPool2d, AvgPool2d, LocalResponseNorm against torch.nn's, and the sheet's
-worked CNN examples (sizes and parameter counts) checked on real layers."""
+"""c147.nn Conv2d, MaxPool2d, AvgPool2d, LocalResponseNorm: what the module table (module_db.py,
+test_modules.py) does not cover, and the sheet's worked CNN examples (sizes and parameter counts)
+checked on real layers."""
 
 from __future__ import annotations
 
@@ -13,89 +14,7 @@ from c147.functional.pooling import AvgPool2dFunction, MaxPool2dFunction
 from c147.nn.conv import Conv2d
 from c147.nn.lrn import LocalResponseNorm
 from c147.nn.pooling import AvgPool2d, MaxPool2d
-
-# (ours, twin, constructor kwargs, input shape)
-from tests.twins import DEVICES, DTYPES, assert_backward_is, assert_module_parity, rand
-
-CONVS = [
-    (Conv2d, torch_nn.Conv2d, dict(in_channels=3, out_channels=4, kernel_size=3), (2, 3, 8, 8)),
-    (Conv2d, torch_nn.Conv2d, dict(in_channels=3, out_channels=4, kernel_size=(3, 2), stride=(2, 1), padding=1,
-                                   bias=False), (2, 3, 7, 9)),
-    (Conv2d, torch_nn.Conv2d, dict(in_channels=4, out_channels=6, kernel_size=3, padding="same", dilation=2,
-                                   groups=2), (2, 4, 7, 7)),
-    (Conv2d, torch_nn.Conv2d, dict(in_channels=4, out_channels=4, kernel_size=3, padding=1, groups=4), (2, 4, 6, 6)),
-    (Conv2d, torch_nn.Conv2d, dict(in_channels=3, out_channels=2, kernel_size=4, padding="same"), (3, 7, 6)),
-    (Conv2d, torch_nn.Conv2d, dict(in_channels=3, out_channels=2, kernel_size=3, padding="valid"), (1, 3, 5, 5)),
-    (Conv2d, torch_nn.Conv2d, dict(in_channels=2, out_channels=3, kernel_size=3, padding=(1, 2),
-                                   padding_mode="reflect"), (2, 2, 6, 6)),
-    (Conv2d, torch_nn.Conv2d, dict(in_channels=2, out_channels=3, kernel_size=3, stride=2, padding=1,
-                                   padding_mode="replicate"), (2, 2, 7, 6)),
-    (Conv2d, torch_nn.Conv2d, dict(in_channels=2, out_channels=3, kernel_size=(2, 3), padding="same",
-                                   padding_mode="circular"), (2, 2, 5, 6)),
-]
-MODULES = CONVS + [
-    (MaxPool2d, torch_nn.MaxPool2d, dict(kernel_size=2), (2, 3, 8, 8)),
-    (MaxPool2d, torch_nn.MaxPool2d, dict(kernel_size=3, stride=2, padding=1, ceil_mode=True), (2, 3, 8, 7)),
-    (MaxPool2d, torch_nn.MaxPool2d, dict(kernel_size=(2, 3), stride=1, dilation=(2, 1)), (3, 6, 6)),
-    (AvgPool2d, torch_nn.AvgPool2d, dict(kernel_size=2), (2, 3, 8, 8)),
-    (AvgPool2d, torch_nn.AvgPool2d, dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
-                                         count_include_pad=False), (2, 3, 8, 7)),
-    (AvgPool2d, torch_nn.AvgPool2d, dict(kernel_size=(2, 3), divisor_override=4), (3, 6, 6)),
-    (LocalResponseNorm, torch_nn.LocalResponseNorm, dict(size=5), (2, 7, 4, 4)),
-    (LocalResponseNorm, torch_nn.LocalResponseNorm, dict(size=3, alpha=0.5, beta=0.6, k=2.0), (2, 5, 3, 3)),
-]
-
-
-def build(cls, kwargs, dtype=torch.float64, device="cpu", seed=0):
-    torch.manual_seed(seed)
-    factory = dict(device=device, dtype=dtype) if cls in (Conv2d, torch_nn.Conv2d) else {}
-    return cls(**kwargs, **factory)
-
-
-def ids(m):
-    return f"{m[0].__name__}-" + "-".join(f"{k}={v}" for k, v in m[2].items())
-
-
-@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")  # torch's own note on its copy
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("ours, twin, kwargs, shape", MODULES, ids=[ids(m) for m in MODULES])
-def test_parity(ours, twin, kwargs, shape, dtype, device):
-    a, b = build(ours, kwargs, dtype, device, seed=1), build(twin, kwargs, dtype, device)
-    assert_module_parity(a, b, rand(*shape, dtype=dtype, device=device), steps=2)
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("ours, twin, kwargs, shape", CONVS, ids=[ids(m) for m in CONVS])
-def test_same_init_under_the_same_seed(ours, twin, kwargs, shape, device):
-    a, after_a = build(ours, kwargs, device=device, seed=7), torch.randn(3, device=device)
-    b, after_b = build(twin, kwargs, device=device, seed=7), torch.randn(3, device=device)
-    sa, sb = a.state_dict(), b.state_dict()
-    assert sa.keys() == sb.keys()
-    for k in sa:
-        assert torch.equal(sa[k], sb[k]), k
-    assert torch.equal(after_a, after_b)  # the same number of random draws
-
-
-@pytest.mark.parametrize("ours, twin, kwargs, shape", CONVS, ids=[ids(m) for m in CONVS])
-def test_state_dict_loads_both_ways(ours, twin, kwargs, shape):
-    x = rand(*shape)
-    a, b = build(ours, kwargs, seed=1), build(twin, kwargs, seed=2)
-    b.load_state_dict(a.state_dict())  # ours -> torch
-    torch.testing.assert_close(b(x), a(x))
-    a2, b2 = build(ours, kwargs, seed=3), build(twin, kwargs, seed=4)
-    a2.load_state_dict(b2.state_dict())  # torch -> ours
-    torch.testing.assert_close(a2(x), b2(x))
-
-
-@pytest.mark.parametrize("ours, twin, kwargs, shape", MODULES, ids=[ids(m) for m in MODULES])
-def test_repr_and_attributes_match_the_twin(ours, twin, kwargs, shape):
-    a, b = build(ours, kwargs), build(twin, kwargs)
-    assert repr(a) == repr(b)
-    for name in ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
-                 "padding_mode", "ceil_mode", "count_include_pad", "divisor_override", "return_indices",
-                 "size", "alpha", "beta", "k", "_reversed_padding_repeated_twice"):
-        assert getattr(a, name, None) == getattr(b, name, None), name
+from tests.twins import assert_backward_is, rand
 
 
 @pytest.mark.parametrize("module, function", [(Conv2d(3, 2, 3), Conv2dFunction), (MaxPool2d(2), MaxPool2dFunction),
