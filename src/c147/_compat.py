@@ -7,6 +7,9 @@ that moves one fails there, with its name, rather than deep inside an optimizer.
 Semi-private attributes of public classes that c147's schedulers read (``LRScheduler._is_initial``,
 ``_step_count``, ``_get_closed_form_lr``) are part of torch's documented subclassing contract and
 are checked by the scheduler tests.
+
+Behaviour that differs across those versions is probed here too (:func:`trunc_normal_by_rejection`),
+so a test can tell "torch changed" from "c147 is wrong".
 """
 
 from __future__ import annotations
