@@ -24,6 +24,7 @@ class DigitsDataModule(ClassificationDataModule):
 
     num_classes = 10
     in_channels = 1
+    native_size = 8  # the images' own side: 64 pixels, as scikit-learn's load_digits gives them
 
     def __init__(
         self,
