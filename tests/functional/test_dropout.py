@@ -201,10 +201,12 @@ def test_bad_inputs(fn, x, msg):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_sheet_erratum_dropout_without_rescaling(device):
-    """The sheet's plain Bernoulli mask y = x * m shrinks E[y] to (1 - p) x during training, while at
-    test time (no mask) the layer outputs x: the next layer sees other statistics in evaluation.
-    Inverted dropout y = x * m / (1 - p) (ours, torch's) keeps E[y] = x."""
+def test_sheet_dropout_mask_needs_test_time_scaling_as_in_the_paper(device):
+    """The sheet's dropout "applies a mask of Bernoulli r.v.'s" and says nothing of a scale: an omission, not
+    an error. The bare mask y = x * m gives E[y] = (1 - p) x in training, which the original paper (Srivastava
+    et al. 2014) matches by scaling the weights by 1 - p at test time. Without either scale the next layer
+    would see x at test time: other statistics. Inverted dropout y = x * m / (1 - p) (ours, torch's) keeps
+    E[y] = x in training and needs nothing at test time."""
     p, n = 0.5, 400_000
     x = torch.ones(n, dtype=torch.float64, device=device)
     out, mask = dropout(x, p, generator=gen(device, 0), return_mask=True)
@@ -212,6 +214,7 @@ def test_sheet_erratum_dropout_without_rescaling(device):
     sheet = x * mask  # the sheet's dropout
     test_time = dropout(x, p, training=False)
     assert abs(sheet.mean().item() - (1 - p)) < bound  # E[x m] = (1 - p) x ...
-    assert abs(sheet.mean().item() - test_time.mean().item()) > 0.4  # ... not the test-time x
+    assert abs(sheet.mean().item() - (1 - p) * test_time.mean().item()) < bound  # ... = the paper's test time
+    assert abs(sheet.mean().item() - test_time.mean().item()) > 0.4  # ... not the unscaled test-time x
     assert abs(out.mean().item() - test_time.mean().item()) < bound / (1 - p)
     assert abs(F.dropout(x, p).mean().item() - 1) < bound / (1 - p)

@@ -456,44 +456,52 @@ def test_sheet_erratum_class_weight():
 
 
 def test_sheet_erratum_softmax_cross_entropy_gradient():
-    """The gradient of softmax cross-entropy w.r.t. the logits is softmax(z) - onehot(y), so for a linear
-    model z^(n) = W x^(n) + b averaged over m samples: dL/db_i = (1/m) sum_n (softmax_i(z^(n)) - [y^(n) = i])
-    = (1/m) (sum_n softmax_i(z^(n)) - c_i). The sheet writes (1/m) [sum_j softmax_j(x^(i)) - c_i], summing
-    the probabilities of one sample over classes j: that sum is 1, leaving (1 - c_i) / m, which does not
-    depend on the parameters at all."""
+    """The sheet's L is the log-likelihood (its line 44), so for a linear model z^(n) = W x^(n) + b averaged over
+    m samples dL/db_i = (1/m) sum_n ([y^(n) = i] - softmax_i(z^(n))) = (1/m) (c_i - sum_n softmax_i(z^(n))):
+    onehot - softmax, the negative of the cross-entropy's gradient softmax - onehot. The sheet writes
+    (1/m) [sum_j softmax_j(x^(i)) - c_i]: it sums the probabilities of one sample over classes j (that sum is 1,
+    leaving (1 - c_i) / m, independent of the parameters), and even read as a sum over samples its sign is
+    the cross-entropy's, not the log-likelihood's."""
     m = c = 4  # the sheet's indices mix samples and classes: make both run over 1..4
     x, y = rand(m, 3), torch.tensor([0, 1, 1, 3])
     w, b = rand(c, 3, seed=1).requires_grad_(), rand(c, seed=2).requires_grad_()
     z = x @ w.T + b
-    F.cross_entropy(z, y).backward()  # torch's own loss and autograd
+    F.cross_entropy(z, y).backward()  # torch's own loss and autograd: the gradient of -L
     p, onehot = F.softmax(z.detach(), 1), F.one_hot(y, c).double()
     counts = onehot.sum(0)
     torch.testing.assert_close(b.grad, (p - onehot).mean(0))
     torch.testing.assert_close(b.grad, (p.sum(0) - counts) / m)
     torch.testing.assert_close(w.grad, (p - onehot).T @ x / m)
+    wl, bl = w.detach().clone().requires_grad_(), b.detach().clone().requires_grad_()
+    log_likelihood = F.log_softmax(x @ wl.T + bl, 1).gather(1, y[:, None]).mean()  # the sheet's L (per sample)
+    log_likelihood.backward()
+    torch.testing.assert_close(bl.grad, (counts - p.sum(0)) / m)  # dL/db_i in the sheet's convention
     sheet = torch.stack([(p[i].sum() - counts[i]) / m for i in range(c)])  # (1/m)[sum_j softmax_j(x^(i)) - c_i]
     torch.testing.assert_close(sheet, (1 - counts) / m)
-    assert not torch.allclose(sheet, b.grad)
+    assert not torch.allclose(sheet, bl.grad) and not torch.allclose(sheet, b.grad)
+    over_samples = (p.sum(0) - counts) / m  # the kindest reading: summed over samples
+    torch.testing.assert_close(over_samples, -bl.grad)  # ... is -dL/db: the sign of the cross-entropy
     # and our closed-form backward gives softmax(z) - onehot(y) per sample
     zl = z.detach().requires_grad_()
     cross_entropy(zl, y, reduction="sum").backward()
     torch.testing.assert_close(zl.grad, p - onehot)
 
 
-def test_sheet_erratum_cross_entropy_gradient_does_not_vanish():
-    """Sheet, after the binary CE: "If z is large, the gradient ~ 0, therefore no learning". With a sigmoid
-    output, d CE / dz = sigma(z) - y: it vanishes only for a confident *right* prediction and stays ~1 for
-    a confident wrong one. The vanishing gradient belongs to the sheet's other loss, MSE after a sigmoid:
-    d/dz 1/2 (sigma(z) - y)^2 = (sigma(z) - y) sigma(z)(1 - sigma(z)) ~ 0 whether right or wrong."""
+def test_sheet_large_z_no_learning_holds_for_mse_not_cross_entropy():
+    """Sheet, under "Output Activation", after its MSE and cross-entropy lines and before "Usually Softmax":
+    "If z is large, the gradient ~ 0, therefore no learning". Right for the MSE on a sigmoid output, the case
+    the line argues against: d/dz 1/2 (sigma(z) - y)^2 = (sigma(z) - y) sigma(z)(1 - sigma(z)) ~ 0 for large |z|
+    whether the prediction is right or wrong. With cross-entropy, d CE / dz = sigma(z) - y vanishes only for a
+    confident *right* prediction and stays ~1 for a confident wrong one (why the sheet then uses softmax + CE)."""
     z = torch.tensor([20.0, 20.0, -20.0], dtype=torch.float64, requires_grad=True)
     y = torch.tensor([0.0, 1.0, 1.0], dtype=torch.float64)  # wrong, right, wrong
-    binary_cross_entropy_with_logits(z, y, reduction="sum").backward()
-    torch.testing.assert_close(z.grad, torch.sigmoid(z.detach()) - y)
-    assert z.grad[0] > 0.999 and z.grad[2] < -0.999  # confident and wrong: full-size gradient
-    assert z.grad[1].abs() < 1e-8  # confident and right: nothing to learn
     zm = z.detach().requires_grad_()
     (0.5 * (torch.sigmoid(zm) - y) ** 2).sum().backward()  # the sheet's MSE on a sigmoid output
-    assert (zm.grad.abs() < 1e-8).all()  # vanishes even when wrong: this is where "no learning" holds
+    assert (zm.grad.abs() < 1e-8).all()  # vanishes even when wrong: "no learning" holds here
+    binary_cross_entropy_with_logits(z, y, reduction="sum").backward()
+    torch.testing.assert_close(z.grad, torch.sigmoid(z.detach()) - y)
+    assert z.grad[0] > 0.999 and z.grad[2] < -0.999  # confident and wrong: full-size gradient under CE
+    assert z.grad[1].abs() < 1e-8  # confident and right: nothing to learn
 
 
 def test_sheet_erratum_softmax_log_likelihood_derivation():

@@ -179,13 +179,14 @@ def test_sheet_vgg16_has_138m_parameters():
     assert round(n_params(build("vgg16", "meta")) / 1e6) == 138
 
 
-def test_sheet_erratum_vgg16_fc_layers_hold_123_6m_not_122m():
-    """Sheet: "concentrated in FC layers (122M)". The three FC layers hold
-    25088*4096+4096 + 4096*4096+4096 + 4096*1000+1000 = 123,642,856 (89.4% of 138,357,544):
-    123.6M, which rounds to 124M, not 122M (weights alone, 123,633,664, do not give 122M either)."""
+def test_sheet_vgg16_fc_layers_hold_about_122m():
+    """Sheet: "concentrated in FC layers (122M)". About right: the three FC layers hold
+    25088*4096+4096 + 4096*4096+4096 + 4096*1000+1000 = 123,642,856 (89.4% of 138,357,544), 123.6M, 1.3%
+    above the sheet's 122M (weights alone: 123,633,664); the point, that the FC layers hold almost all
+    the parameters, stands."""
     model = build("vgg16", "meta")
     fc = n_params(model.classifier)
     assert fc == 25088 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000 == 123_642_856
     assert sum(m.weight.numel() for m in model.classifier if hasattr(m, "weight")) == 123_633_664
-    assert round(fc / 1e6) == 124 != 122
+    assert abs(fc - 122e6) / 122e6 < 0.02  # within 2% of the sheet's 122M
     assert round(100 * fc / n_params(model), 1) == 89.4

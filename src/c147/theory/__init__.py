@@ -1,4 +1,6 @@
-"""Executable checks of the sheet's formulas: output sizes, parameter and multiply-add counts."""
+"""Executable checks of the sheet's formulas: output sizes, parameter and multiply-add counts (:mod:`shapes`,
+exported here), and the registry of every claim on the sheet with its check (:mod:`claims`, run by
+``c147-sheet``; imported on demand, not here: it builds models and imports scikit-learn)."""
 
 from c147.theory.shapes import (
     LayerRow,
