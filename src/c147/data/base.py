@@ -1,13 +1,16 @@
-"""Shared pieces of c147's LightningDataModules: seeded splits and loaders."""
+"""Shared pieces of c147's LightningDataModules: seeded splits and loaders, the bootstrap resample
+and the training-time augmentation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+
+from c147.data.augment import build_augment
 
 
 def seeded_split(n: int, sizes: list[int], seed: int) -> list[torch.Tensor]:
@@ -47,6 +50,20 @@ def split_counts(n: int, val_fraction: float, test_fraction: float) -> list[int]
 def epoch_seed(seed: int, epoch: int) -> int:
     """The seed of epoch ``epoch``'s shuffle: a function of the run's seed and the epoch alone."""
     return (seed * 1_000_003 + epoch) % 2**63
+
+
+def batch_seed(seed: int, epoch: int, batch: int) -> int:
+    """The seed of the augmentation of batch ``batch`` of epoch ``epoch``: a function of these alone,
+    so a resumed run draws the same crops, flips, ... as an uninterrupted one."""
+    return (epoch_seed(seed, epoch) * 1_000_003 + batch) % 2**63
+
+
+def bootstrap_indices(n: int, seed: int) -> torch.Tensor:
+    """``n`` draws with replacement from ``range(n)`` (a bootstrap resample, bagging's training set).
+
+    About 1 - (1 - 1/n)^n -> 1 - 1/e = 63.2 % of the samples appear at least once.
+    """
+    return torch.randint(n, (n,), generator=torch.Generator().manual_seed(seed))
 
 
 class ResumableRandomSampler(Sampler[int]):
@@ -126,13 +143,25 @@ class ClassificationDataModule(L.LightningDataModule):
         in_channels: channels of one input (1 for grey images, 3 for RGB; 0 for flat vectors).
         image_size: side of the square images fed to the network (0 for flat vectors).
         in_features: length of one flattened input.
+        pixel_stats: per-channel (mean, std) the inputs were normalized with, or None; augmentations see
+            the images in [0, 1] (x std + mean), as torchvision's do, and the model the normalized result.
+
+    Args:
+        batch_size: samples per batch.
+        num_workers: loader worker processes.
+        seed: the run's seed: splits, shuffling, the bootstrap resample and the augmentations.
+        augment: null, an augmentation name or preset (``alexnet``), or a list of names (``[flip, crop]``):
+            applied to training batches only, on the device, in :meth:`on_after_batch_transfer`.
+        bootstrap: train on a bootstrap resample of the training split (n draws with replacement);
+            validation and test are unchanged.
     """
 
     num_classes: int = 0
     in_channels: int = 0
     image_size: int = 0
 
-    def __init__(self, batch_size: int = 64, num_workers: int = 0, seed: int = 0) -> None:
+    def __init__(self, batch_size: int = 64, num_workers: int = 0, seed: int = 0,
+                 augment: str | Sequence[str] | None = None, bootstrap: bool = False) -> None:
         super().__init__()
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -141,6 +170,10 @@ class ClassificationDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
+        if not isinstance(bootstrap, bool):
+            raise ValueError(f"bootstrap must be true or false, got {bootstrap!r}")  # noqa: TRY004
+        self.augment = build_augment(augment)
+        self.bootstrap = bootstrap
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
@@ -160,8 +193,37 @@ class ClassificationDataModule(L.LightningDataModule):
             return ResumableDataLoader(dataset, sampler=ResumableRandomSampler(len(dataset), self.seed), **kwargs)
         return DataLoader(dataset, shuffle=False, **kwargs)
 
+    @property
+    def pixel_stats(self) -> tuple[Sequence[float], Sequence[float]] | None:
+        return None
+
     def train_dataloader(self) -> DataLoader:
+        if self.bootstrap and self.train_set is not None:
+            indices = bootstrap_indices(len(self.train_set), self.seed)
+            return self._loader(Subset(self.train_set, indices.tolist()), shuffle=True)
         return self._loader(self.train_set, shuffle=True)
+
+    def augment_batch(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``self.augment`` applied to a normalized batch: undo the normalization, augment, redo it."""
+        if self.augment is None:
+            return x
+        stats = self.pixel_stats
+        if stats is None:
+            return self.augment(x, generator)
+        mean, std = (torch.as_tensor(v, dtype=x.dtype, device=x.device).view(-1, 1, 1) for v in stats)
+        return (self.augment(x * std + mean, generator) - mean) / std
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Augment training batches (never validation or test ones) on the device they were moved to,
+        with a generator seeded from (seed, epoch, batch index within the epoch)."""
+        trainer = self.trainer
+        if self.augment is None or trainer is None or not trainer.training:
+            return batch
+        # the index of this batch: Lightning counts it as ready right after this hook
+        index = trainer.fit_loop.epoch_loop.batch_progress.current.ready
+        generator = torch.Generator().manual_seed(batch_seed(self.seed, trainer.current_epoch, index))
+        x, y = batch
+        return self.augment_batch(x, generator), y
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, shuffle=False)
@@ -175,6 +237,8 @@ __all__ = [
     "ResumableDataLoader",
     "ResumableRandomSampler",
     "Subset",
+    "batch_seed",
+    "bootstrap_indices",
     "epoch_seed",
     "fraction_to_count",
     "seeded_split",

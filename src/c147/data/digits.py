@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_digits
@@ -19,7 +21,7 @@ class DigitsDataModule(ClassificationDataModule):
         image_size: side the 8x8 images are upsampled to (bilinear); 32 feeds LeNet-5.
         val_fraction: share of all samples held out for validation.
         test_fraction: share of all samples held out for the test.
-        batch_size, num_workers, seed: see :class:`ClassificationDataModule`.
+        batch_size, num_workers, seed, augment, bootstrap: see :class:`ClassificationDataModule`.
     """
 
     num_classes = 10
@@ -34,14 +36,22 @@ class DigitsDataModule(ClassificationDataModule):
         batch_size: int = 32,
         num_workers: int = 0,
         seed: int = 0,
+        augment: str | Sequence[str] | None = None,
+        bootstrap: bool = False,
     ) -> None:
-        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed, augment=augment,
+                         bootstrap=bootstrap)
         if not isinstance(image_size, int) or image_size < 1:
             raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
         self.image_size = image_size
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
         self._sizes = split_counts(1797, val_fraction, test_fraction)
+        self._stats: tuple[list[float], list[float]] | None = None
+
+    @property
+    def pixel_stats(self) -> tuple[list[float], list[float]] | None:
+        return self._stats
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
@@ -55,6 +65,7 @@ class DigitsDataModule(ClassificationDataModule):
         # normalize with the training split's statistics only
         mean, std = x[train_idx].mean(), x[train_idx].std()
         x = (x - mean) / std
+        self._stats = ([mean.item()], [std.item()])
         self.train_set = TensorDataset(x[train_idx], y[train_idx])
         self.val_set = TensorDataset(x[val_idx], y[val_idx])
         self.test_set = TensorDataset(x[test_idx], y[test_idx])

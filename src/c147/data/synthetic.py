@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch.utils.data import TensorDataset
@@ -40,6 +41,8 @@ class SyntheticDataModule(ClassificationDataModule):
         num_samples: total number of points, split into train / val / test.
         num_classes: number of classes (>= 2).
         noise: standard deviation of the Gaussian noise.
+        batch_size, num_workers, seed, bootstrap: see :class:`ClassificationDataModule`.
+        augment: must stay null: the points are not images.
     """
 
     in_channels = 2
@@ -56,8 +59,12 @@ class SyntheticDataModule(ClassificationDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         seed: int = 0,
+        augment: str | Sequence[str] | None = None,
+        bootstrap: bool = False,
     ) -> None:
-        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        if augment:
+            raise ValueError(f"augment: the synthetic data are 2-D points, not images; got {augment!r} (use null)")
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed, bootstrap=bootstrap)
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if not isinstance(num_classes, int) or num_classes < 2:

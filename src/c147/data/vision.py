@@ -7,6 +7,7 @@ where the files live, and the dataset's standard per-channel mean / std.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from torchvision import datasets, transforms
@@ -51,8 +52,8 @@ class TorchvisionDataModule(ClassificationDataModule):
         download: let :meth:`prepare_data` fetch the files when they are missing.
         val_fraction: share of the official train split held out for validation, in [0, 1).
         image_size: side of the square images fed to the network.
-        batch_size, num_workers, seed: see :class:`ClassificationDataModule`; ``seed`` also
-            fixes the train / val split.
+        batch_size, num_workers, seed, augment, bootstrap: see :class:`ClassificationDataModule`;
+            ``seed`` also fixes the train / val split.
 
     Raises:
         ValueError: if an argument has the wrong type or is out of range.
@@ -75,8 +76,11 @@ class TorchvisionDataModule(ClassificationDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         seed: int = 0,
+        augment: str | Sequence[str] | None = None,
+        bootstrap: bool = False,
     ) -> None:
-        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed, augment=augment,
+                         bootstrap=bootstrap)
         if not isinstance(data_dir, (str, os.PathLike)) or not os.fspath(data_dir):
             raise ValueError(f"data_dir must be a non-empty path, got {data_dir!r}")
         # ValueError, not TypeError, for bad types too: c147 reports every config mistake alike
@@ -94,6 +98,10 @@ class TorchvisionDataModule(ClassificationDataModule):
         self.download = download
         self.val_fraction = val_fraction
         self.image_size = image_size
+
+    @property
+    def pixel_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        return self.mean, self.std
 
     @property
     def folder(self) -> Path:
