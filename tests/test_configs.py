@@ -24,6 +24,7 @@ def test_train_config_defaults(tmp_path):
     cfg = compose_config("train", [f"paths.output_dir={tmp_path}"])
     assert cfg.impl == "c147" and cfg.seed == 0
     assert cfg.model._target_ == "c147.models.lenet5" and cfg.data._target_ == "c147.data.DigitsDataModule"
+    assert cfg.loss.name == "cross_entropy" and cfg.callbacks.early_stopping.patience is None
     for key in ("model.impl", "optim.impl", "scheduler.impl", "loss.impl"):
         assert cfg[key.split(".")[0]].impl == "c147", key
     assert cfg.data.seed == 0
@@ -128,7 +129,7 @@ def test_debug_fast_writes_no_checkpoint(train_config):
     assert (run_dir / "metrics.json").is_file() and not (run_dir / "checkpoints").exists()
 
 
-PART_GROUPS = ("model", "optim", "scheduler", "clip")
+PART_GROUPS = ("model", "loss", "optim", "scheduler", "clip")
 
 
 @pytest.mark.parametrize("group, name", [(g, n) for g in PART_GROUPS for n in options(g)])
@@ -140,7 +141,8 @@ def test_every_config_builds_only_hand_written_parts_with_impl_c147(group, name,
         net = instantiate(cfg.model, num_classes=10, in_channels=3, image_size=32)
     leaves = {type(m) for m in net.modules() if not list(m.children())}
     assert {c for c in leaves if not c.__module__.startswith("c147.")} == set(), leaves
-    assert type(instantiate(cfg.loss)).__module__.startswith("c147.")
+    loss = instantiate(cfg.loss, num_classes=10, class_counts=torch.ones(10, dtype=torch.long))
+    assert type(loss.criterion).__module__ == "c147.nn.loss", loss
     params = [torch.nn.Parameter(torch.zeros(3))]
     optimizer = instantiate(cfg.optim)(params)
     assert type(optimizer).__module__.startswith("c147.optim")

@@ -180,7 +180,8 @@ def test_instantiation_errors_name_the_cause_and_the_key(tmp_path):
     proc = run_cli("c147-train", "model.activation=gelu", cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
-        "c147-train: error: activation must be 'relu' or 'tanh', got 'gelu' (config key 'model')"
+        "c147-train: error: activation: expected one of relu, leaky_relu, prelu, elu, softplus, sigmoid, tanh, maxout, "
+        "got 'gelu' (config key 'model')"
     ), proc.stderr
 
 

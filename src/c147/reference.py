@@ -1,8 +1,9 @@
 """References for the pieces that have no built-in twin in torch, as plain compositions of torch ops.
 
-Only twin-less pieces live here (today: ``maxout`` and ``Maxout``). They are what ``impl="torch"`` means for such a
-piece, and what the tests compare the hand-written version against. Nothing here is hand-written
-math: each is torch's own layers and reductions, with autograd doing the backward.
+Only twin-less pieces live here (today: ``maxout``, ``Maxout``, ``gaussian_noise`` and ``GaussianNoise``).
+They are what ``impl="torch"`` means for such a piece, and what the tests compare the hand-written
+version against. Nothing here is hand-written math: each is torch's own layers and reductions, with
+autograd doing the backward.
 """
 
 from __future__ import annotations
@@ -49,4 +50,29 @@ class Maxout(torch_nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, pieces={self.pieces}"
 
 
-__all__ = ["Maxout", "maxout"]
+def gaussian_noise(input: Tensor, sigma: float = 0.1, training: bool = True,
+                   generator: torch.Generator | None = None) -> Tensor:
+    """``input + sigma * randn_like(input)`` in training (twin of ``c147.functional.gaussian_noise``)."""
+    if not training or sigma == 0:
+        return input
+    if generator is None:
+        return input + sigma * torch.randn_like(input)
+    return input + sigma * torch.randn(input.shape, generator=generator, dtype=input.dtype, device=input.device)
+
+
+class GaussianNoise(torch_nn.Module):
+    """Gaussian noise in training, the identity in evaluation (twin of ``c147.nn.GaussianNoise``)."""
+
+    def __init__(self, sigma: float = 0.1, *, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.sigma = float(sigma)
+        self.generator = generator
+
+    def forward(self, input: Tensor) -> Tensor:
+        return gaussian_noise(input, self.sigma, self.training, generator=self.generator)
+
+    def extra_repr(self) -> str:
+        return f"sigma={self.sigma}"
+
+
+__all__ = ["GaussianNoise", "Maxout", "gaussian_noise", "maxout"]

@@ -21,6 +21,7 @@ _MODULES = {
     "optim": ("c147.optim", "torch.optim"),
     "lr_scheduler": ("c147.optim.lr_scheduler", "torch.optim.lr_scheduler"),
     "clip": ("c147.optim.clip", "torch.nn.utils"),
+    "init": ("c147.init", "torch.nn.init"),
 }
 
 _fallbacks: set[str] = set()  # stays empty: see fallbacks()
@@ -43,7 +44,8 @@ def _module(name: str) -> ModuleType | None:
 
 
 def lookup(kind: str, name: str, impl: str) -> Any:
-    """The class or function ``name`` of ``kind`` (``nn``, ``optim``, ``lr_scheduler``, ``clip``) for ``impl``.
+    """The class or function ``name`` of ``kind`` (``nn``, ``optim``, ``lr_scheduler``, ``clip``, ``init``) of
+    ``impl``.
 
     Raises:
         ValueError: unknown ``impl`` or ``kind``, or ``name`` exists on neither side.

@@ -75,7 +75,7 @@ def build(cfg: DictConfig, stage: str = "fit", data: DictConfig | None = None) -
         in_channels=datamodule.in_channels,
         image_size=datamodule.image_size,
     )
-    loss = instantiate(cfg.loss)
+    loss = instantiate(cfg.loss, **_loss_arguments(cfg, datamodule))
     optimizer = instantiate(cfg.optim)
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
     regularizer = instantiate(cfg.regularizer) if cfg.get("regularizer") else None
@@ -95,6 +95,34 @@ def build(cfg: DictConfig, stage: str = "fit", data: DictConfig | None = None) -
         run_config=_run_config(cfg),
     )
     return datamodule, model
+
+
+def _loss_arguments(cfg: DictConfig, datamodule: L.LightningDataModule) -> dict[str, Any]:
+    """What a :class:`~c147.lit.ClassificationLoss` learns from the data: the number of classes and, for
+    ``class_weights=balanced``, the training split's class counts (none for the plain criterion of a
+    checkpoint written before the ``loss`` group existed)."""
+    if not cfg.get("loss"):
+        raise ValueError("loss: expected a loss (loss=cross_entropy|mse|bce|multi_margin), got none")
+    if cfg.loss.get("_target_") != "c147.lit.ClassificationLoss":
+        return {}
+    args: dict[str, Any] = {"num_classes": datamodule.num_classes}
+    if cfg.loss.get("class_weights") == "balanced":
+        args["class_counts"] = torch.bincount(_train_labels(datamodule), minlength=datamodule.num_classes)
+    return args
+
+
+def _train_labels(datamodule: L.LightningDataModule) -> torch.Tensor:
+    """The class labels of the training split (set up for it if needed: c147-eval sets up only the test split)."""
+    from torch.utils.data import Subset, TensorDataset
+
+    if getattr(datamodule, "train_set", None) is None:
+        datamodule.setup("fit")
+    dataset = datamodule.train_set
+    if isinstance(dataset, TensorDataset):
+        return dataset.tensors[1].long()
+    if isinstance(dataset, Subset) and hasattr(dataset.dataset, "targets"):  # torchvision's: no image decoding
+        return torch.as_tensor(dataset.dataset.targets)[torch.as_tensor(dataset.indices)].long()
+    return torch.as_tensor([int(dataset[i][1]) for i in range(len(dataset))])
 
 
 def _run_config(cfg: DictConfig) -> dict[str, Any]:
@@ -125,6 +153,28 @@ def check_config(cfg: DictConfig) -> None:
                                    or (max_epochs < 1 and max_epochs != -1)):
         raise ValueError(f"trainer.max_epochs: expected a positive integer (or -1: no limit), got {max_epochs!r}")
     check_config_types(cfg)
+
+
+def check_monitors(callbacks: list) -> None:
+    """Early stopping and the best checkpoint watch one metric: testing uses that checkpoint, and it must be
+    the best by the metric that decided when to stop."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from c147.lit import LastCheckpoint
+    from c147.lit.early_stopping import check_mode, early_stopping
+
+    best = [c for c in callbacks if isinstance(c, ModelCheckpoint) and not isinstance(c, LastCheckpoint)]
+    for c in best:
+        if c.monitor is not None:
+            try:
+                check_mode(c.monitor, c.mode)
+            except ValueError as e:
+                raise ValueError(f"callbacks.model_checkpoint.{e}") from None
+    stopper = early_stopping(callbacks)
+    if stopper is not None and best and best[0].monitor != stopper.monitor:
+        raise ValueError(f"callbacks.early_stopping.monitor: expected the best checkpoint's metric "
+                         f"{best[0].monitor!r} (callbacks.model_checkpoint.monitor: testing uses that checkpoint), "
+                         f"got {stopper.monitor!r}; set both, or use callbacks=early_stopping (val/loss)")
 
 
 def resumed_config(cfg: DictConfig, state: dict[str, Any], overrides: list[str]) -> DictConfig:
@@ -199,6 +249,7 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
 
     from c147.lit import LastCheckpoint, NonFiniteLoss, RunGuard, TrainingInterrupted
     from c147.lit.callbacks import last_checkpoint
+    from c147.lit.early_stopping import stopped_epoch
 
     run_dir = Path(cfg.paths.output_dir)
     with user_errors(PROG, cleanup=lambda: remove_failed_run(run_dir)):
@@ -220,6 +271,7 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
         loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
         # no checkpoint callback configured: no checkpoints (Lightning would add its own default one)
         checkpointing = any(isinstance(c, ModelCheckpoint) for c in callbacks)
+        check_monitors(callbacks)
         trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                                          **({} if checkpointing else {"enable_checkpointing": False}))
     state = None  # the memory-mapped checkpoint: Lightning reads it again
@@ -233,6 +285,7 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
             trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
             fit_seconds = time.perf_counter() - start
             metrics = _metrics(trainer)
+            stopped = stopped_epoch(trainer)  # now: testing a checkpoint restores the callbacks' state from it
             best = best_callback.best_model_path if best_callback is not None else ""
             if cfg.get("test"):
                 trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
@@ -264,6 +317,7 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
         raise SystemExit(1) from None
 
     metrics.update(fit_seconds=fit_seconds, epochs=trainer.current_epoch, global_step=trainer.global_step,
+                   stopped_epoch=stopped,
                    best_checkpoint=best, interrupted=False,
                    last_checkpoint=str(last_callback.path) if last_callback is not None else "",
                    resumed_from=str(cfg.get("ckpt_path") or ""))

@@ -42,7 +42,10 @@ def test_lenet5_too_small_input_names_the_smallest_size():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(activation="gelu"), "activation must be 'relu' or 'tanh', got 'gelu'"),
+        (dict(activation="gelu"), "activation: expected one of relu, .*, maxout, got 'gelu'"),
+        (dict(init="ones"), "init: expected one of normal_0.01, .*, torch_default, got 'ones'"),
+        (dict(noise={"inputs": 0.1}), "noise: expected the keys input, hidden, weight, got 'inputs'"),
+        (dict(noise={"hidden": -1.0}), r"noise.hidden: expected a standard deviation >= 0, got -1.0"),
         (dict(pool="lp"), "pool must be 'max' or 'avg', got 'lp'"),
         (dict(impl="jax"), "impl must be one of"),
     ],
@@ -61,7 +64,8 @@ def test_mlp_shapes_and_parameter_count(impl):
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [(dict(activation="swish"), "activation must be one of"), (dict(hidden=(8, 0)), "hidden widths must be positive")],
+    [(dict(activation="swish"), "activation: expected one of"), (dict(hidden=(8, 0)), "hidden widths must be positive"),
+     (dict(init="he"), "init: expected one of"), (dict(noise={"weight": "big"}), "noise.weight: expected")],
 )
 def test_mlp_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):

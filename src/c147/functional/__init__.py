@@ -16,6 +16,7 @@ from c147.functional.linear import linear
 from c147.functional.loss import class_weights, mse_loss, multi_margin_loss
 from c147.functional.lrn import local_response_norm
 from c147.functional.maxout import maxout
+from c147.functional.noise import gaussian_noise
 from c147.functional.pooling import avg_pool2d, max_pool2d
 from c147.functional.softmax import log_softmax, logsumexp, softmax
 
@@ -31,6 +32,7 @@ __all__ = [
     "dropout",
     "dropout2d",
     "elu",
+    "gaussian_noise",
     "leaky_relu",
     "linear",
     "local_response_norm",

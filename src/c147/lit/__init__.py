@@ -2,5 +2,8 @@
 
 from c147.lit.callbacks import LastCheckpoint, NonFiniteLoss, RunGuard, TrainingInterrupted
 from c147.lit.classifier import Classifier
+from c147.lit.early_stopping import EarlyStopping
+from c147.lit.losses import ClassificationLoss
 
-__all__ = ["Classifier", "LastCheckpoint", "NonFiniteLoss", "RunGuard", "TrainingInterrupted"]
+__all__ = ["ClassificationLoss", "Classifier", "EarlyStopping", "LastCheckpoint", "NonFiniteLoss", "RunGuard",
+           "TrainingInterrupted"]

@@ -27,7 +27,9 @@ class Classifier(L.LightningModule):
 
     Args:
         net: the network, mapping a batch of inputs to class scores (N, num_classes).
-        loss: the criterion, called as ``loss(scores, targets)``.
+        loss: the criterion, called as ``loss(scores, targets)`` with class-index targets; a
+            :class:`~c147.lit.ClassificationLoss` turns them into what its loss needs (one-hot rows for
+            ``mse`` and ``bce``). Accuracy is always the argmax of the scores.
         optimizer: a partial taking the parameters (Hydra's ``_partial_: true``).
         scheduler: optional partial taking the optimizer.
         num_classes: number of classes, for the accuracy metrics.

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn as torch_nn
 
+from c147.models.options import activation_layer, check_activation, check_noise, finish, noise_layer, width_factor
 from c147.switch import layers
-
-ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "elu": "ELU", "leaky_relu": "LeakyReLU"}
 
 
 class MLP(torch_nn.Module):
@@ -19,9 +18,13 @@ class MLP(torch_nn.Module):
         num_classes: outputs of the last layer.
         in_channels, image_size: input shape (C, S, S); in_features = C * S * S.
         hidden: widths of the hidden layers.
-        activation: one of :data:`ACTIVATIONS`.
+        activation: one of :data:`c147.models.options.ACTIVATIONS`; ``"maxout"`` doubles each hidden
+            layer's outputs and keeps the max of each pair (the hidden widths stay ``hidden``).
         dropout: drop probability after each hidden activation (0 disables).
         impl: ``"c147"`` (hand-written layers) or ``"torch"``.
+        init: weight initialisation, one of :data:`c147.models.options.INITS`.
+        noise: Gaussian noise standard deviations in training, ``{"input": s, "hidden": s, "weight": s}``
+            (0 or missing: none): on the input, after every hidden activation, on every weight.
 
     Shape:
         - Input: (N, in_channels, image_size, image_size), flattened to in_features.
@@ -49,29 +52,35 @@ class MLP(torch_nn.Module):
         activation: str = "relu",
         dropout: float = 0.0,
         impl: str = "c147",
+        init: str = "torch_default",
+        noise: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
+        check_activation(activation)
+        sigma = check_noise(noise)
         if any(int(h) < 1 for h in hidden):
             raise ValueError(f"hidden widths must be positive, got {list(hidden)}")
         nn = layers(impl)
         in_features = in_channels * image_size * image_size
-        blocks: list[torch_nn.Module] = [nn.Flatten()]
+        k = width_factor(activation)  # 2 for maxout: the activation keeps one of k outputs
+        blocks: list[torch_nn.Module] = [*noise_layer(sigma["input"], impl), nn.Flatten()]
         for width in hidden:
-            blocks += [nn.Linear(in_features, int(width)), getattr(nn, ACTIVATIONS[activation])()]
+            blocks += [nn.Linear(in_features, int(width) * k), activation_layer(activation, impl),
+                       *noise_layer(sigma["hidden"], impl)]
             if dropout > 0:
                 blocks.append(nn.Dropout(dropout))
             in_features = int(width)
         blocks.append(nn.Linear(in_features, num_classes))
         self.net = torch_nn.Sequential(*blocks)
+        finish(self, init, sigma, impl)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)  # (N, num_classes)
 
 
 def mlp(impl: str = "c147", num_classes: int = 10, in_channels: int = 1, image_size: int = 32,
-        hidden: Sequence[int] = (256, 128), activation: str = "relu", dropout: float = 0.0) -> MLP:
+        hidden: Sequence[int] = (256, 128), activation: str = "relu", dropout: float = 0.0,
+        init: str = "torch_default", noise: dict[str, float] | None = None) -> MLP:
     """Build an :class:`MLP` (see its arguments); the factories' common order: impl, num_classes,
     in_channels, image_size, then the options.
 
@@ -82,4 +91,4 @@ def mlp(impl: str = "c147", num_classes: int = 10, in_channels: int = 1, image_s
         (296586, 296586)
     """
     return MLP(num_classes=num_classes, in_channels=in_channels, image_size=image_size, hidden=hidden,
-               activation=activation, dropout=dropout, impl=impl)
+               activation=activation, dropout=dropout, impl=impl, init=init, noise=noise)

@@ -11,6 +11,7 @@ from c147.nn.flatten import Flatten
 from c147.nn.linear import Linear
 from c147.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, MultiMarginLoss, NLLLoss
 from c147.nn.lrn import LocalResponseNorm
+from c147.nn.noise import GaussianNoise
 from c147.nn.pooling import AvgPool2d, MaxPool2d
 from c147.nn.softmax import LogSoftmax, Softmax
 
@@ -27,6 +28,7 @@ __all__ = [
     "Dropout",
     "Dropout2d",
     "Flatten",
+    "GaussianNoise",
     "LeakyReLU",
     "Linear",
     "LocalResponseNorm",
