@@ -149,7 +149,10 @@ class ClassificationDataModule(L.LightningDataModule):
     Args:
         batch_size: samples per batch.
         num_workers: loader worker processes.
-        seed: the run's seed: splits, shuffling, the bootstrap resample and the augmentations.
+        seed: the run's seed: shuffling, the bootstrap resample and the augmentations (and the splits when
+            ``split_seed`` is None).
+        split_seed: the seed of the train / val / test split (and of generated data); None: ``seed``. The
+            configs fix it, so that runs over several seeds (an ensemble, bagging) share one test split.
         augment: null, an augmentation name or preset (``alexnet``), or a list of names (``[flip, crop]``):
             applied to training batches only, on the device, in :meth:`on_after_batch_transfer`.
         bootstrap: train on a bootstrap resample of the training split (n draws with replacement);
@@ -161,7 +164,8 @@ class ClassificationDataModule(L.LightningDataModule):
     image_size: int = 0
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, seed: int = 0,
-                 augment: str | Sequence[str] | None = None, bootstrap: bool = False) -> None:
+                 augment: str | Sequence[str] | None = None, bootstrap: bool = False,
+                 split_seed: int | None = None) -> None:
         super().__init__()
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -170,6 +174,9 @@ class ClassificationDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
+        if split_seed is not None and (not isinstance(split_seed, int) or isinstance(split_seed, bool)):
+            raise ValueError(f"split_seed must be an integer or null, got {split_seed!r}")
+        self.split_seed = seed if split_seed is None else split_seed
         if not isinstance(bootstrap, bool):
             raise ValueError(f"bootstrap must be true or false, got {bootstrap!r}")  # noqa: TRY004
         self.augment = build_augment(augment)

@@ -21,7 +21,7 @@ class DigitsDataModule(ClassificationDataModule):
         image_size: side the 8x8 images are upsampled to (bilinear); 32 feeds LeNet-5.
         val_fraction: share of all samples held out for validation.
         test_fraction: share of all samples held out for the test.
-        batch_size, num_workers, seed, augment, bootstrap: see :class:`ClassificationDataModule`.
+        batch_size, num_workers, seed, augment, bootstrap, split_seed: see :class:`ClassificationDataModule`.
     """
 
     num_classes = 10
@@ -38,9 +38,10 @@ class DigitsDataModule(ClassificationDataModule):
         seed: int = 0,
         augment: str | Sequence[str] | None = None,
         bootstrap: bool = False,
+        split_seed: int | None = None,
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed, augment=augment,
-                         bootstrap=bootstrap)
+                         bootstrap=bootstrap, split_seed=split_seed)
         if not isinstance(image_size, int) or image_size < 1:
             raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
         self.image_size = image_size
@@ -61,7 +62,7 @@ class DigitsDataModule(ClassificationDataModule):
         if self.image_size != 8:
             x = F.interpolate(x, size=self.image_size, mode="bilinear", align_corners=False)
         y = torch.tensor(digits.target, dtype=torch.int64)
-        train_idx, val_idx, test_idx = seeded_split(len(y), self._sizes, self.seed)
+        train_idx, val_idx, test_idx = seeded_split(len(y), self._sizes, self.split_seed)
         # normalize with the training split's statistics only
         mean, std = x[train_idx].mean(), x[train_idx].std()
         x = (x - mean) / std

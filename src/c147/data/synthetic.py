@@ -41,7 +41,7 @@ class SyntheticDataModule(ClassificationDataModule):
         num_samples: total number of points, split into train / val / test.
         num_classes: number of classes (>= 2).
         noise: standard deviation of the Gaussian noise.
-        batch_size, num_workers, seed, bootstrap: see :class:`ClassificationDataModule`.
+        batch_size, num_workers, seed, bootstrap, split_seed: see :class:`ClassificationDataModule`.
         augment: must stay null: the points are not images.
     """
 
@@ -61,10 +61,12 @@ class SyntheticDataModule(ClassificationDataModule):
         seed: int = 0,
         augment: str | Sequence[str] | None = None,
         bootstrap: bool = False,
+        split_seed: int | None = None,
     ) -> None:
         if augment:
             raise ValueError(f"augment: the synthetic data are 2-D points, not images; got {augment!r} (use null)")
-        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed, bootstrap=bootstrap)
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed, bootstrap=bootstrap,
+                         split_seed=split_seed)
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if not isinstance(num_classes, int) or num_classes < 2:
@@ -79,9 +81,9 @@ class SyntheticDataModule(ClassificationDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        g = torch.Generator().manual_seed(self.seed)
+        g = torch.Generator().manual_seed(self.split_seed)
         make = make_blobs if self.kind == "blobs" else make_spirals
         x, y = make(self.num_samples, self.num_classes, self.noise, g)
         x = x.view(-1, 2, 1, 1)  # (N, features, 1, 1): flat vectors as 1x1 "images"
-        parts = seeded_split(self.num_samples, self._sizes, self.seed)
+        parts = seeded_split(self.num_samples, self._sizes, self.split_seed)
         self.train_set, self.val_set, self.test_set = (TensorDataset(x[i], y[i]) for i in parts)

@@ -52,8 +52,8 @@ class TorchvisionDataModule(ClassificationDataModule):
         download: let :meth:`prepare_data` fetch the files when they are missing.
         val_fraction: share of the official train split held out for validation, in [0, 1).
         image_size: side of the square images fed to the network.
-        batch_size, num_workers, seed, augment, bootstrap: see :class:`ClassificationDataModule`;
-            ``seed`` also fixes the train / val split.
+        batch_size, num_workers, seed, augment, bootstrap, split_seed: see :class:`ClassificationDataModule`;
+            ``split_seed`` fixes the train / val split.
 
     Raises:
         ValueError: if an argument has the wrong type or is out of range.
@@ -78,9 +78,10 @@ class TorchvisionDataModule(ClassificationDataModule):
         seed: int = 0,
         augment: str | Sequence[str] | None = None,
         bootstrap: bool = False,
+        split_seed: int | None = None,
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed, augment=augment,
-                         bootstrap=bootstrap)
+                         bootstrap=bootstrap, split_seed=split_seed)
         if not isinstance(data_dir, (str, os.PathLike)) or not os.fspath(data_dir):
             raise ValueError(f"data_dir must be a non-empty path, got {data_dir!r}")
         # ValueError, not TypeError, for bad types too: c147 reports every config mistake alike
@@ -167,7 +168,7 @@ class TorchvisionDataModule(ClassificationDataModule):
             full = self._load(train=True)
             n = len(full)
             n_val = fraction_to_count(self.val_fraction, n, "val_fraction")
-            train_idx, val_idx = seeded_split(n, [n - n_val, n_val], self.seed)
+            train_idx, val_idx = seeded_split(n, [n - n_val, n_val], self.split_seed)
             self.train_set = Subset(full, train_idx.tolist())
             self.val_set = Subset(full, val_idx.tolist())
         if stage in (None, "test") and self.test_set is None:

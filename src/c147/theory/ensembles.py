@@ -34,13 +34,21 @@ from c147.theory.evidence import (
 DROPOUT = "tests/functional/test_dropout.py::"
 
 
+def ensemble_squared_error(v: float, c: float, k: int) -> float:
+    """The sheet's (1/K) v + ((K-1)/K) c: the expected squared error of the average of K models whose errors
+    have E[||e_i||²] = v and E[e_i · e_j] = c (i ≠ j). With v the mean over the models and c the mean over
+    their pairs, it equals the averaged error's E[||ē||²] exactly, for any errors (expand ||Σ e_i||²)."""
+    return v / k + (k - 1) / k * c
+
+
 def ensemble_error(correlation: float, n: int = 200_000, k: int = 5, v: float = 2.0):
     """Errors e_i = √c z₀ + √(v - c) z_i: E[e_i²] = v, E[e_i e_j] = c; the average's E[ē²] = v/K + (K-1)c/K.
     The contrast: no gain (v) for independent errors, the independent 1/K rule (v/K) otherwise."""
     g, c = generator(108), correlation * v
     z0, z = torch.randn(n, 1, generator=g, dtype=torch.float64), torch.randn(n, k, generator=g, dtype=torch.float64)
     mean_error = (math.sqrt(c) * z0 + math.sqrt(v - c) * z).mean(1)
-    return monte_carlo("E_mean_error_sq", mean_error**2, v / k + (k - 1) / k * c, v if correlation == 0 else v / k)
+    contrast = v if correlation == 0 else v / k
+    return monte_carlo("E_mean_error_sq", mean_error**2, ensemble_squared_error(v, c, k), contrast)
 
 
 def _ensemble(correlation: float, verdict_if_ok: str) -> Evidence:
