@@ -39,6 +39,7 @@ from c147.cli import (
     write_metrics,
 )
 from c147.switch import check_impl
+from c147.transfer import finetune
 
 if TYPE_CHECKING:  # Lightning takes seconds to import: not before the command line is known to be good
     import lightning as L
@@ -47,7 +48,8 @@ if TYPE_CHECKING:  # Lightning takes seconds to import: not before the command l
 
 PROG = "c147-train"
 # the parts of the config shown in TensorBoard's hparams tab
-HPARAM_KEYS = ("impl", "seed", "data", "model", "optim", "scheduler", "regularizer", "clip", "loss", "trainer")
+HPARAM_KEYS = ("impl", "seed", "data", "model", "optim", "scheduler", "regularizer", "clip", "loss", "trainer",
+               "finetune")
 
 
 def build(cfg: DictConfig, stage: str = "fit", data: DictConfig | None = None) -> tuple[L.LightningDataModule,
@@ -65,22 +67,36 @@ def build(cfg: DictConfig, stage: str = "fit", data: DictConfig | None = None) -
         data: another data config in place of ``cfg.data`` (``c147-eval data=...``).
     """
     from c147.lit import Classifier
+    from c147.lit.classifier import trainable
 
     datamodule = instantiate(data if data is not None else cfg.data)
     datamodule.prepare_data()
     datamodule.setup(stage)
+    task_classes = list(getattr(datamodule, "task_classes", [datamodule.num_classes]))
+    multitask = cfg.model.get("_target_") == "c147.models.multitask"
+    if multitask and len(task_classes) < 2:
+        raise ValueError("model=multitask: needs a second label on the data (data.second_label=parity|at_least_5)")
+    if not multitask and len(task_classes) > 1:
+        raise ValueError(f"data.second_label: a second task needs model=multitask (got model "
+                         f"{cfg.model.get('_target_')}); or data.second_label=null")
     net = instantiate(
         cfg.model,
         num_classes=datamodule.num_classes,
         in_channels=datamodule.in_channels,
         image_size=datamodule.image_size,
+        **({"task_classes": task_classes} if multitask else {}),
     )
+    finetune_cfg = cfg.get("finetune")
+    if finetune_cfg:
+        finetune(net, OmegaConf.to_container(finetune_cfg, resolve=True), load=stage == "fit")
     loss = instantiate(cfg.loss, **_loss_arguments(cfg, datamodule))
+    if multitask and cfg.loss.get("class_weights") is not None:
+        raise ValueError("loss.class_weights: not supported with model=multitask (one loss serves every task)")
     optimizer = instantiate(cfg.optim)
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
     regularizer = instantiate(cfg.regularizer) if cfg.get("regularizer") else None
     grad_clip = instantiate(cfg.clip) if cfg.get("clip") else None
-    check = optimizer(net.parameters())  # raises ValueError on bad hyperparameters
+    check = optimizer(trainable(net))  # raises ValueError on bad hyperparameters
     if scheduler is not None:
         scheduler(check)
     model = Classifier(
@@ -89,6 +105,7 @@ def build(cfg: DictConfig, stage: str = "fit", data: DictConfig | None = None) -
         optimizer,
         scheduler,
         num_classes=datamodule.num_classes,
+        task_names=list(getattr(datamodule, "task_names", [])) or None,
         regularizer=regularizer,
         grad_clip=grad_clip,
         config=OmegaConf.to_container(cfg, resolve=True),
@@ -119,7 +136,8 @@ def _train_labels(datamodule: L.LightningDataModule) -> torch.Tensor:
         datamodule.setup("fit")
     dataset = datamodule.train_set
     if isinstance(dataset, TensorDataset):
-        return dataset.tensors[1].long()
+        labels = dataset.tensors[1].long()
+        return labels[:, 0] if labels.dim() == 2 else labels  # (N, tasks) with a second label: the main task
     if isinstance(dataset, Subset) and hasattr(dataset.dataset, "targets"):  # torchvision's: no image decoding
         return torch.as_tensor(dataset.dataset.targets)[torch.as_tensor(dataset.indices)].long()
     return torch.as_tensor([int(dataset[i][1]) for i in range(len(dataset))])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import lightning as L
@@ -17,6 +17,18 @@ from c147.regularize import Regularizer
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 AUX_WEIGHT = 0.3  # GoogLeNet's auxiliary classifiers' share of the loss (Szegedy et al. 2014)
+
+
+def trainable(net: nn.Module) -> list[torch.nn.Parameter]:
+    """The parameters an optimizer gets: the frozen ones (``finetune.freeze``) left out."""
+    return [p for p in net.parameters() if p.requires_grad]
+
+
+def multitask_loss(losses: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+    """Multitask learning's objective: the weighted sum ``sum_t w_t L_t`` of the tasks' losses."""
+    if len(losses) != len(weights):
+        raise ValueError(f"model.loss_weights: expected {len(losses)} weights (one per task), got {len(weights)}")
+    return sum(w * loss for w, loss in zip(weights, losses, strict=True))
 
 
 class Classifier(L.LightningModule):
@@ -57,6 +69,7 @@ class Classifier(L.LightningModule):
         grad_clip: Callable[[Iterable[torch.nn.Parameter]], Any] | None = None,
         config: dict | None = None,
         run_config: dict | None = None,
+        task_names: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         self.net = net
@@ -77,12 +90,41 @@ class Classifier(L.LightningModule):
         # and a training epoch's running means when the run stopped in its middle
         for metric in (self.train_loss, self.train_acc, self.val_acc_best):
             metric.persistent(True)
+        # multitask (a net with ``forward_tasks``): per-task losses and accuracies, ``{stage}/loss_{task}``
+        self.task_classes = list(getattr(net, "task_classes", None) or [])
+        self.task_names = list(task_names or [f"task{t}" for t in range(len(self.task_classes))])
+        if self.task_classes and len(self.task_names) != len(self.task_classes):
+            raise ValueError(f"model.task_classes: the network has {len(self.task_classes)} heads, the data "
+                             f"{len(self.task_names)} labels ({', '.join(self.task_names)})")
+        self.task_metrics = nn.ModuleDict({
+            f"{stage}_{kind}_{t}": (MulticlassAccuracy(k, average="micro") if kind == "acc" else MeanMetric())
+            for stage in ("train", "val", "test") for kind in ("acc", "loss")
+            for t, k in enumerate(self.task_classes)})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _multitask_step(self, x: torch.Tensor, y: torch.Tensor, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
+        scores = self.net.forward_tasks(x)
+        losses = [self.loss(s, y[:, t]) for t, s in enumerate(scores)]
+        for t, (s, loss) in enumerate(zip(scores, losses, strict=True)):
+            name = self.task_names[t]
+            self.task_metrics[f"{stage}_loss_{t}"](loss)
+            self.task_metrics[f"{stage}_acc_{t}"](s.argmax(dim=1), y[:, t])
+            self.log(f"{stage}/loss_{name}", self.task_metrics[f"{stage}_loss_{t}"], on_step=False, on_epoch=True)
+            self.log(f"{stage}/acc_{name}", self.task_metrics[f"{stage}_acc_{t}"], on_step=False, on_epoch=True)
+        return multitask_loss(losses, self.net.loss_weights), scores[0].argmax(dim=1)
+
+    @staticmethod
+    def _main(y: torch.Tensor) -> torch.Tensor:
+        """The main task's labels (column 0 of (N, tasks) labels)."""
+        return y[:, 0] if y.dim() == 2 else y
+
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str = "train") -> tuple[torch.Tensor,
+                                                                                          torch.Tensor]:
         x, y = batch
+        if self.task_classes:
+            return self._multitask_step(x, y if y.dim() == 2 else y[:, None], stage)
         scores = self(x)
         if isinstance(scores, tuple):  # GoogLeNet in training: (logits, *auxiliary logits)
             scores, *aux = scores
@@ -96,9 +138,9 @@ class Classifier(L.LightningModule):
         self.val_acc.reset()
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        loss, preds = self._step(batch)
+        loss, preds = self._step(batch, "train")
         self.train_loss(loss)
-        self.train_acc(preds, batch[1])
+        self.train_acc(preds, self._main(batch[1]))
         self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, prog_bar=True)
         penalty = self.regularizer.penalty(self.net) if self.regularizer is not None else None
@@ -124,9 +166,9 @@ class Classifier(L.LightningModule):
         self.log("train/lr", float(lr), on_step=False, on_epoch=True)
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        loss, preds = self._step(batch)
+        loss, preds = self._step(batch, "val")
         self.val_loss(loss)
-        self.val_acc(preds, batch[1])
+        self.val_acc(preds, self._main(batch[1]))
         self.log("val/loss", self.val_loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log("val/acc", self.val_acc, on_step=False, on_epoch=True, prog_bar=True)
 
@@ -137,14 +179,14 @@ class Classifier(L.LightningModule):
         self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
 
     def test_step(self, batch, batch_idx: int) -> None:
-        loss, preds = self._step(batch)
+        loss, preds = self._step(batch, "test")
         self.test_loss(loss)
-        self.test_acc(preds, batch[1])
+        self.test_acc(preds, self._main(batch[1]))
         self.log("test/loss", self.test_loss, on_step=False, on_epoch=True)
         self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.parameters())
+        optimizer = self.optimizer_factory(trainable(self))
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer)

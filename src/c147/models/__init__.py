@@ -7,6 +7,7 @@ from c147.models.alexnet import AlexNet, alexnet
 from c147.models.googlenet import GoogLeNet, googlenet
 from c147.models.lenet import LeNet5, lenet5
 from c147.models.mlp import MLP, mlp
+from c147.models.multitask import MultitaskNet, multitask
 from c147.models.vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 from c147.models.zfnet import ZFNet, zfnet
 
@@ -16,11 +17,13 @@ __all__ = [
     "AlexNet",
     "GoogLeNet",
     "LeNet5",
+    "MultitaskNet",
     "ZFNet",
     "alexnet",
     "googlenet",
     "lenet5",
     "mlp",
+    "multitask",
     "vgg11",
     "vgg11_bn",
     "vgg13",

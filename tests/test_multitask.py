@@ -1,0 +1,59 @@
+"""Multitask learning: the weighted sum of the tasks' losses, the two-headed network, the second label."""
+
+import pytest
+import torch
+
+from c147.data import DigitsDataModule
+from c147.lit.classifier import multitask_loss
+from c147.models import multitask
+from c147.train import train
+from tests.lit.test_heads_and_options import one_step
+from tests.twins import TOL
+
+
+def test_the_weighted_sum_is_the_objective():
+    losses = [torch.tensor(2.0, requires_grad=True), torch.tensor(4.0, requires_grad=True)]
+    total = multitask_loss(losses, [1.0, 0.5])
+    total.backward()
+    assert float(total) == 4.0 and [float(x.grad) for x in losses] == [1.0, 0.5]
+    with pytest.raises(ValueError, match="model.loss_weights"):
+        multitask_loss(losses, [1.0])
+
+
+def test_two_heads_share_one_trunk_and_bad_weights_name_the_key():
+    net = multitask(backbone="mlp", image_size=8, task_classes=[10, 2])
+    main, second = net.forward_tasks(torch.randn(3, 1, 8, 8))
+    assert main.shape == (3, 10) and second.shape == (3, 2)
+    assert net.heads[1].weight.shape[1] == net.heads[0].weight.shape[1]
+    with pytest.raises(ValueError, match="model.loss_weights"):
+        multitask(loss_weights=[1.0, 0.5, 0.2], task_classes=[10, 2])
+    with pytest.raises(ValueError, match="model.backbone"):
+        multitask(backbone="alexnet")
+
+
+def test_second_labels():
+    dm = DigitsDataModule(second_label="parity")
+    dm.setup("fit")
+    y = dm.train_set.tensors[1]
+    assert y.shape[1] == 2 and torch.equal(y[:, 1], y[:, 0] % 2) and dm.task_classes == [10, 2]
+    with pytest.raises(ValueError, match="data.second_label"):
+        DigitsDataModule(second_label="odd")
+
+
+MULTITASK = "model=multitask model.backbone=mlp data.second_label=parity"
+
+
+def test_one_training_step_is_the_same_on_both_impls_in_float64(train_config):
+    ours, theirs = (one_step(train_config, impl, MULTITASK) for impl in ("c147", "torch"))
+    assert ours.keys() == theirs.keys() and torch.isfinite(ours["loss"])
+    assert any(k.startswith("grad/net.heads.1") for k in ours)  # the second head took part in the step
+    for key in ours:
+        torch.testing.assert_close(ours[key], theirs[key], **TOL[torch.float64], msg=key)
+
+
+def test_both_heads_learn_the_digits(train_config):
+    cfg = train_config(*MULTITASK.split(), "data.image_size=16", "trainer.max_epochs=3", "~logger")
+    metrics = train(cfg)
+    # chance: 0.1 for the digit, 0.5 for the parity; three epochs of the MLP are far above both
+    assert metrics["test/acc"] > 0.8, metrics
+    assert metrics["test/acc_parity"] > 0.8, metrics
