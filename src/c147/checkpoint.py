@@ -38,6 +38,20 @@ def read_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:
     return state
 
 
+def net_weights(state_dict: dict[str, Any]) -> dict[str, Any]:
+    """The network's entries of a Classifier checkpoint's ``state_dict``, without the ``net.`` prefix."""
+    return {k[len("net."):]: v for k, v in state_dict.items() if k.startswith("net.")}
+
+
+def weight_mismatch(want: dict[str, Any], weights: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """What stops ``weights`` from loading into a network whose state_dict is ``want``: the keys missing,
+    the unexpected ones, and those of another shape (each in ``want``'s or ``weights``' order)."""
+    missing = [k for k in want if k not in weights]
+    unexpected = [k for k in weights if k not in want]
+    shapes = [k for k in want if k in weights and weights[k].shape != want[k].shape]
+    return missing, unexpected, shapes
+
+
 def checkpoint_config(state: dict[str, Any], resolved: bool = True) -> DictConfig:
     """The run config stored in a checkpoint: resolved (paths as they were), or with its
     interpolations (``paths.output_dir: ${hydra:runtime.output_dir}``) when there is such a copy."""

@@ -9,7 +9,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from c147.checkpoint import checkpoint_config, read_checkpoint
+from c147.checkpoint import checkpoint_config, net_weights, read_checkpoint, weight_mismatch
 from c147.cli import (
     Invocation,
     check_fresh,
@@ -42,10 +42,8 @@ def load_checkpoint(ckpt_path: str | Path) -> tuple[DictConfig, dict]:
 def load_weights(model: Classifier, state_dict: dict[str, torch.Tensor], ckpt_path: str | Path) -> None:
     """The checkpoint's network weights into ``model.net``; a mismatch is one ``ValueError`` naming
     the first differing entries, not a dump of every key."""
-    weights = {k[len("net."):]: v for k, v in state_dict.items() if k.startswith("net.")}
-    want = model.net.state_dict()
-    missing, unexpected = sorted(set(want) - set(weights)), sorted(set(weights) - set(want))
-    shapes = [k for k in want if k in weights and weights[k].shape != want[k].shape]
+    weights, want = net_weights(state_dict), model.net.state_dict()
+    missing, unexpected, shapes = weight_mismatch(want, weights)
     if missing or unexpected or shapes:
         first = (f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}" if unexpected
                  else f"{shapes[0]} has shape {tuple(weights[shapes[0]].shape)}, the network's is "

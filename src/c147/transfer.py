@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from c147.checkpoint import read_checkpoint
+from c147.checkpoint import net_weights, read_checkpoint, weight_mismatch
 
 # model class name -> the Sequential whose last layer is the head
 HEADS = {"LeNet5": "classifier", "MLP": "net"}
@@ -54,7 +54,7 @@ def load_pretrained(net: nn.Module, path: str, new_head: bool | None = None) -> 
     """
     head = head_name(net)
     state = read_checkpoint(path, key="finetune.from")
-    weights = {k[len("net."):]: v for k, v in state.get("state_dict", {}).items() if k.startswith("net.")}
+    weights = net_weights(state.get("state_dict", {}))
     own = net.state_dict()
     replaced = any(_owned(k, head) and k in own and v.shape != own[k].shape for k, v in weights.items())
     if replaced and new_head is False:
@@ -63,9 +63,8 @@ def load_pretrained(net: nn.Module, path: str, new_head: bool | None = None) -> 
     replaced = replaced or new_head is True
     if replaced:
         weights = {k: v for k, v in weights.items() if not _owned(k, head)}
-    missing = [k for k in own if k not in weights and not (replaced and _owned(k, head))]
-    unexpected = [k for k in weights if k not in own]
-    wrong = [k for k, v in weights.items() if k in own and v.shape != own[k].shape]
+    missing, unexpected, wrong = weight_mismatch(own, weights)
+    missing = [k for k in missing if not (replaced and _owned(k, head))]  # a fresh head loads nothing
     if missing or unexpected or wrong:
         what = "; ".join(f"{label}: {', '.join(keys[:4])}" for label, keys in
                          (("missing", missing), ("unexpected", unexpected), ("other shape", wrong)) if keys)

@@ -63,11 +63,12 @@ def load_splits(cfg: DictConfig) -> dict[str, tuple[Tensor, Tensor]]:
     }
 
 
-def timed(fn, *args) -> tuple[Any, float]:
+def timed(fn, X: Tensor, y: Tensor) -> tuple[Any, float]:
+    """``fn(X, y)`` and its wall time (after the device of ``X`` has finished)."""
     start = time.perf_counter()
-    out = fn(*args)
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
+    out = fn(X, y)
+    if X.is_cuda:
+        torch.cuda.synchronize(X.device)
     return out, time.perf_counter() - start
 
 
@@ -91,8 +92,8 @@ def run_task(cfg: DictConfig, splits: dict[str, tuple[Tensor, Tensor]], run_dir:
         estimator_cfg = OmegaConf.merge(estimator_cfg, {"k": result.best_k})
     estimator = instantiate(estimator_cfg)
     _, metrics["fit_seconds"] = timed(estimator.fit, X, y)
-    for epoch, loss in zip(getattr(estimator, "history_", {}).get("epoch", []),
-                           getattr(estimator, "history_", {}).get("loss", []), strict=True):
+    history = getattr(estimator, "history_", {"epoch": [], "loss": []})  # the gradient-trained models'
+    for epoch, loss in zip(history["epoch"], history["loss"], strict=True):
         writer.add_scalar("train/loss", loss, epoch)
     for split, (Xs, ys) in splits.items():
         metrics[f"{split}/acc"], seconds = timed(estimator.score, Xs, ys)
