@@ -79,26 +79,37 @@ def test_hand_written_optimizers_leave_frozen_parameters_alone(name):
     assert not torch.equal(before["net.3.weight"], net.net[3].weight)
 
 
-def test_finetune_beats_scratch_and_frozen_weights_stay(train_config, capsys):
-    trunk = train(train_config(*LENET, "data.classes=[0,1,2,3,4]", "trainer.max_epochs=4"))
+def test_features_learned_on_0_4_transfer_to_5_9_and_frozen_weights_stay(train_config, tmp_path):
+    """A head trained on LeNet-5's frozen trunk learned on digits 0-4 classifies 5-9 from 50 labelled images far
+    better than the same head on the same trunk untrained: the features transfer. (Fine-tuning does not beat
+    training from scratch on these 50 images: see c147.transfer's docstring for the measured figures.)"""
+    trunk = train(train_config(*LENET, "data.classes=[0,1,2,3,4]", "trainer.max_epochs=6"))
     assert trunk["test/acc"] > 0.9, trunk
     ckpt = trunk["best_checkpoint"]
-    few = [*LENET, "data.classes=[5,6,7,8,9]", "data.train_samples=50", "trainer.max_epochs=4"]
-    scratch = train(train_config(*few))
-    tuned = train(train_config(*few, f"finetune.from='{ckpt}'", "finetune.new_head=true"))
-    print(f"fine-tune {tuned['test/acc']:.3f} vs scratch {scratch['test/acc']:.3f}")
-    assert tuned["test/acc"] > scratch["test/acc"] + 0.03, (tuned["test/acc"], scratch["test/acc"])
-    # frozen convolutions: in the fine-tuned run's last checkpoint they equal the pretrained ones, bit for bit
-    frozen_run = train(train_config(*few, "trainer.max_epochs=1", f"finetune.from='{ckpt}'",
-                                    "finetune.freeze=[features]", "finetune.new_head=true"))
-    old = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
-    new = torch.load(frozen_run["last_checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
-    frozen = [k for k in old if k.startswith("net.features.")]
-    assert len(frozen) == 4
+    # the same checkpoint with the network's weights drawn afresh: an untrained trunk of the same shape
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    _, fresh = build(train_config(*LENET, "data.classes=[0,1,2,3,4]"))
+    state["state_dict"] = fresh.state_dict()
+    untrained = tmp_path / "untrained.ckpt"
+    torch.save(state, untrained)
+    head_only = [*LENET, "data.classes=[5,6,7,8,9]", "data.train_samples=50", "data.batch_size=10",
+                 "trainer.max_epochs=15", "finetune.new_head=true", "finetune.freeze=features"]
+    learned = train(train_config(*head_only, f"finetune.from='{ckpt}'"))
+    drawn = train(train_config(*head_only, f"finetune.from='{untrained}'"))
+    print(f"head on the learned trunk {learned['test/acc']:.3f}, on an untrained one {drawn['test/acc']:.3f}")
+    assert learned["test/acc"] > drawn["test/acc"] + 0.15, (learned["test/acc"], drawn["test/acc"])
+    # every frozen weight in the head-only run's last checkpoint is the pretrained one, bit for bit
+    old = state_dict(ckpt)
+    new = state_dict(learned["last_checkpoint"])
+    frozen = [k for k in old if k.startswith("net.") and not k.startswith("net.classifier.5.")]
+    assert len(frozen) == 8
     for k in frozen:
         assert torch.equal(old[k], new[k]), k
-    for k in ("net.classifier.1.weight", "net.classifier.5.weight"):
-        assert not torch.equal(old[k], new[k]), k
+    assert not torch.equal(old["net.classifier.5.bias"][:5], new["net.classifier.5.bias"])
+
+
+def state_dict(path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
 
 
 def test_finetune_errors_name_the_key(train_config, tmp_path):

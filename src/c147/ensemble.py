@@ -13,6 +13,10 @@ The classification errors (0/1) are reported beside it: each member's, their mea
 argmax of the averaged probabilities), and the mean pairwise (Pearson) correlation of the members'
 0/1 error indicators.
 
+Members trained with ``model=multitask`` are averaged on every task: the figures above for the main task
+(the digit), and the same figures for each other task under ``tasks.<name>`` in metrics.json (``parity/``
+in TensorBoard).
+
 Bagging: members trained with ``data.bootstrap=true`` and different ``seed=`` each see their own bootstrap
 resample of the training split (``c147-train -m seed=0,1,2,3,4 data.bootstrap=true``).
 """
@@ -129,20 +133,27 @@ def check_same_data(runs: list[Path], configs: list[DictConfig]) -> None:
 
 
 @torch.no_grad()
-def member_probabilities(run_cfg: DictConfig, state: dict, ckpt: Path, device: str) -> tuple[torch.Tensor,
-                                                                                             torch.Tensor]:
-    """A member's softmax probabilities on its test split (N x C, float64) and the split's labels (N)."""
+def member_probabilities(run_cfg: DictConfig, state: dict, ckpt: Path, device: str) -> dict[str, tuple[
+        torch.Tensor, torch.Tensor]]:
+    """A member's softmax probabilities on its test split (N x C, float64) and the split's labels (N), per task:
+    ``{"": (p, y)}`` for a one-task network; for a ``model=multitask`` one, the main task under ``""`` and each
+    other task under its name (``{"": ..., "parity": ...}``)."""
     from c147.eval import load_weights
     from c147.train import build
 
     datamodule, model = build(run_cfg, stage="test")
     load_weights(model, state["state_dict"], ckpt)
     net = model.net.to(device).eval()
-    probs, labels = [], []
+    names = [""] + list(getattr(datamodule, "task_names", []))[1:]
+    probs: list[list[torch.Tensor]] = [[] for _ in names]
+    labels = []
     for x, y in datamodule.test_dataloader():
-        probs.append(torch.softmax(net(x.to(device)).double(), dim=1).cpu())
-        labels.append(y)
-    return torch.cat(probs), torch.cat(labels)
+        scores = net.forward_tasks(x.to(device)) if len(names) > 1 else (net(x.to(device)),)
+        for t, s in enumerate(scores):
+            probs[t].append(torch.softmax(s.double(), dim=1).cpu())
+        labels.append(y if y.dim() == 2 else y[:, None])
+    y = torch.cat(labels)
+    return {name: (torch.cat(p), y[:, t]) for t, (name, p) in enumerate(zip(names, probs, strict=True))}
 
 
 # ---------------------------------------------------------------------------------- the figures
@@ -192,21 +203,21 @@ def ensemble_figures(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, Any
     }
 
 
-def log_tensorboard(folder: Path, figures: dict[str, Any]) -> None:
+def log_tensorboard(folder: Path, figures: dict[str, Any], prefix: str = "") -> None:
     """The figures as TensorBoard scalars: per member (step = member index), per ensemble size (step = k),
-    and the totals (step = K)."""
+    and the totals (step = K); tags start with ``prefix`` (a multitask member's other task: ``parity/``)."""
     from torch.utils.tensorboard import SummaryWriter
 
     k = len(figures["member_errors"])
     with SummaryWriter(str(folder)) as writer:
         pairs = zip(figures["member_errors"], figures["member_squared_errors"], strict=True)
         for i, (err, sq) in enumerate(pairs):
-            writer.add_scalar("member/test_error", err, i)
-            writer.add_scalar("member/squared_error", sq, i)
+            writer.add_scalar(f"{prefix}member/test_error", err, i)
+            writer.add_scalar(f"{prefix}member/squared_error", sq, i)
         for m, err in enumerate(figures["ensemble_error_vs_k"], start=1):
-            writer.add_scalar("ensemble/test_error_vs_k", err, m)
+            writer.add_scalar(f"{prefix}ensemble/test_error_vs_k", err, m)
         for key in ("ensemble_error", "mean_member_error", "error_correlation", "v", "c", "formula", "measured"):
-            writer.add_scalar(f"ensemble/{key}", figures[key], k)
+            writer.add_scalar(f"{prefix}ensemble/{key}", figures[key], k)
 
 
 # ---------------------------------------------------------------------------------- the job
@@ -226,21 +237,27 @@ def ensemble(cfg: DictConfig) -> dict[str, Any]:
         check_same_data(runs, configs)
         import lightning as L  # seconds to import: after the checks that need none of it
 
-        probs, labels = [], None
+        outputs = []
         for ckpt, state, run_cfg in zip(ckpts, states, configs, strict=True):
             L.seed_everything(int(run_cfg.get("seed", 0)), verbose=False)
-            p, y = member_probabilities(run_cfg, state, ckpt, str(cfg.device))
-            if labels is not None and not torch.equal(y, labels):
+            out = member_probabilities(run_cfg, state, ckpt, str(cfg.device))
+            if outputs and not torch.equal(out[""][1], outputs[0][""][1]):
                 raise ValueError(f"data: {ckpt}'s test split holds other samples than {ckpts[0]}'s; the members must "
                                  f"share one test split")
-            probs.append(p)
-            labels = y
-    figures = ensemble_figures(torch.stack(probs), labels)
+            outputs.append(out)
+    # the main task's figures, and (members trained with model=multitask) each other task's under tasks.<name>
+    per_task = {name: ensemble_figures(torch.stack([o[name][0] for o in outputs]), outputs[0][name][1])
+                for name in outputs[0]}
+    figures = per_task.pop("")
+    labels = outputs[0][""][1]
     k = len(runs)
     metrics = {"members": [str(r) for r in runs], "checkpoints": [str(p.resolve()) for p in ckpts], "k": k,
-               "test_samples": len(labels), **figures, "run_dir": str(run_dir)}
+               "test_samples": len(labels), **figures, **({"tasks": per_task} if per_task else {}),
+               "run_dir": str(run_dir)}
     run_dir.mkdir(parents=True, exist_ok=True)
     log_tensorboard(run_dir / "tensorboard", figures)
+    for name, task_figures in per_task.items():
+        log_tensorboard(run_dir / "tensorboard", task_figures, prefix=f"{name}/")
     write_metrics(run_dir, metrics)
     rows: dict[str, Any] = {f"member {i} ({run.parent.name}/{run.name}) test error": err
                             for i, (run, err) in enumerate(zip(runs, figures["member_errors"], strict=True))}
@@ -253,6 +270,13 @@ def ensemble(cfg: DictConfig) -> dict[str, Any]:
         "c = mean_(i!=j) E(e_i . e_j)": figures["c"],
         "the sheet: (1/K) v + ((K-1)/K) c": figures["formula"],
         "measured E(||mean_i e_i||^2)": figures["measured"],
+    })
+    for name, task_figures in per_task.items():
+        rows.update({f"{name}: mean member test error": task_figures["mean_member_error"],
+                     f"{name}: ensemble of {k} test error": task_figures["ensemble_error"],
+                     f"{name}: the sheet's formula / measured": f"{task_figures['formula']:.4f} / "
+                                                                f"{task_figures['measured']:.4f}"})
+    rows.update({
         "run folder": str(run_dir),
         "TensorBoard": f"tensorboard --logdir {run_dir}",
     })

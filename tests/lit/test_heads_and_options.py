@@ -1,5 +1,6 @@
-"""The model and loss options of a run (activation, init, noise, loss, class weights): each one trains LeNet-5 a
-step through the real config, with the same result for impl=c147 and impl=torch in float64."""
+"""The model and loss options of a run (activation, init, noise, loss, class weights): each one trains LeNet-5
+through the real config and Lightning's fast_dev_run, with the same result for impl=c147 and impl=torch in
+float64."""
 
 from __future__ import annotations
 
@@ -27,21 +28,31 @@ OPTIONS = (
 )
 
 
-def one_step(train_config, impl: str, option: str) -> dict[str, torch.Tensor]:
-    """Build the run for ``impl`` with ``option`` (float64), take one training step on the first batch: the
-    loss, the predictions, every gradient and every parameter after the optimizer's step."""
+def fast_dev_run(train_config, impl: str, option: str) -> dict[str, torch.Tensor]:
+    """Build the run for ``impl`` with ``option`` and give it to Lightning's ``fast_dev_run`` in float64 (one
+    training step on the first batch, one validation batch, then one test batch): the logged losses and
+    accuracies, every gradient of the step and every parameter after the optimizer's step."""
+    import lightning as L
+
     cfg = train_config(f"impl={impl}", "data.batch_size=4", *option.split())
     torch.manual_seed(0)
     datamodule, model = build(cfg)
-    model = model.double().train()
-    x, y = next(iter(datamodule.train_dataloader()))
+    out: dict[str, torch.Tensor] = {}
+
+    class Gradients(L.Callback):
+        def on_before_optimizer_step(self, trainer, module, optimizer):
+            out.update({f"grad/{n}": p.grad.clone() for n, p in module.named_parameters()})
+
+    trainer = L.Trainer(fast_dev_run=True, precision="64-true", accelerator="cpu", logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        callbacks=[Gradients()])
     torch.manual_seed(1)  # the noise's draws
-    loss, preds = model._step((x.double(), y))
-    loss.backward()
-    out = {"loss": loss.detach(), "preds": preds}
-    out.update({f"grad/{n}": p.grad for n, p in model.named_parameters()})
-    model.optimizer_factory(model.parameters()).step()
-    out.update({n: p.detach() for n, p in model.named_parameters()})
+    trainer.fit(model, datamodule=datamodule)
+    assert trainer.global_step == 1 and next(model.parameters()).dtype == torch.float64
+    out.update({n: p.detach().clone() for n, p in model.named_parameters()})
+    out.update(trainer.callback_metrics)  # train/ and val/ losses and accuracies
+    trainer.test(model, datamodule=datamodule, verbose=False)
+    out.update(trainer.callback_metrics)  # test/
     return out
 
 
@@ -50,15 +61,16 @@ _default: dict[str, dict[str, torch.Tensor]] = {}
 
 @pytest.mark.parametrize("option", OPTIONS)
 def test_every_option_trains_lenet5_the_same_on_both_impls(train_config, option):
-    ours, theirs = (one_step(train_config, impl, option) for impl in ("c147", "torch"))
-    assert ours.keys() == theirs.keys() and torch.isfinite(ours["loss"])
+    ours, theirs = (fast_dev_run(train_config, impl, option) for impl in ("c147", "torch"))
+    assert ours.keys() == theirs.keys() and torch.isfinite(ours["train/loss"])
+    assert {"train/loss", "val/loss", "test/loss", "test/acc"} <= ours.keys()
     for key in ours:
         torch.testing.assert_close(ours[key], theirs[key], **TOL[torch.float64], msg=f"{option}: {key}")
     assert any(v.abs().sum() > 0 for k, v in ours.items() if k.startswith("grad/")), "no gradient reached the weights"
     # the option reaches the run: the default's values are the plain run's, every other option's are not
     if not _default:
-        _default.update(one_step(train_config, "c147", ""))
-    assert torch.equal(ours["loss"], _default["loss"]) == (option in DEFAULTS), option
+        _default.update(fast_dev_run(train_config, "c147", ""))
+    assert torch.equal(ours["train/loss"], _default["train/loss"]) == (option in DEFAULTS), option
 
 
 def test_the_default_options_are_the_plain_run(train_config):
