@@ -124,14 +124,14 @@ def test_last_checkpoint_is_the_last_epoch_when_the_best_is_earlier(tmp_path):
     last, best = (torch.load(ckpts / n, weights_only=False) for n in ("last.ckpt", "epoch_000.ckpt"))
     assert last["epoch"] == 1 and last["c147_progress"]["epochs_done"] == 2 and best["epoch"] == 0
     assert any(not torch.equal(v, best["state_dict"][k]) for k, v in last["state_dict"].items() if k.startswith("net."))
-    # c147-eval of last.ckpt scores the last epoch's weights, not the best's
-    evals = []
-    for name in ("last.ckpt", "epoch_000.ckpt"):
-        out = tmp_path / f"eval-{name}"
-        proc = run_cli("c147-eval", f"ckpt_path={ckpts / name}", f"hydra.run.dir={out}", cwd=tmp_path)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        evals.append(json.loads((out / "metrics.json").read_text())["test/loss"])
-    assert evals[0] != evals[1]
+    # c147-eval of last.ckpt scores the last epoch's weights, not the best's (in-process: the console script's
+    # own run is tested in tests/test_train.py)
+    from c147.eval import evaluate
+    from tests.conftest import compose_config
+
+    evals = [evaluate(compose_config("eval", [f"ckpt_path={ckpts / name}", f"paths.output_dir={tmp_path / name}"]))
+             for name in ("last.ckpt", "epoch_000.ckpt")]
+    assert evals[0]["test/loss"] != evals[1]["test/loss"]
 
 
 @pytest.mark.slow
