@@ -23,8 +23,10 @@ def compose_config(name: str, overrides: list[str] | None = None) -> DictConfig:
         return compose(config_name=name, overrides=overrides or [])
 
 
-# a run small enough for unit tests: one quiet epoch, no progress bar or model summary
-QUIET = ["trainer.enable_progress_bar=false", "callbacks.model_summary=null"]
+# a run small enough for unit tests: no progress bar, model summary, histograms or figures (tests/lit/test_insight.py
+# and the main job's tests in tests/test_train.py run those)
+QUIET = ["trainer.enable_progress_bar=false", "callbacks.model_summary=null", "callbacks.histograms=null",
+         "callbacks.figures=null"]
 
 
 @pytest.fixture
@@ -38,6 +40,12 @@ def train_config(tmp_path):
                                          *QUIET, *overrides])
 
     return make
+
+
+def tensorboard_run(run_dir: Path) -> Path:
+    """The folder of a c147-train run's TensorBoard events: ``<run>/tensorboard/<run name>``."""
+    (folder,) = [p for p in (Path(run_dir) / "tensorboard").iterdir() if p.is_dir()]
+    return folder
 
 
 def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:

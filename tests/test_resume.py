@@ -15,7 +15,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from c147.train import train
-from tests.conftest import BIN, cli_env, run_cli
+from tests.conftest import BIN, cli_env, run_cli, tensorboard_run
 
 QUIET = ["callbacks.model_summary=null", "trainer.enable_progress_bar=false"]
 # dropout and hidden-unit noise (the global RNG), augmentation (drawn per seed, epoch and batch), max-norm after
@@ -33,7 +33,7 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 
 
 def scalars(run_dir: Path, tag: str) -> list[tuple[int, float]]:
-    acc = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    acc = EventAccumulator(str(tensorboard_run(run_dir)), size_guidance={"scalars": 0})
     acc.Reload()
     return [(e.step, e.value) for e in acc.Scalars(tag)]
 

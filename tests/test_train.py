@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from c147.train import train
-from tests.conftest import BIN, cli_env, run_cli
+from tests.conftest import BIN, cli_env, run_cli, tensorboard_run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,10 +91,20 @@ def test_main_job_reaches_097_and_writes_a_complete_run(main_run):
 @pytest.mark.slow
 def test_event_files_hold_every_scalar_and_the_hparams(main_run):
     _, run_dir = main_run
-    acc = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    acc = EventAccumulator(str(tensorboard_run(run_dir)), size_guidance={"scalars": 0, "images": 0,
+                                                                         "histograms": 0})
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
     assert SCALARS <= tags, SCALARS - tags
+    assert "epoch" not in tags  # Lightning's epoch counter is not a card
+    # the default logging callbacks: per-layer histograms each epoch, the figures after testing
+    assert {"figures/confusion_matrix", "figures/misclassified", "figures/first_layer"} <= set(acc.Tags()["images"])
+    histograms = set(acc.Tags()["histograms"])
+    for tag in ("weight/net.features.0.weight", "grad/net.classifier.5.weight", "activation/features.1.ReLU"):
+        assert tag in histograms and len(acc.Histograms(tag)) == 15, tag
+    assert {p.name for p in (run_dir / "figures").iterdir()} == {"confusion_matrix.png", "misclassified.png",
+                                                                  "first_layer.png"}
+    assert len(acc.Scalars("time/examples_per_second")) == 15
     assert len(acc.Scalars("val/acc")) == 15 and len(acc.Scalars("train/lr")) == 15
     lrs = [e.value for e in acc.Scalars("train/lr")]
     assert lrs[0] == pytest.approx(0.002) and lrs == sorted(lrs, reverse=True), "cosine: decreasing lr"
@@ -139,10 +150,17 @@ def test_tensorboard_server_serves_the_run(main_run):
             except OSError:
                 pass
             time.sleep(0.5)
-        assert runs == ["tensorboard"], runs
-        query = f"{base}/data/plugin/scalars/scalars?run=tensorboard&tag=val/acc"
+        name = "lenet5-c147-adam-lr0.002"  # the run's readable name: model, impl, optimizer, lr
+        assert runs == [f"tensorboard/{name}"], runs
+        run = urllib.parse.quote(runs[0], safe="")
+        query = f"{base}/data/plugin/scalars/scalars?run={run}&tag=val/acc"
         points = json.load(urllib.request.urlopen(query, timeout=10))
         assert len(points) == 15 and all(0.0 <= p[2] <= 1.0 for p in points)
+        for plugin, tag in (("images", "figures/confusion_matrix"), ("histograms", "weight/net.features.0.weight")):
+            tags = json.load(urllib.request.urlopen(f"{base}/data/plugin/{plugin}/tags", timeout=10))
+            assert tag in tags[runs[0]], (plugin, tags)
+        query = f"{base}/data/plugin/histograms/histograms?run={run}&tag=activation/features.1.ReLU"
+        assert len(json.load(urllib.request.urlopen(query, timeout=10))) == 15
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -199,6 +217,6 @@ def test_compare_impls_script_makes_one_multirun_with_both_impls(tmp_path):
     impls = []
     for run in runs:
         assert (run / "metrics.json").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
-        assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+        assert list((run / "tensorboard").glob("*/events.out.tfevents.*"))
         impls.append(torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["c147_config"]["impl"])
     assert impls == ["c147", "torch"]

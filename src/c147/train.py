@@ -153,8 +153,14 @@ def _run_config(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _hparams(cfg: DictConfig) -> dict[str, Any]:
-    return {k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig) else cfg[k]
-            for k in HPARAM_KEYS if k in cfg}
+    """The run's hparams, flat (``optim/lr``), with every key any option of a group has (``none`` where this
+    run's option lacks it, or the group is off): every run has the same columns in TensorBoard."""
+    from c147.cli import CONFIG_DIR
+    from c147.lit.insight import group_keys, hparams
+
+    config = OmegaConf.to_container(cfg, resolve=True)
+    groups = [k for k in HPARAM_KEYS if (Path(CONFIG_DIR) / k).is_dir()]
+    return hparams(config, (*HPARAM_KEYS, "name", "tags"), group_keys(Path(CONFIG_DIR), groups))
 
 
 # ---------------------------------------------------------------------------------- checks
@@ -282,6 +288,12 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
         else:
             check_fresh(run_dir)
         check_config(cfg)
+        if cfg.get("name") is None and "name" in cfg and state is None:
+            from c147.lit.insight import run_name
+
+            with open_dict(cfg):  # kept in the checkpoint's config: a resumed run logs to the same TensorBoard run
+                cfg.name = run_name(OmegaConf.to_container(cfg, resolve=True),
+                                    task_overrides() if overrides is None else overrides)
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         datamodule, model = build(cfg)
         guard = RunGuard()
@@ -342,7 +354,8 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
             final = {f"hparams/{k.replace('/', '_')}": v for k, v in metrics.items()
-                     if k in ("test/acc", "val/acc_best", "test/loss")}
+                     if isinstance(v, (int, float)) and not isinstance(v, bool)
+                     and (k.startswith(("test/", "val/", "train/")) or k in ("fit_seconds", "epochs"))}
             logger.log_hyperparams(_hparams(cfg), metrics=final)
             logger.finalize("success")
     if trainer.is_global_zero:
@@ -354,6 +367,7 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
                 "best val accuracy": metrics.get("val/acc_best", float("nan")),
                 "training time (s)": fit_seconds,
                 "impl": cfg.impl,
+                "run name": str(cfg.get("name") or ""),
                 "run folder": str(run_dir),
                 "TensorBoard": f"tensorboard --logdir {run_dir}",
             },

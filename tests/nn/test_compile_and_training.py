@@ -9,6 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import c147
 from c147.models import lenet5
 from c147.train import train
+from tests.conftest import tensorboard_run
 from tests.twins import DEVICES, assert_reduced_precision
 
 
@@ -67,7 +68,7 @@ def test_lenet5_runs_in_half_precision_like_torch(device, dtype):
 
 
 def curves(run_dir, tag: str) -> list[float]:
-    acc = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    acc = EventAccumulator(str(tensorboard_run(run_dir)), size_guidance={"scalars": 0})
     acc.Reload()
     return [e.value for e in acc.Scalars(tag)]
 

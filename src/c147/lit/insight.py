@@ -1,0 +1,340 @@
+"""What a run shows in TensorBoard beyond its curves: a readable run name, the same hparams columns in every
+run, and logging callbacks (``callbacks.<name>`` in the train config; ``callbacks.histograms=null`` turns one
+off).
+
+- :class:`TensorBoardLogger`: Lightning's, without the ``epoch`` scalar it adds to every log call (the
+  first card a user saw, above the losses).
+- :class:`EpochTimer`: ``time/epoch_seconds`` and ``time/examples_per_second`` per training epoch.
+- :class:`Histograms`: per layer, the weights (end of each epoch), the gradients (the epoch's first step)
+  and the activations (every layer's output on the first validation batch).
+- :class:`Figures`: after testing, the confusion matrix and a grid of misclassified test images (predicted /
+  true label); after fitting, the first layer's filters (a convolution's kernels, or a linear layer's rows
+  shown as images). Logged as TensorBoard images and saved as PNG under ``figures/`` in the run folder.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.loggers import TensorBoardLogger as _TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
+from torch import nn
+
+# ---------------------------------------------------------------------------------- names and hparams
+
+# overrides already said by the name's first part, or that say nothing about what the run is
+_UNNAMED = ("model", "impl", "optim", "optim.lr", "name", "tags", "paths.", "hydra.", "ckpt_path",
+            "trainer.enable_progress_bar", "callbacks.model_summary")
+MAX_NAME = 120
+
+
+def run_name(cfg: Mapping[str, Any], overrides: Sequence[str] = ()) -> str:
+    """The run's TensorBoard name: ``<model>-<impl>-<optimizer>-lr<lr>`` then the command line's other
+    overrides (``lenet5-c147-adam-lr0.002,regularizer=l2,seed=1``); ``/`` becomes ``_`` and quotes go, so it
+    is one folder name; at most 120 characters (a longer one ends in ``...``)."""
+    model = str(cfg["model"].get("_target_", "model")).rsplit(".", 1)[-1]
+    optim = cfg.get("optim") or {}
+    parts = [model, str(cfg.get("impl", "")), str(optim.get("name", "none")).lower()]
+    if optim.get("lr") is not None:
+        parts.append(f"lr{optim['lr']:g}")
+    extra = []
+    for arg in overrides:
+        key = arg.lstrip("+~").split("=", 1)[0]
+        if not any(key == u or (u.endswith(".") and key.startswith(u)) for u in _UNNAMED):
+            extra.append(arg)
+    name = "-".join(p for p in parts if p) + ("," + ",".join(extra) if extra else "")
+    name = re.sub(r"[\"']", "", name).replace("/", "_").replace(" ", "")
+    return name if len(name) <= MAX_NAME else name[:MAX_NAME - 3] + "..."
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in node.items():
+            out.update(_flatten(v, f"{prefix}{k}/"))
+        return out if out or not prefix else {prefix[:-1]: "none"}
+    return {prefix[:-1]: node}
+
+
+def _hparam_value(value: Any) -> Any:
+    if value is None:
+        return "none"
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def hparams(config: Mapping[str, Any], keys: Sequence[str], every: Mapping[str, set[str]]) -> dict[str, Any]:
+    """The flat hparams of a run (``optim/lr``, ``regularizer/l2``, ...): ``config``'s ``keys``, and every key
+    in ``every`` (the union over a group's options) that this run lacks as ``"none"``, so that every run has
+    the same columns in TensorBoard's hparams table. Lists become their text (``[0.9, 0.999]``)."""
+    flat: dict[str, Any] = {}
+    for key in keys:
+        value = config.get(key)
+        if not isinstance(value, Mapping) and key not in every:
+            flat[key] = value
+            continue
+        own = _flatten(value, f"{key}/") if isinstance(value, Mapping) else {}
+        for sub in every.get(key, ()):
+            own.setdefault(f"{key}/{sub}", None)
+        flat.update({k: v for k, v in (own or {key: value}).items() if not k.endswith("/_partial_")})
+    return {k: _hparam_value(v) for k, v in sorted(flat.items())}
+
+
+def group_keys(config_dir: Path, groups: Sequence[str]) -> dict[str, set[str]]:
+    """For each config group, the union of the flat keys of its options (``configs/<group>/*.yaml``)."""
+    from omegaconf import OmegaConf
+
+    out: dict[str, set[str]] = {}
+    for group in groups:
+        keys: set[str] = set()
+        for path in sorted((config_dir / group).glob("*.yaml")):
+            node = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+            if isinstance(node, dict):
+                node.pop("defaults", None)
+                node.pop("_partial_", None)
+                keys |= set(_flatten(node))
+        out[group] = keys
+    return out
+
+
+class TensorBoardLogger(_TensorBoardLogger):
+    """Lightning's TensorBoard logger without the ``epoch`` scalar Lightning adds to every log call (the first
+    card in TensorBoard, above the losses; the step axis already says where a value was logged)."""
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        metrics = {k: v for k, v in metrics.items() if k != "epoch"}
+        if metrics:
+            super().log_metrics(metrics, step)
+
+
+def _writer(trainer: Trainer):
+    """The TensorBoard SummaryWriter of the run's first TensorBoard logger (None without one)."""
+    for logger in trainer.loggers:
+        if isinstance(logger, _TensorBoardLogger):
+            return logger.experiment
+    return None
+
+
+# ---------------------------------------------------------------------------------- callbacks
+
+
+class EpochTimer(Callback):
+    """Logs ``time/epoch_seconds`` (wall time of the training epoch, validation excluded) and
+    ``time/examples_per_second`` (training examples over that time) once per epoch."""
+
+    def __init__(self) -> None:
+        self._start = 0.0
+        self._examples = 0
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._start, self._examples = time.perf_counter(), 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._examples += len(batch[0])
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        seconds = time.perf_counter() - self._start
+        pl_module.log("time/epoch_seconds", seconds, on_step=False, on_epoch=True)
+        pl_module.log("time/examples_per_second", self._examples / max(seconds, 1e-9), on_step=False, on_epoch=True)
+
+
+_SKIP = (nn.Dropout, nn.Flatten, nn.Identity)
+
+
+def _layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The leaf modules whose outputs are worth a histogram (not dropout, flatten, identity)."""
+    return [(n, m) for n, m in net.named_modules()
+            if n and not list(m.children()) and not isinstance(m, _SKIP)
+            and type(m).__name__ not in ("Dropout", "Flatten", "Identity", "GaussianNoise")]
+
+
+class Histograms(Callback):
+    """Per-layer histograms every ``every_n_epochs`` epochs: ``weight/<param>`` at the end of the epoch,
+    ``grad/<param>`` of the epoch's first optimizer step, ``activation/<layer>.<kind>`` (the layer's output on
+    the first validation batch, in eval mode: ``activation/features.1.ReLU``). Steps are epochs."""
+
+    def __init__(self, every_n_epochs: int = 1, weights: bool = True, gradients: bool = True,
+                 activations: bool = True) -> None:
+        if not isinstance(every_n_epochs, int) or every_n_epochs < 1:
+            raise ValueError(f"callbacks.histograms.every_n_epochs: expected a positive integer, "
+                             f"got {every_n_epochs!r}")
+        self.every_n_epochs, self.weights, self.gradients, self.activations = (every_n_epochs, weights, gradients,
+                                                                               activations)
+        self._grads_due = False
+        self._batch: torch.Tensor | None = None
+
+    def _due(self, trainer: Trainer) -> bool:
+        return (_writer(trainer) is not None and not trainer.sanity_checking
+                and trainer.current_epoch % self.every_n_epochs == 0)
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._grads_due = self.gradients and self._due(trainer)
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        if self._grads_due:
+            self._grads_due = False
+            writer = _writer(trainer)
+            for name, p in pl_module.named_parameters():
+                if p.grad is not None:
+                    writer.add_histogram(f"grad/{name}", p.grad.detach().float().cpu(), trainer.current_epoch)
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
+        if batch_idx == 0 and self._batch is None and not trainer.sanity_checking:
+            self._batch = batch[0].detach()
+
+    @torch.no_grad()
+    def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not (self.activations and self._batch is not None and self._due(trainer)):
+            return
+        writer, outputs, hooks = _writer(trainer), {}, []
+        net = getattr(pl_module, "net", pl_module)
+        kinds = {name: type(module).__name__ for name, module in _layers(net)}
+        for name, module in _layers(net):
+            hooks.append(module.register_forward_hook(
+                lambda m, i, o, name=name: outputs.setdefault(name, o) if isinstance(o, torch.Tensor) else None))
+        try:
+            pl_module(self._batch)
+        finally:
+            for h in hooks:
+                h.remove()
+        for name, out in outputs.items():
+            writer.add_histogram(f"activation/{name}.{kinds[name]}", out.detach().float().cpu(),
+                                 trainer.current_epoch)
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.weights and self._due(trainer):
+            writer = _writer(trainer)
+            for name, p in pl_module.named_parameters():
+                writer.add_histogram(f"weight/{name}", p.detach().float().cpu(), trainer.current_epoch)
+
+
+# ---------------------------------------------------------------------------------- figures
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure  # no pyplot: no display, no global state
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def confusion_figure(counts: torch.Tensor, title: str = "test confusion matrix"):
+    """A matplotlib Figure of a C x C count matrix (rows: true class, columns: predicted), counts written in."""
+    c = counts.shape[0]
+    fig = _figure(1.2 + 0.45 * c, 1.0 + 0.45 * c)
+    ax = fig.add_subplot()
+    ax.imshow(counts.numpy(), cmap="Blues")
+    for i in range(c):
+        for j in range(c):
+            if counts[i, j]:
+                ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if counts[i, j] > counts.max() / 2 else "black")
+    ax.set(xlabel="predicted", ylabel="true", title=title, xticks=range(c), yticks=range(c))
+    return fig
+
+
+def image_grid_figure(images: torch.Tensor, titles: Sequence[str] | None = None, title: str = "",
+                      cmap: str = "gray"):
+    """A matplotlib Figure of images (N x C x H x W, C = 1 or 3), each scaled to its own range."""
+    n = len(images)
+    cols = min(8, max(n, 1))
+    rows = max(1, math.ceil(n / cols))
+    fig = _figure(1.1 * cols, 1.2 * rows + 0.3)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    for k in range(n):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        img = images[k].float()
+        img = (img - img.min()) / (img.max() - img.min()).clamp_min(1e-12)
+        ax.imshow(img[0].numpy() if img.shape[0] == 1 else img.permute(1, 2, 0).numpy(), cmap=cmap)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if titles is not None:
+            ax.set_title(titles[k], fontsize=7)
+    return fig
+
+
+def first_layer_images(net: nn.Module, in_channels: int, image_size: int) -> torch.Tensor | None:
+    """The first layer's filters as images: a convolution's kernels (out x in x k x k; the first three or the
+    mean of the input channels), or a linear layer's rows reshaped to the input image (at most 32)."""
+    for module in net.modules():
+        weight = getattr(module, "weight", None)
+        if not isinstance(weight, torch.Tensor) or weight.dim() not in (2, 4):
+            continue
+        w = weight.detach().float().cpu()
+        if w.dim() == 4:
+            return w[:, :3] if w.shape[1] == 3 else w.mean(1, keepdim=True)
+        if image_size >= 4 and w.shape[1] == in_channels * image_size * image_size:
+            return w[:32].reshape(-1, in_channels, image_size, image_size).mean(1, keepdim=True)
+        return None
+    return None
+
+
+class Figures(Callback):
+    """After testing: ``figures/confusion_matrix`` and ``figures/misclassified`` (up to ``max_images``
+    misclassified test images titled predicted / true); after fitting: ``figures/first_layer`` (the first
+    layer's filters). Each is a TensorBoard image and a PNG in ``dirpath``."""
+
+    def __init__(self, dirpath: str | Path, max_images: int = 24) -> None:
+        self.dirpath = Path(dirpath)
+        self.max_images = max_images
+        self.confusion: torch.Tensor | None = None  # the last test's counts (rows: true, columns: predicted)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._counts: torch.Tensor | None = None
+        self._wrong: list[tuple[torch.Tensor, int, int]] = []
+
+    def _emit(self, trainer: Trainer, tag: str, fig) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        fig.savefig(self.dirpath / f"{tag}.png")
+        writer = _writer(trainer)
+        if writer is not None:
+            writer.add_figure(f"figures/{tag}", fig, trainer.global_step, close=False)
+
+    def on_test_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._reset()
+
+    @torch.no_grad()
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        x, y = batch[0], batch[1]
+        y = y[:, 0] if y.dim() == 2 else y  # a multitask batch: the main task
+        scores = pl_module(x)
+        pred, c = scores.argmax(1), scores.shape[1]
+        counts = torch.bincount((y * c + pred).cpu(), minlength=c * c).reshape(c, c)
+        self._counts = counts if self._counts is None else self._counts + counts
+        images = x.dim() == 4 and min(x.shape[-2:]) >= 4  # not the 2-D points of data=synthetic (N x 2 x 1 x 1)
+        for i in (pred != y).nonzero().flatten().tolist() if images else []:
+            if len(self._wrong) < self.max_images:
+                self._wrong.append((x[i].detach().cpu(), int(pred[i]), int(y[i])))
+
+    @rank_zero_only
+    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self._counts is None:
+            return
+        self.confusion = self._counts
+        self._emit(trainer, "confusion_matrix", confusion_figure(self._counts))
+        if self._wrong:
+            images = torch.stack([w[0] for w in self._wrong])
+            titles = [f"{p} / {t}" for _, p, t in self._wrong]
+            self._emit(trainer, "misclassified", image_grid_figure(images, titles, "predicted / true"))
+
+    @rank_zero_only
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        dm = trainer.datamodule
+        images = first_layer_images(getattr(pl_module, "net", pl_module), getattr(dm, "in_channels", 1),
+                                    getattr(dm, "image_size", 0))
+        if images is not None:
+            self._emit(trainer, "first_layer", image_grid_figure(images, title="first-layer filters",
+                                                                 cmap="RdBu_r"))
