@@ -122,3 +122,16 @@ def test_finetune_errors_name_the_key(train_config, tmp_path):
     with pytest.raises(ValueError, match="finetune: the head of AlexNet"):
         net = __import__("c147.models", fromlist=["alexnet"]).alexnet(image_size=64)
         finetune(net, OmegaConf.create({"from": str(bad), "freeze": None}))
+
+
+def test_class_keep_makes_an_imbalanced_training_split():
+    dm, full = DigitsDataModule(class_keep={0: 0.1, 3: 0.5}), DigitsDataModule()
+    dm.setup("fit")
+    full.setup("fit")
+    counts, all_counts = (torch.bincount(d.train_set.tensors[1], minlength=10) for d in (dm, full))
+    assert counts[0] == round(0.1 * int(all_counts[0])) and counts[3] == round(0.5 * int(all_counts[3]))
+    assert torch.equal(counts[[1, 2, 4, 5, 6, 7, 8, 9]], all_counts[[1, 2, 4, 5, 6, 7, 8, 9]])
+    assert torch.equal(dm.test_set.tensors[0], full.test_set.tensors[0])  # val and test unchanged
+    for bad in ({0: 0}, {10: 0.5}, {}):
+        with pytest.raises(ValueError, match="data.class_keep"):
+            DigitsDataModule(class_keep=bad)

@@ -33,6 +33,8 @@ class DigitsDataModule(ClassificationDataModule):
             a seeded shuffle); None keeps them all. Validation and test are unchanged.
         second_label: a second label per image for multitask learning: ``"parity"`` (0 even, 1 odd) or
             ``"at_least_5"`` (1 for digits 5-9), from the original digit; the labels become (N, 2).
+        class_keep: an imbalanced training split: ``{digit: fraction}`` keeps that fraction of the digit's
+            training samples (``{0: 0.1}``: a tenth of the zeros; at least one). Validation and test are unchanged.
         batch_size, num_workers, seed, augment, bootstrap, split_seed: see :class:`ClassificationDataModule`.
     """
 
@@ -54,6 +56,7 @@ class DigitsDataModule(ClassificationDataModule):
         classes: Sequence[int] | None = None,
         train_samples: int | None = None,
         second_label: str | None = None,
+        class_keep: dict[int, float] | None = None,
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed, augment=augment,
                          bootstrap=bootstrap, split_seed=split_seed)
@@ -72,6 +75,13 @@ class DigitsDataModule(ClassificationDataModule):
         if second_label is not None and second_label not in SECOND_LABELS:
             raise ValueError(f"data.second_label: expected one of {', '.join(SECOND_LABELS)} (or null), "
                              f"got {second_label!r}")
+        if class_keep is not None:
+            class_keep = dict(class_keep)
+            if not class_keep or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 9
+                                         and isinstance(f, (int, float)) and 0 < f <= 1
+                                         for c, f in class_keep.items()):
+                raise ValueError(f"data.class_keep: expected {{digit: fraction in (0, 1]}}, got {class_keep!r}")
+        self.class_keep = class_keep
         self.classes, self.train_samples, self.second_label = classes, train_samples, second_label
         self.task_classes = [self.num_classes] + ([2] if second_label else [])
         self.task_names = ["digit", second_label] if second_label else []
@@ -100,6 +110,12 @@ class DigitsDataModule(ClassificationDataModule):
         if self.classes is not None:  # keep these digits, relabelled 0..k-1
             keep = torch.isin(y, torch.tensor(self.classes))
             train_idx, val_idx, test_idx = (i[keep[i]] for i in (train_idx, val_idx, test_idx))
+        if self.class_keep:  # an imbalanced training split: the first fraction of each named digit's samples
+            drop = []
+            for digit, fraction in self.class_keep.items():
+                mine = train_idx[y[train_idx] == digit]
+                drop.append(mine[max(1, round(fraction * len(mine))):])
+            train_idx = train_idx[~torch.isin(train_idx, torch.cat(drop))]
         if self.train_samples is not None:
             if self.train_samples > len(train_idx):
                 raise ValueError(f"data.train_samples: expected at most {len(train_idx)} (the training split's "

@@ -1,0 +1,418 @@
+"""``c147-experiment study=NAME``: experiments that show the sheet's claims, with figures.
+
+Each study writes into its run folder (``outputs/experiment/runs/<time>/``):
+
+Run one with ``c147-experiment study=NAME`` (``reduced=true`` for the quick version).
+
+- ``figures/*.png`` and the same figures as TensorBoard images (``tensorboard/<study>/``);
+- ``runs/<label>/``: the c147-train runs it made (each its own TensorBoard run), so
+  ``tensorboard --logdir <run folder>`` shows their curves side by side with the study's figures;
+- ``metrics.json``: the measured values and the study's headline claim with ``holds: true|false``.
+
+``reduced=true`` makes every study small enough for the tests (fewer steps, epochs, runs); the claim is
+checked the same way. The studies (``configs/study/<name>.yaml`` holds each one's settings):
+
+- ``optimizer_paths``: SGD, momentum, Nesterov, Adagrad, RMSProp, RMSProp + momentum and Adam (c147's
+  hand-written optimizers) on two 2-D surfaces, an ill-conditioned quadratic and Rosenbrock's valley:
+  trajectories over the contour lines, loss against step. Claim: Adam ends lower than plain SGD on the
+  quadratic in the same number of steps.
+- ``init``: a deep tanh and a deep ReLU MLP at sigma=0.01, sigma=1, Xavier and He initialisation, one
+  forward and backward pass over digits: each layer's activation and gradient spread. Claim: at sigma=0.01
+  the last layer's activations have far smaller variance than with Xavier's initialisation.
+- ``regularization``: an MLP on the digits with no regularizer, L2, L1, dropout, early stopping,
+  augmentation and input noise: train/val gaps and first-layer weight distributions. Claim: L1 leaves more
+  near-zero weights than L2.
+- ``ensemble``: members over seeds, averaged (c147-ensemble's figures): error against ensemble size, the
+  sheet's (1/K) v + ((K-1)/K) c beside the measured value. Claim: the ensemble beats its mean member.
+- ``class_weights``: an imbalanced training split (``data.class_keep``: five digits at a tenth, ratio 10)
+  with and without ``loss.class_weights=balanced``: per-class recall. Claim: class weights raise the
+  minority classes' recall.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from c147.cli import CONFIG_DIR, check_fresh, hydra_entry, print_summary, remove_failed_run, user_errors, write_metrics
+
+PROG = "c147-experiment"
+
+
+class Study:
+    """What a study writes with: its folder, a TensorBoard writer, figures, and c147-train runs."""
+
+    def __init__(self, cfg: DictConfig, run_dir: Path, writer) -> None:
+        self.cfg, self.run_dir, self.writer = cfg, run_dir, writer
+        self.reduced = bool(cfg.reduced)
+        self.figures: list[str] = []
+
+    def pick(self, full: Any, reduced: Any) -> Any:
+        return reduced if self.reduced else full
+
+    def figure(self, tag: str, fig) -> None:
+        """Save ``fig`` as ``figures/<tag>.png`` and log it as the TensorBoard image ``figures/<tag>``."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
+        folder = self.run_dir / "figures"
+        folder.mkdir(parents=True, exist_ok=True)
+        fig.savefig(folder / f"{tag}.png")
+        self.writer.add_figure(f"figures/{tag}", fig, 0, close=False)
+        self.figures.append(f"figures/{tag}.png")
+
+    def train(self, label: str, *overrides: str) -> dict[str, Any]:
+        """A c147-train run in ``runs/<label>`` named ``label`` (the study's ``train`` overrides first)."""
+        from c147.train import train
+
+        args = [*self.cfg.study.get("train", []), *overrides]
+        cfg = compose_train([f"paths.output_dir={self.run_dir / 'runs' / label}", f"name={label}",
+                             f"paths.data_dir={self.cfg.paths.data_dir}", "trainer.enable_progress_bar=false",
+                             "callbacks.model_summary=null", *args])
+        return train(cfg, overrides=args)
+
+
+def compose_train(overrides: list[str]) -> DictConfig:
+    """The train config with ``overrides``, inside a Hydra app (c147-experiment) or outside it."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        return compose("train", overrides)
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose("train", overrides)
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def claim(statement: str, holds: bool, **values: Any) -> dict[str, Any]:
+    return {"statement": statement, "holds": bool(holds), **values}
+
+
+# ---------------------------------------------------------------------------------- optimizer_paths
+
+
+def quadratic(p: torch.Tensor) -> torch.Tensor:
+    """0.5 (x² + 100 y²): curvatures 1 and 100, condition number 100; minimum 0 at the origin."""
+    return 0.5 * (p[..., 0] ** 2 + 100.0 * p[..., 1] ** 2)
+
+
+def rosenbrock(p: torch.Tensor) -> torch.Tensor:
+    """(1 - x)² + 100 (y - x²)²: a curved valley; minimum 0 at (1, 1)."""
+    return (1 - p[..., 0]) ** 2 + 100.0 * (p[..., 1] - p[..., 0] ** 2) ** 2
+
+
+SURFACES: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], tuple[float, float], tuple[float, ...]]] = {
+    # function, start, plot window (x0, x1, y0, y1)
+    "quadratic": (quadratic, (-4.0, 0.6), (-4.5, 1.0, -1.0, 1.0)),
+    "rosenbrock": (rosenbrock, (-1.5, 2.0), (-2.0, 1.6, -0.6, 2.6)),
+}
+
+
+def optimizer_table(surface: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The optimizers compared (c147.optim class name, arguments) on ``surface``. The SGD family's step is
+    below the stability limit of the steepest direction (quadratic: curvature 100, so lr < 0.02, and
+    Nesterov with momentum 0.9 needs lr x 100 < 1.36; Rosenbrock: curvature ~2000 near the start); the
+    adaptive methods, whose steps do not scale with the curvature, take one rate each on both surfaces."""
+    lr = {"quadratic": 0.012, "rosenbrock": 0.001}[surface]
+    return {
+        "sgd": ("SGD", {"lr": lr}),
+        "momentum": ("SGD", {"lr": lr, "momentum": 0.9}),
+        "nesterov": ("SGD", {"lr": lr, "momentum": 0.9, "nesterov": True}),
+        "adagrad": ("Adagrad", {"lr": 0.5}),
+        "rmsprop": ("RMSprop", {"lr": 0.03}),
+        "rmsprop_momentum": ("RMSprop", {"lr": 0.003, "momentum": 0.9}),
+        "adam": ("Adam", {"lr": 0.1}),
+    }
+
+
+def descend(f: Callable[[torch.Tensor], torch.Tensor], start: tuple[float, float], name: str,
+            kwargs: dict[str, Any], steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``steps`` steps of the hand-written optimizer ``name`` on ``f`` from ``start`` (float64): the path
+    (steps + 1 points) and the loss at each point."""
+    import c147.optim
+
+    p = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    opt = getattr(c147.optim, name)([p], **kwargs)
+    path, losses = [p.detach().clone()], []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = f(p)
+        losses.append(loss.item())
+        loss.backward()
+        opt.step()
+        path.append(p.detach().clone())
+    losses.append(f(p).item())
+    return torch.stack(path), torch.tensor(losses)
+
+
+def optimizer_paths(s: Study) -> dict[str, Any]:
+    steps = s.pick(s.cfg.study.steps, s.cfg.study.reduced_steps)
+    final: dict[str, dict[str, float]] = {}
+    for surface, (f, start, (x0, x1, y0, y1)) in SURFACES.items():
+        fig = _figure(11, 4.2)
+        ax, ax_loss = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+        gx, gy = torch.meshgrid(torch.linspace(x0, x1, 200, dtype=torch.float64),
+                                torch.linspace(y0, y1, 200, dtype=torch.float64), indexing="xy")
+        z = f(torch.stack([gx, gy], dim=-1))
+        ax.contour(gx.numpy(), gy.numpy(), z.clamp_min(1e-6).log10().numpy(), levels=25, cmap="Greys",
+                   linewidths=0.6)
+        final[surface] = {}
+        for name, (cls, kwargs) in optimizer_table(surface).items():
+            path, losses = descend(f, start, cls, kwargs, steps)
+            final[surface][name] = losses[-1].item()
+            ax.plot(path[:, 0].numpy(), path[:, 1].numpy(), lw=1, marker=".", ms=2, label=name)
+            ax_loss.semilogy(losses.clamp_min(1e-16).numpy(), lw=1.2, label=name)
+            for step in range(0, steps + 1, max(1, steps // 50)):
+                s.writer.add_scalar(f"{surface}/{name}", losses[step].item(), step)
+        ax.set(xlim=(x0, x1), ylim=(y0, y1), title=f"{surface}: paths from {start} (contours: log10 f)",
+               xlabel="x", ylabel="y")
+        ax.legend(fontsize=7)
+        ax_loss.set(title=f"{surface}: f against step", xlabel="step", ylabel="f")
+        s.figure(f"paths_{surface}", fig)
+    q = final["quadratic"]
+    return {"steps": steps, "final_loss": final,
+            "claim": claim("Adam reaches a lower loss than plain SGD on the ill-conditioned quadratic in the same "
+                           "steps", q["adam"] < q["sgd"], adam=q["adam"], sgd=q["sgd"])}
+
+
+# ---------------------------------------------------------------------------------- init
+
+
+def layer_statistics(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[list[torch.Tensor],
+                                                                                        list[float]]:
+    """One forward and backward pass: each hidden activation layer's outputs, and the standard deviation of
+    each Linear layer's weight gradient (cross-entropy loss)."""
+    from c147.models.options import ACTIVATIONS
+
+    kinds = set(ACTIVATIONS.values())
+    acts: list[torch.Tensor] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: acts.append(o.detach()))
+             for m in net.modules() if type(m).__name__ in kinds]
+    try:
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+    finally:
+        for h in hooks:
+            h.remove()
+    loss.backward()
+    grads = [m.weight.grad.std().item() for m in net.modules() if isinstance(getattr(m, "weight", None),
+                                                                             torch.Tensor) and m.weight.dim() == 2]
+    return acts, grads
+
+
+def init(s: Study) -> dict[str, Any]:
+    from c147.data import DigitsDataModule
+    from c147.models import mlp
+
+    depth, width = s.pick((s.cfg.study.depth, s.cfg.study.width), (s.cfg.study.reduced_depth,
+                                                                   s.cfg.study.reduced_width))
+    dm = DigitsDataModule(image_size=8)
+    dm.setup("fit")
+    x, y = dm.train_set.tensors[0][:500], dm.train_set.tensors[1][:500]
+    schemes = list(s.cfg.study.inits)
+    stats: dict[str, dict[str, dict[str, list[float]]]] = {}
+    fig = _figure(11, 7)
+    axes = {(a, k): fig.add_subplot(2, 2, 1 + i + 2 * j) for i, a in enumerate(s.cfg.study.activations)
+            for j, k in enumerate(("activation std", "weight-gradient std"))}
+    for act in s.cfg.study.activations:
+        stats[act] = {}
+        for scheme in schemes:
+            torch.manual_seed(0)
+            net = mlp(activation=act, init=scheme, hidden=[width] * depth, image_size=8)
+            acts, grads = layer_statistics(net, x, y)
+            stats[act][scheme] = {"activation_std": [a.std().item() for a in acts], "gradient_std": grads}
+            for layer, a in enumerate(acts):
+                s.writer.add_histogram(f"{act}/{scheme}/activation", a, layer)
+            axes[(act, "activation std")].semilogy(range(1, depth + 1), stats[act][scheme]["activation_std"],
+                                                   marker="o", label=scheme)
+            axes[(act, "weight-gradient std")].semilogy(range(1, depth + 2), grads, marker="o", label=scheme)
+        for kind in ("activation std", "weight-gradient std"):
+            axes[(act, kind)].set(title=f"{act}: {kind} per layer", xlabel="layer", ylabel=kind)
+            axes[(act, kind)].legend(fontsize=7)
+    s.figure("layer_statistics", fig)
+    small, xavier = (stats["tanh"][k]["activation_std"][-1] ** 2 for k in ("normal_0.01", "xavier_normal"))
+    return {"depth": depth, "width": width, "statistics": stats,
+            "claim": claim("sigma=0.01: the last tanh layer's activations have far smaller variance (under a "
+                           "thousandth) than with Xavier's initialisation", small < 1e-3 * xavier,
+                           variance_sigma_0_01=small, variance_xavier=xavier)}
+
+
+# ---------------------------------------------------------------------------------- regularization
+
+
+def near_zero_fraction(weight: torch.Tensor, threshold: float) -> float:
+    return (weight.abs() < threshold).double().mean().item()
+
+
+def first_weight(ckpt: str | Path) -> torch.Tensor:
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    return next(v for k, v in state.items() if k.startswith("net.") and k.endswith("weight") and v.dim() == 2)
+
+
+def regularization(s: Study) -> dict[str, Any]:
+    settings = {k: list(v) for k, v in s.cfg.study.settings.items()}
+    if s.reduced:
+        settings = {k: v for k, v in settings.items() if k in s.cfg.study.reduced_settings}
+    epochs = s.pick(s.cfg.study.epochs, s.cfg.study.reduced_epochs)
+    threshold = float(s.cfg.study.near_zero)
+    results: dict[str, dict[str, float]] = {}
+    weights: dict[str, torch.Tensor] = {}
+    for label, overrides in settings.items():
+        m = s.train(label, f"trainer.max_epochs={epochs}", *overrides)
+        weights[label] = first_weight(m["last_checkpoint"])
+        results[label] = {"train_acc": m["train/acc"], "val_acc": m["val/acc"], "test_acc": m["test/acc"],
+                          "gap": m["train/acc"] - m["val/acc"],
+                          "near_zero": near_zero_fraction(weights[label], threshold)}
+    fig = _figure(11, 4)
+    ax_gap, ax_w = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    labels = list(results)
+    ax_gap.bar(labels, [results[k]["gap"] for k in labels])
+    ax_gap.set(title="train accuracy - val accuracy (last epoch)", ylabel="gap")
+    ax_gap.tick_params(axis="x", labelrotation=30)
+    for label in labels:
+        w = weights[label].flatten().abs().clamp_min(1e-8).log10()
+        ax_w.hist(w.numpy(), bins=80, histtype="step", label=label)
+    ax_w.axvline(math.log10(threshold), color="k", lw=0.8, ls="--")
+    ax_w.set(title="first-layer |w| (log10); dashed: near zero", xlabel="log10 |w|", ylabel="weights")
+    ax_w.legend(fontsize=7)
+    s.figure("regularization", fig)
+    l1, l2 = results["l1"]["near_zero"], results["l2"]["near_zero"]
+    return {"epochs": epochs, "near_zero_threshold": threshold, "results": results,
+            "claim": claim(f"L1 leaves more near-zero (|w| < {threshold:g}) first-layer weights than L2", l1 > l2,
+                           l1=l1, l2=l2)}
+
+
+# ---------------------------------------------------------------------------------- ensemble
+
+
+def ensemble(s: Study) -> dict[str, Any]:
+    from c147.ensemble import ensemble as combine
+
+    k = s.pick(s.cfg.study.members, s.cfg.study.reduced_members)
+    runs = [s.train(f"seed{seed}", f"seed={seed}") for seed in range(k)]
+    result = combine(compose_ensemble([f"paths.output_dir={s.run_dir / 'ensemble'}",
+                                       "runs=[" + ",".join(r["run_dir"] for r in runs) + "]"]))
+    fig = _figure(11, 4)
+    ax_k, ax_m = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    ax_k.plot(range(1, k + 1), result["ensemble_error_vs_k"], marker="o", label="ensemble of the first k")
+    ax_k.axhline(result["mean_member_error"], color="k", ls="--", lw=0.8, label="mean member")
+    ax_k.set(title="test error against ensemble size", xlabel="k", ylabel="test error")
+    ax_k.legend(fontsize=7)
+    ax_m.bar(["(1/K) v + ((K-1)/K) c", "measured"], [result["formula"], result["measured"]])
+    ax_m.set(title=f"squared error of the average (K={k})")
+    s.figure("ensemble", fig)
+    return {"members": k, **{key: result[key] for key in ("member_errors", "mean_member_error", "ensemble_error",
+                                                         "ensemble_error_vs_k", "error_correlation", "v", "c",
+                                                         "formula", "measured")},
+            "claim": claim("the ensemble's test error is below its mean member's",
+                           result["ensemble_error"] < result["mean_member_error"],
+                           ensemble=result["ensemble_error"], mean_member=result["mean_member_error"])}
+
+
+def compose_ensemble(overrides: list[str]) -> DictConfig:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        return compose("ensemble", overrides)
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose("ensemble", overrides)
+
+
+# ---------------------------------------------------------------------------------- class_weights
+
+
+def recalls(run: dict[str, Any], num_classes: int) -> list[float]:
+    """Per-class recall on the test split of a run's best checkpoint."""
+    from c147.checkpoint import checkpoint_config
+    from c147.eval import load_weights
+    from c147.train import build
+
+    state = torch.load(run["best_checkpoint"], map_location="cpu", weights_only=False)
+    datamodule, model = build(checkpoint_config(state), stage="test")
+    load_weights(model, state["state_dict"], run["best_checkpoint"])
+    x, y = datamodule.test_set.tensors
+    with torch.no_grad():
+        pred = model.eval()(x).argmax(1)
+    return [((pred == c) & (y == c)).sum().item() / max((y == c).sum().item(), 1) for c in range(num_classes)]
+
+
+def class_weights(s: Study) -> dict[str, Any]:
+    minority = [int(c) for c in s.cfg.study.minority]
+    keep = "{" + ",".join(f"{c}:{s.cfg.study.fraction}" for c in minority) + "}"
+    epochs = s.pick(s.cfg.study.epochs, s.cfg.study.reduced_epochs)
+    out: dict[str, list[float]] = {}
+    for label, extra in (("unweighted", []), ("balanced", ["loss.class_weights=balanced"])):
+        run = s.train(label, f"data.class_keep={keep}", f"trainer.max_epochs={epochs}", *extra)
+        out[label] = recalls(run, 10)
+    fig = _figure(8, 4)
+    ax = fig.add_subplot()
+    width = 0.4
+    for i, label in enumerate(out):
+        ax.bar([c + (i - 0.5) * width for c in range(10)], out[label], width=width, label=label)
+    ax.set(title=f"test recall per digit; digits {minority} kept at {s.cfg.study.fraction} in training",
+           xlabel="digit", ylabel="recall", xticks=range(10), ylim=(0, 1.05))
+    ax.legend(fontsize=8)
+    s.figure("recall", fig)
+    mean = {label: sum(r[c] for c in minority) / len(minority) for label, r in out.items()}
+    return {"epochs": epochs, "minority": minority, "recall": out,
+            "claim": claim("class weights raise the minority classes' mean recall",
+                           mean["balanced"] > mean["unweighted"], balanced=mean["balanced"],
+                           unweighted=mean["unweighted"])}
+
+
+STUDIES: dict[str, Callable[[Study], dict[str, Any]]] = {
+    "optimizer_paths": optimizer_paths, "init": init, "regularization": regularization, "ensemble": ensemble,
+    "class_weights": class_weights,
+}
+
+
+# ---------------------------------------------------------------------------------- the job
+
+
+def experiment(cfg: DictConfig) -> dict[str, Any]:
+    """Run ``cfg.study``; write figures, TensorBoard events and metrics.json; print the claim."""
+    import time
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    run_dir = Path(cfg.paths.output_dir)
+    with user_errors(PROG, cleanup=lambda: remove_failed_run(run_dir)):
+        check_fresh(run_dir, "metrics.json", "figures", "runs")
+        name = cfg.study.get("name")
+        if name not in STUDIES:
+            raise ValueError(f"study.name: expected one of {', '.join(STUDIES)}, got {name!r}")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        with SummaryWriter(str(run_dir / "tensorboard" / name)) as writer:
+            study = Study(cfg, run_dir, writer)
+            result = STUDIES[name](study)
+            writer.add_text("claim", f"{result['claim']['statement']}: "
+                                     f"{'holds' if result['claim']['holds'] else 'does NOT hold'}", 0)
+    metrics = {"study": name, "reduced": bool(cfg.reduced), **result, "figures": study.figures,
+               "seconds": time.perf_counter() - start, "run_dir": str(run_dir),
+               "config": OmegaConf.to_container(cfg.study, resolve=True)}
+    write_metrics(run_dir, metrics)
+    c = result["claim"]
+    print_summary(f"{PROG} study={name}", {
+        "claim": c["statement"], "holds": c["holds"],
+        **{k: v for k, v in c.items() if k not in ("statement", "holds")},
+        "seconds": metrics["seconds"], "figures": ", ".join(study.figures), "run folder": str(run_dir),
+        "TensorBoard": f"tensorboard --logdir {run_dir}"})
+    return metrics
+
+
+main = hydra_entry(PROG, "study", experiment)
+
+
+if __name__ == "__main__":
+    main()
