@@ -24,6 +24,13 @@ checked the same way. The studies (``configs/study/<name>.yaml`` holds each one'
   near-zero weights than L2.
 - ``ensemble``: members over seeds, averaged (c147-ensemble's figures): error against ensemble size, the
   sheet's (1/K) v + ((K-1)/K) c beside the measured value. Claim: the ensemble beats its mean member.
+- ``optimizers``: SGD, momentum, Nesterov, Adagrad, RMSProp, RMSProp + momentum and Adam training one MLP:
+  loss curves side by side. Claim: momentum ends below plain SGD at the same learning rate.
+- ``lr_decay``: a constant learning rate, step decay and cosine annealing. Claim: cosine ends below constant.
+- ``batch_size``: batch (one step an epoch), minibatch (32) and stochastic (1) gradient descent: loss per
+  epoch and seconds per epoch. Claim: stochastic ends below batch in the same epochs.
+- ``label_smoothing``: cross-entropy with and without label smoothing 0.1. Claim: smoothing lowers the mean
+  top softmax probability on the test split.
 - ``class_weights``: an imbalanced training split (``data.class_keep``: five digits at a tenth, ratio 10)
   with and without ``loss.class_weights=balanced``: per-class recall. Claim: class weights raise the
   minority classes' recall.
@@ -67,10 +74,14 @@ class Study:
         self.figures.append(f"figures/{tag}.png")
 
     def train(self, label: str, *overrides: str) -> dict[str, Any]:
-        """A c147-train run in ``runs/<label>`` named ``label`` (the study's ``train`` overrides first)."""
+        """A c147-train run in ``runs/<label>`` named ``label`` (the study's ``train`` overrides first, then in
+        the reduced mode its ``reduced_train`` ones)."""
         from c147.train import train
 
-        args = [*self.cfg.study.get("train", []), *overrides]
+        # reduced: the study's own figures only, not every run's histograms and figures
+        reduced = ([*self.cfg.study.get("reduced_train", []), "callbacks.histograms=null", "callbacks.figures=null"]
+                   if self.reduced else [])
+        args = [*self.cfg.study.get("train", []), *reduced, *overrides]
         cfg = compose_train([f"paths.output_dir={self.run_dir / 'runs' / label}", f"name={label}",
                              f"paths.data_dir={self.cfg.paths.data_dir}", "trainer.enable_progress_bar=false",
                              "callbacks.model_summary=null", *args])
@@ -370,9 +381,109 @@ def class_weights(s: Study) -> dict[str, Any]:
                            unweighted=mean["unweighted"])}
 
 
+# ---------------------------------------------------------------------------------- runs compared
+
+
+def curve(run: dict[str, Any], tag: str) -> list[float]:
+    """A scalar's values, epoch by epoch, read back from the run's TensorBoard event files."""
+    import logging
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logging.getLogger("tensorboard").setLevel(logging.WARNING)  # not a line per event file read
+    (folder,) = [p for p in (Path(run["run_dir"]) / "tensorboard").iterdir() if p.is_dir()]
+    acc = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    acc.Reload()
+    return [e.value for e in acc.Scalars(tag)]
+
+
+def compare(s: Study, tags: tuple[str, ...] = ("train/loss", "val/acc")) -> tuple[dict[str, dict[str, Any]], int]:
+    """Train each of the study's ``settings`` (label: overrides; ``reduced_settings`` names the reduced
+    mode's) for the study's epochs; draw ``tags`` epoch by epoch, one line per run, as ``figures/curves``.
+    Returns each run's metrics with its curves, and the epochs."""
+    settings = {k: list(v) for k, v in s.cfg.study.settings.items()}
+    if s.reduced and s.cfg.study.get("reduced_settings"):
+        settings = {k: v for k, v in settings.items() if k in s.cfg.study.reduced_settings}
+    epochs = s.pick(s.cfg.study.epochs, s.cfg.study.reduced_epochs)
+    runs: dict[str, dict[str, Any]] = {}
+    for label, overrides in settings.items():
+        run = s.train(label, f"trainer.max_epochs={epochs}", *overrides)
+        run["curves"] = {tag: curve(run, tag) for tag in tags}
+        runs[label] = run
+    fig = _figure(5.5 * len(tags), 4)
+    for i, tag in enumerate(tags):
+        ax = fig.add_subplot(1, len(tags), i + 1)
+        for label, run in runs.items():
+            values = run["curves"][tag]
+            (ax.semilogy if tag.endswith("loss") else ax.plot)(range(1, len(values) + 1), values, marker=".",
+                                                                 label=label)
+        ax.set(title=tag, xlabel="epoch", ylabel=tag)
+        ax.legend(fontsize=7)
+    s.figure("curves", fig)
+    return runs, epochs
+
+
+def _finals(runs: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    keys = ("train/loss", "train/acc", "val/loss", "val/acc", "test/acc", "fit_seconds")
+    return {label: {k: run[k] for k in keys if k in run} for label, run in runs.items()}
+
+
+def optimizers(s: Study) -> dict[str, Any]:
+    runs, epochs = compare(s)
+    sgd, momentum = runs["sgd"]["train/loss"], runs["momentum"]["train/loss"]
+    return {"epochs": epochs, "runs": _finals(runs),
+            "claim": claim("SGD with momentum 0.9 reaches a lower training loss than plain SGD at the same learning "
+                           "rate and epochs", momentum < sgd, momentum=momentum, sgd=sgd)}
+
+
+def lr_decay(s: Study) -> dict[str, Any]:
+    runs, epochs = compare(s, ("train/loss", "train/lr"))
+    constant, cosine = runs["constant"]["train/loss"], runs["cosine"]["train/loss"]
+    return {"epochs": epochs, "runs": _finals(runs),
+            "claim": claim("annealing the learning rate (cosine) ends at a lower training loss than keeping it "
+                           "constant", cosine < constant, cosine=cosine, constant=constant)}
+
+
+def batch_size(s: Study) -> dict[str, Any]:
+    runs, epochs = compare(s, ("train/loss", "time/epoch_seconds"))
+    full, stochastic = runs["batch"]["train/loss"], runs["stochastic"]["train/loss"]
+    return {"epochs": epochs, "runs": _finals(runs),
+            "claim": claim("in the same epochs, stochastic gradient descent (batch 1: one step per example) reaches "
+                           "a lower training loss than batch gradient descent (one step per epoch)",
+                           stochastic < full, stochastic=stochastic, batch=full)}
+
+
+@torch.no_grad()
+def confidence(run: dict[str, Any]) -> float:
+    """The mean largest softmax probability over the test split, from the run's best checkpoint."""
+    from c147.checkpoint import checkpoint_config
+    from c147.eval import load_weights
+    from c147.train import build
+
+    state = torch.load(run["best_checkpoint"], map_location="cpu", weights_only=False)
+    datamodule, model = build(checkpoint_config(state), stage="test")
+    load_weights(model, state["state_dict"], run["best_checkpoint"])
+    x, _ = datamodule.test_set.tensors
+    return model.eval()(x).softmax(1).max(1).values.mean().item()
+
+
+def label_smoothing(s: Study) -> dict[str, Any]:
+    runs, epochs = compare(s, ("train/loss", "val/acc"))
+    conf = {label: confidence(run) for label, run in runs.items()}
+    fig = _figure(5, 4)
+    ax = fig.add_subplot()
+    ax.bar(list(conf), list(conf.values()))
+    ax.set(title="mean top softmax probability on the test split", ylim=(0, 1.05))
+    s.figure("confidence", fig)
+    return {"epochs": epochs, "runs": _finals(runs), "confidence": conf,
+            "claim": claim("label smoothing (0.1) lowers the network's confidence on the test split",
+                           conf["smoothed"] < conf["none"], smoothed=conf["smoothed"], none=conf["none"])}
+
+
 STUDIES: dict[str, Callable[[Study], dict[str, Any]]] = {
     "optimizer_paths": optimizer_paths, "init": init, "regularization": regularization, "ensemble": ensemble,
-    "class_weights": class_weights,
+    "class_weights": class_weights, "optimizers": optimizers, "lr_decay": lr_decay, "batch_size": batch_size,
+    "label_smoothing": label_smoothing,
 }
 
 

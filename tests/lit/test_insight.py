@@ -47,10 +47,12 @@ def test_run_names_say_what_the_run_is():
     assert len(long) == MAX_NAME and long.endswith("...") and "/" not in long
 
 
-def test_a_given_name_and_tags_name_the_run(tmp_path):
-    metrics, acc = logged_run(tmp_path, "name=my_run", "tags=[baseline,digits]")
+def test_a_given_name_and_tags_name_the_run_in_float64_too(tmp_path):
+    # float64 weights: the callbacks' own forward passes (activations, test predictions) follow the weights' dtype
+    metrics, acc = logged_run(tmp_path, "name=my_run", "tags=[baseline,digits]", "trainer.precision=64-true")
     assert tensorboard_run(metrics["run_dir"]).name == "my_run"
-    assert acc.Scalars("test/acc")
+    assert acc.Scalars("test/acc") and acc.Histograms("activation/net.2.ReLU")
+    assert "figures/confusion_matrix" in acc.Tags()["images"]
 
 
 def test_every_run_has_every_hparam_column():

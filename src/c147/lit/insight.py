@@ -116,6 +116,13 @@ class TensorBoardLogger(_TensorBoardLogger):
             super().log_metrics(metrics, step)
 
 
+def _as_input(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``x`` in the dtype of ``module``'s parameters (``trainer.precision=64-true`` makes them float64 and
+    converts batches only inside the step, not for the callbacks' own forward passes)."""
+    dtype = next((p.dtype for p in module.parameters() if p.is_floating_point()), x.dtype)
+    return x.to(dtype) if x.is_floating_point() else x
+
+
 def _writer(trainer: Trainer):
     """The TensorBoard SummaryWriter of the run's first TensorBoard logger (None without one)."""
     for logger in trainer.loggers:
@@ -202,7 +209,7 @@ class Histograms(Callback):
             hooks.append(module.register_forward_hook(
                 lambda m, i, o, name=name: outputs.setdefault(name, o) if isinstance(o, torch.Tensor) else None))
         try:
-            pl_module(self._batch)
+            pl_module(_as_input(pl_module, self._batch))
         finally:
             for h in hooks:
                 h.remove()
@@ -310,7 +317,7 @@ class Figures(Callback):
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         x, y = batch[0], batch[1]
         y = y[:, 0] if y.dim() == 2 else y  # a multitask batch: the main task
-        scores = pl_module(x)
+        scores = pl_module(_as_input(pl_module, x))
         pred, c = scores.argmax(1), scores.shape[1]
         counts = torch.bincount((y * c + pred).cpu(), minlength=c * c).reshape(c, c)
         self._counts = counts if self._counts is None else self._counts + counts
