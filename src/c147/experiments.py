@@ -29,6 +29,8 @@ checked the same way. The studies (``configs/study/<name>.yaml`` holds each one'
 - ``lr_decay``: a constant learning rate, step decay and cosine annealing. Claim: cosine ends below constant.
 - ``batch_size``: batch (one step an epoch), minibatch (32) and stochastic (1) gradient descent: loss per
   epoch and seconds per epoch. Claim: stochastic ends below batch in the same epochs.
+- ``batchnorm``: a 3-hidden-layer MLP with and without batch norm over a range of learning rates (SGD with
+  momentum). Claim: at the largest rate the plain network diverges and the batch-normed one trains.
 - ``label_smoothing``: cross-entropy with and without label smoothing 0.1. Claim: smoothing lowers the mean
   top softmax probability on the test split.
 - ``class_weights``: an imbalanced training split (``data.class_keep``: five digits at a tenth, ratio 10)
@@ -480,10 +482,30 @@ def label_smoothing(s: Study) -> dict[str, Any]:
                            conf["smoothed"] < conf["none"], smoothed=conf["smoothed"], none=conf["none"])}
 
 
+def batchnorm(s: Study) -> dict[str, Any]:
+    """The settings are ``plain_<lr>`` and ``bn_<lr>``: the same MLP without and with batch norm."""
+    runs, epochs = compare(s, ("train/loss", "val/acc"))
+    rates = sorted({float(label.split("_", 1)[1]) for label in runs})
+    fig = _figure(5.5, 4)
+    ax = fig.add_subplot()
+    for kind in ("plain", "bn"):
+        ax.semilogx(rates, [runs[f"{kind}_{r:g}"]["val/acc"] for r in rates], marker="o",
+                    label="with batch norm" if kind == "bn" else "without")
+    ax.set(title=f"val accuracy after {epochs} epochs against the learning rate (SGD, momentum 0.9)",
+           xlabel="learning rate", ylabel="val accuracy", ylim=(0, 1.02))
+    ax.legend(fontsize=8)
+    s.figure("accuracy_vs_lr", fig)
+    top = max(rates)
+    plain, bn = runs[f"plain_{top:g}"]["val/acc"], runs[f"bn_{top:g}"]["val/acc"]
+    return {"epochs": epochs, "runs": _finals(runs),
+            "claim": claim(f"batch norm trains at a learning rate ({top:g}) where the plain network does not: its val "
+                           f"accuracy is higher by more than 0.3", bn > plain + 0.3, bn=bn, plain=plain)}
+
+
 STUDIES: dict[str, Callable[[Study], dict[str, Any]]] = {
     "optimizer_paths": optimizer_paths, "init": init, "regularization": regularization, "ensemble": ensemble,
     "class_weights": class_weights, "optimizers": optimizers, "lr_decay": lr_decay, "batch_size": batch_size,
-    "label_smoothing": label_smoothing,
+    "label_smoothing": label_smoothing, "batchnorm": batchnorm,
 }
 
 

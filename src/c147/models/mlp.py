@@ -1,4 +1,5 @@
-"""A multilayer perceptron: Linear -> activation (-> Dropout) per hidden layer, then a Linear head."""
+"""A multilayer perceptron: Linear (-> BatchNorm1d) -> activation (-> Dropout) per hidden layer, then a Linear
+head."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class MLP(torch_nn.Module):
         activation: one of :data:`c147.models.options.ACTIVATIONS`; ``"maxout"`` doubles each hidden
             layer's outputs and keeps the max of each pair (the hidden widths stay ``hidden``).
         dropout: drop probability after each hidden activation (0 disables).
+        batch_norm: a BatchNorm1d between each hidden Linear and its activation (the sheet's placement).
         impl: ``"c147"`` (hand-written layers) or ``"torch"``.
         init: weight initialisation, one of :data:`c147.models.options.INITS`.
         noise: Gaussian noise standard deviations in training, ``{"input": s, "hidden": s, "weight": s}``
@@ -54,6 +56,7 @@ class MLP(torch_nn.Module):
         impl: str = "c147",
         init: str = "torch_default",
         noise: dict[str, float] | None = None,
+        batch_norm: bool = False,
     ) -> None:
         super().__init__()
         check_activation(activation)
@@ -65,8 +68,9 @@ class MLP(torch_nn.Module):
         k = width_factor(activation)  # 2 for maxout: the activation keeps one of k outputs
         blocks: list[torch_nn.Module] = [*noise_layer(sigma["input"], impl), nn.Flatten()]
         for width in hidden:
-            blocks += [nn.Linear(in_features, int(width) * k), activation_layer(activation, impl),
-                       *noise_layer(sigma["hidden"], impl)]
+            blocks += [nn.Linear(in_features, int(width) * k),
+                       *([nn.BatchNorm1d(int(width) * k)] if batch_norm else []),
+                       activation_layer(activation, impl), *noise_layer(sigma["hidden"], impl)]
             if dropout > 0:
                 blocks.append(nn.Dropout(dropout))
             in_features = int(width)
@@ -80,7 +84,7 @@ class MLP(torch_nn.Module):
 
 def mlp(impl: str = "c147", num_classes: int = 10, in_channels: int = 1, image_size: int = 32,
         hidden: Sequence[int] = (256, 128), activation: str = "relu", dropout: float = 0.0,
-        init: str = "torch_default", noise: dict[str, float] | None = None) -> MLP:
+        init: str = "torch_default", noise: dict[str, float] | None = None, batch_norm: bool = False) -> MLP:
     """Build an :class:`MLP` (see its arguments); the factories' common order: impl, num_classes,
     in_channels, image_size, then the options.
 
@@ -91,4 +95,4 @@ def mlp(impl: str = "c147", num_classes: int = 10, in_channels: int = 1, image_s
         (296586, 296586)
     """
     return MLP(num_classes=num_classes, in_channels=in_channels, image_size=image_size, hidden=hidden,
-               activation=activation, dropout=dropout, impl=impl, init=init, noise=noise)
+               activation=activation, dropout=dropout, impl=impl, init=init, noise=noise, batch_norm=batch_norm)
