@@ -15,12 +15,14 @@ from tests.conftest import compose_config, run_cli
 FIGURES = {"optimizer_paths": ["paths_quadratic", "paths_rosenbrock"], "init": ["layer_statistics"],
            "regularization": ["regularization"], "ensemble": ["ensemble"], "class_weights": ["recall"],
            "optimizers": ["curves"], "lr_decay": ["curves"], "batch_size": ["curves"],
-           "label_smoothing": ["confidence", "curves"], "batchnorm": ["accuracy_vs_lr", "curves"]}
+           "label_smoothing": ["confidence", "curves"], "batchnorm": ["accuracy_vs_lr", "curves"],
+           "augmentation": ["curves", "samples"]}
 # the c147-train runs a study makes, in its reduced mode
 RUNS = {"optimizer_paths": [], "init": [], "regularization": ["l1", "l2", "none"],
         "ensemble": ["seed0", "seed1", "seed2"], "class_weights": ["balanced", "unweighted"],
         "optimizers": ["momentum", "sgd"], "lr_decay": ["constant", "cosine"], "batch_size": ["batch", "stochastic"],
-        "label_smoothing": ["none", "smoothed"], "batchnorm": ["bn_0.5", "plain_0.5"]}
+        "label_smoothing": ["none", "smoothed"], "batchnorm": ["bn_0.5", "plain_0.5"],
+        "augmentation": ["augmented", "none"]}
 
 
 def run_study(tmp_path: Path, name: str, *overrides: str) -> dict:

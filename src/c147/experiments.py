@@ -31,6 +31,10 @@ checked the same way. The studies (``configs/study/<name>.yaml`` holds each one'
   epoch and seconds per epoch. Claim: stochastic ends below batch in the same epochs.
 - ``batchnorm``: a 3-hidden-layer MLP with and without batch norm over a range of learning rates (SGD with
   momentum). Claim: at the largest rate the plain network diverges and the batch-normed one trains.
+- ``augmentation``: each named augmentation applied to four digits (a sample grid), and an MLP trained on 100
+  digits with and without ``data.augment=[rotate,scale,noise,blur]``. Claim: augmentation narrows the
+  train/val gap (it does; the val accuracy itself is lower here, 0.81 against 0.87 after 30 epochs: on 8x8
+  digits these transforms cost more than they add).
 - ``label_smoothing``: cross-entropy with and without label smoothing 0.1. Claim: smoothing lowers the mean
   top softmax probability on the test split.
 - ``class_weights``: an imbalanced training split (``data.class_keep``: five digits at a tenth, ratio 10)
@@ -502,10 +506,44 @@ def batchnorm(s: Study) -> dict[str, Any]:
                            f"accuracy is higher by more than 0.3", bn > plain + 0.3, bn=bn, plain=plain)}
 
 
+def augmentation_samples(s: Study) -> None:
+    """``figures/samples``: four training digits (32x32) and, row by row, each named augmentation of them as
+    training sees it (the data module's own ``augment_batch``: in pixel space), drawn on one [0, 1] scale."""
+    from c147.data import DigitsDataModule
+    from c147.data.augment.random import AUGMENTATIONS
+    from c147.lit.insight import image_grid_figure
+
+    dm = DigitsDataModule(image_size=32)
+    dm.setup("fit")
+    x = dm.train_set.tensors[0][:4]
+    mean, std = (v[0] for v in dm.pixel_stats)
+    rows, titles = [x], ["original"] * 4
+    for name in AUGMENTATIONS:
+        augmented = DigitsDataModule(image_size=32, augment=[name])
+        augmented.setup("fit")
+        rows.append(augmented.augment_batch(x.clone(), torch.Generator().manual_seed(0)))
+        titles += [name] * 4
+    images = torch.cat(rows) * std + mean  # back to pixels
+    fig = image_grid_figure(images, titles, "each augmentation (data.augment=[NAME]) of four training digits",
+                            value_range=(0.0, 1.0))
+    s.figure("samples", fig)
+
+
+def augmentation(s: Study) -> dict[str, Any]:
+    augmentation_samples(s)
+    runs, epochs = compare(s, ("train/acc", "val/acc"))
+    gap = {label: run["train/acc"] - run["val/acc"] for label, run in runs.items()}
+    return {"epochs": epochs, "runs": _finals(runs), "gap": gap,
+            "claim": claim("augmentation narrows the gap between training and validation accuracy on a small "
+                           "training split", gap["augmented"] < gap["none"], augmented=gap["augmented"],
+                           none=gap["none"], val_acc_augmented=runs["augmented"]["val/acc"],
+                           val_acc_none=runs["none"]["val/acc"])}
+
+
 STUDIES: dict[str, Callable[[Study], dict[str, Any]]] = {
     "optimizer_paths": optimizer_paths, "init": init, "regularization": regularization, "ensemble": ensemble,
     "class_weights": class_weights, "optimizers": optimizers, "lr_decay": lr_decay, "batch_size": batch_size,
-    "label_smoothing": label_smoothing, "batchnorm": batchnorm,
+    "label_smoothing": label_smoothing, "batchnorm": batchnorm, "augmentation": augmentation,
 }
 
 

@@ -249,8 +249,9 @@ def confusion_figure(counts: torch.Tensor, title: str = "test confusion matrix")
 
 
 def image_grid_figure(images: torch.Tensor, titles: Sequence[str] | None = None, title: str = "",
-                      cmap: str = "gray"):
-    """A matplotlib Figure of images (N x C x H x W, C = 1 or 3), each scaled to its own range."""
+                      cmap: str = "gray", value_range: tuple[float, float] | None = None):
+    """A matplotlib Figure of images (N x C x H x W, C = 1 or 3), each scaled to its own range, or all drawn on
+    ``value_range`` (clamped to it)."""
     n = len(images)
     cols = min(8, max(n, 1))
     rows = max(1, math.ceil(n / cols))
@@ -260,7 +261,11 @@ def image_grid_figure(images: torch.Tensor, titles: Sequence[str] | None = None,
     for k in range(n):
         ax = fig.add_subplot(rows, cols, k + 1)
         img = images[k].float()
-        img = (img - img.min()) / (img.max() - img.min()).clamp_min(1e-12)
+        if value_range is None:
+            img = (img - img.min()) / (img.max() - img.min()).clamp_min(1e-12)
+        else:
+            lo, hi = value_range
+            img = ((img - lo) / (hi - lo)).clamp(0, 1)
         ax.imshow(img[0].numpy() if img.shape[0] == 1 else img.permute(1, 2, 0).numpy(), cmap=cmap)
         ax.set_xticks([])
         ax.set_yticks([])
