@@ -16,13 +16,14 @@ FIGURES = {"optimizer_paths": ["paths_quadratic", "paths_rosenbrock"], "init": [
            "regularization": ["regularization"], "ensemble": ["ensemble"], "class_weights": ["recall"],
            "optimizers": ["curves"], "lr_decay": ["curves"], "batch_size": ["curves"],
            "label_smoothing": ["confidence", "curves"], "batchnorm": ["accuracy_vs_lr", "curves"],
-           "augmentation": ["curves", "samples"]}
+           "augmentation": ["curves", "samples"], "transfer": ["transfer"]}
 # the c147-train runs a study makes, in its reduced mode
 RUNS = {"optimizer_paths": [], "init": [], "regularization": ["l1", "l2", "none"],
         "ensemble": ["seed0", "seed1", "seed2"], "class_weights": ["balanced", "unweighted"],
         "optimizers": ["momentum", "sgd"], "lr_decay": ["constant", "cosine"], "batch_size": ["batch", "stochastic"],
         "label_smoothing": ["none", "smoothed"], "batchnorm": ["bn_0.5", "plain_0.5"],
-        "augmentation": ["augmented", "none"]}
+        "augmentation": ["augmented", "none"],
+        "transfer": ["head_on_learned_trunk_seed0", "head_on_untrained_trunk_seed0", "trunk"]}
 
 
 def run_study(tmp_path: Path, name: str, *overrides: str) -> dict:

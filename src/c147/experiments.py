@@ -35,6 +35,10 @@ checked the same way. The studies (``configs/study/<name>.yaml`` holds each one'
   digits with and without ``data.augment=[rotate,scale,noise,blur]``. Claim: augmentation narrows the
   train/val gap (it does; the val accuracy itself is lower here, 0.81 against 0.87 after 30 epochs: on 8x8
   digits these transforms cost more than they add).
+- ``transfer``: LeNet-5 trained on digits 0-4, then 5-9 from 50 labelled images: from scratch, fine-tuned,
+  convolutions frozen, only a new head on the learned trunk, the same head on the trunk untrained. Claim: the
+  features transfer (head on the learned trunk far above the untrained one); fine-tuning and scratch are
+  reported beside it (on these digits they tie: see c147.transfer).
 - ``label_smoothing``: cross-entropy with and without label smoothing 0.1. Claim: smoothing lowers the mean
   top softmax probability on the test split.
 - ``class_weights``: an imbalanced training split (``data.class_keep``: five digits at a tenth, ratio 10)
@@ -540,10 +544,59 @@ def augmentation(s: Study) -> dict[str, Any]:
                            val_acc_none=runs["none"]["val/acc"])}
 
 
+def untrained_copy(ckpt: str | Path, out: Path) -> Path:
+    """The c147-train checkpoint ``ckpt`` with its network's weights drawn afresh (the same config and shapes):
+    the untrained trunk a learned one is compared with."""
+    from c147.checkpoint import checkpoint_config
+    from c147.train import build
+
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    torch.manual_seed(0)
+    _, fresh = build(checkpoint_config(state))
+    state["state_dict"] = fresh.state_dict()
+    torch.save(state, out)
+    return out
+
+
+def transfer(s: Study) -> dict[str, Any]:
+    """A trunk trained on digits 0-4, then digits 5-9 from a few labelled images: each arm of
+    ``study.arms`` (``TRUNK`` / ``UNTRAINED`` stand for the two checkpoints), over ``study.seeds``."""
+    trunk = s.train("trunk", "data.classes=[0,1,2,3,4]", *s.pick(s.cfg.study.trunk, s.cfg.study.reduced_trunk))
+    learned = trunk["best_checkpoint"]
+    untrained = untrained_copy(learned, s.run_dir / "untrained_trunk.ckpt")
+    arms = {k: list(v) for k, v in s.cfg.study.arms.items()}
+    if s.reduced:
+        arms = {k: v for k, v in arms.items() if k in s.cfg.study.reduced_arms}
+    seeds = range(s.pick(s.cfg.study.seeds, 1))
+    acc: dict[str, list[float]] = {}
+    for label, overrides in arms.items():
+        overrides = [o.replace("TRUNK", f"'{learned}'").replace("UNTRAINED", f"'{untrained}'") for o in overrides]
+        for seed in seeds:
+            run = s.train(f"{label}_seed{seed}", "data.classes=[5,6,7,8,9]", *s.cfg.study.target,
+                          *(s.cfg.study.reduced_target if s.reduced else []), *overrides, f"seed={seed}")
+            acc.setdefault(label, []).append(run["test/acc"])
+    mean = {label: sum(v) / len(v) for label, v in acc.items()}
+    fig = _figure(8, 4)
+    ax = fig.add_subplot()
+    ax.bar(list(mean), list(mean.values()))
+    for i, values in enumerate(acc.values()):
+        ax.plot([i] * len(values), values, "k.", ms=4)
+    ax.set(title="digits 5-9 from few labelled images: test accuracy (dots: seeds)", ylim=(0, 1.02))
+    ax.tick_params(axis="x", labelrotation=20)
+    s.figure("transfer", fig)
+    head, drawn = mean["head_on_learned_trunk"], mean["head_on_untrained_trunk"]
+    return {"trunk_test_acc": trunk["test/acc"], "test_acc": acc, "mean_test_acc": mean,
+            "claim": claim("the features transfer: a head trained on the frozen trunk learned on digits 0-4 "
+                           "classifies 5-9 better, by more than 0.15, than the same head on the trunk untrained",
+                           head > drawn + 0.15, learned=head, untrained=drawn,
+                           **({"scratch": mean["scratch"], "fine_tune": mean["fine_tune"]} if "scratch" in mean
+                              and "fine_tune" in mean else {}))}
+
+
 STUDIES: dict[str, Callable[[Study], dict[str, Any]]] = {
     "optimizer_paths": optimizer_paths, "init": init, "regularization": regularization, "ensemble": ensemble,
     "class_weights": class_weights, "optimizers": optimizers, "lr_decay": lr_decay, "batch_size": batch_size,
-    "label_smoothing": label_smoothing, "batchnorm": batchnorm, "augmentation": augmentation,
+    "label_smoothing": label_smoothing, "batchnorm": batchnorm, "augmentation": augmentation, "transfer": transfer,
 }
 
 
