@@ -92,21 +92,23 @@ class Study:
         reduced = ([*self.cfg.study.get("reduced_train", []), "callbacks.histograms=null", "callbacks.figures=null"]
                    if self.reduced else [])
         args = [*self.cfg.study.get("train", []), *reduced, *overrides]
-        cfg = compose_train([f"paths.output_dir={self.run_dir / 'runs' / label}", f"name={label}",
+        cfg = compose("train", [f"paths.output_dir={self.run_dir / 'runs' / label}", f"name={label}",
                              f"paths.data_dir={self.cfg.paths.data_dir}", "trainer.enable_progress_bar=false",
                              "callbacks.model_summary=null", *args])
         return train(cfg, overrides=args)
 
 
-def compose_train(overrides: list[str]) -> DictConfig:
-    """The train config with ``overrides``, inside a Hydra app (c147-experiment) or outside it."""
-    from hydra import compose, initialize_config_dir
+def compose(config_name: str, overrides: list[str]) -> DictConfig:
+    """A packaged config (``train``, ``ensemble``) with ``overrides``, inside a Hydra app (c147-experiment) or
+    outside it (the tests)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     if GlobalHydra.instance().is_initialized():
-        return compose("train", overrides)
+        return hydra_compose(config_name, overrides)
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose("train", overrides)
+        return hydra_compose(config_name, overrides)
 
 
 def _figure(width: float, height: float):
@@ -320,7 +322,7 @@ def ensemble(s: Study) -> dict[str, Any]:
 
     k = s.pick(s.cfg.study.members, s.cfg.study.reduced_members)
     runs = [s.train(f"seed{seed}", f"seed={seed}") for seed in range(k)]
-    result = combine(compose_ensemble([f"paths.output_dir={s.run_dir / 'ensemble'}",
+    result = combine(compose("ensemble", [f"paths.output_dir={s.run_dir / 'ensemble'}",
                                        "runs=[" + ",".join(r["run_dir"] for r in runs) + "]"]))
     fig = _figure(11, 4)
     ax_k, ax_m = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
@@ -339,21 +341,12 @@ def ensemble(s: Study) -> dict[str, Any]:
                            ensemble=result["ensemble_error"], mean_member=result["mean_member_error"])}
 
 
-def compose_ensemble(overrides: list[str]) -> DictConfig:
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    if GlobalHydra.instance().is_initialized():
-        return compose("ensemble", overrides)
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose("ensemble", overrides)
-
-
 # ---------------------------------------------------------------------------------- class_weights
 
 
-def recalls(run: dict[str, Any], num_classes: int) -> list[float]:
-    """Per-class recall on the test split of a run's best checkpoint."""
+@torch.no_grad()
+def test_scores(run: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The class scores of a run's best checkpoint on its test split, and the labels (rebuilt as c147-eval does)."""
     from c147.checkpoint import checkpoint_config
     from c147.eval import load_weights
     from c147.train import build
@@ -362,8 +355,13 @@ def recalls(run: dict[str, Any], num_classes: int) -> list[float]:
     datamodule, model = build(checkpoint_config(state), stage="test")
     load_weights(model, state["state_dict"], run["best_checkpoint"])
     x, y = datamodule.test_set.tensors
-    with torch.no_grad():
-        pred = model.eval()(x).argmax(1)
+    return model.eval()(x), y
+
+
+def recalls(run: dict[str, Any], num_classes: int) -> list[float]:
+    """Per-class recall on the test split of a run's best checkpoint."""
+    scores, y = test_scores(run)
+    pred = scores.argmax(1)
     return [((pred == c) & (y == c)).sum().item() / max((y == c).sum().item(), 1) for c in range(num_classes)]
 
 
@@ -463,18 +461,10 @@ def batch_size(s: Study) -> dict[str, Any]:
                            stochastic < full, stochastic=stochastic, batch=full)}
 
 
-@torch.no_grad()
 def confidence(run: dict[str, Any]) -> float:
     """The mean largest softmax probability over the test split, from the run's best checkpoint."""
-    from c147.checkpoint import checkpoint_config
-    from c147.eval import load_weights
-    from c147.train import build
-
-    state = torch.load(run["best_checkpoint"], map_location="cpu", weights_only=False)
-    datamodule, model = build(checkpoint_config(state), stage="test")
-    load_weights(model, state["state_dict"], run["best_checkpoint"])
-    x, _ = datamodule.test_set.tensors
-    return model.eval()(x).softmax(1).max(1).values.mean().item()
+    scores, _ = test_scores(run)
+    return scores.softmax(1).max(1).values.mean().item()
 
 
 def label_smoothing(s: Study) -> dict[str, Any]:
