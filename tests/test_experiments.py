@@ -16,14 +16,16 @@ FIGURES = {"optimizer_paths": ["paths_quadratic", "paths_rosenbrock"], "init": [
            "regularization": ["regularization"], "ensemble": ["ensemble"], "class_weights": ["recall"],
            "optimizers": ["curves"], "lr_decay": ["curves"], "batch_size": ["curves"],
            "label_smoothing": ["confidence", "curves"], "batchnorm": ["accuracy_vs_lr", "curves"],
-           "augmentation": ["curves", "samples"], "transfer": ["transfer"]}
+           "augmentation": ["curves", "samples"], "transfer": ["transfer"],
+           "multitask": ["curves", "multitask"]}
 # the c147-train runs a study makes, in its reduced mode
 RUNS = {"optimizer_paths": [], "init": [], "regularization": ["l1", "l2", "none"],
         "ensemble": ["seed0", "seed1", "seed2"], "class_weights": ["balanced", "unweighted"],
         "optimizers": ["momentum", "sgd"], "lr_decay": ["constant", "cosine"], "batch_size": ["batch", "stochastic"],
         "label_smoothing": ["none", "smoothed"], "batchnorm": ["bn_0.5", "plain_0.5"],
         "augmentation": ["augmented", "none"],
-        "transfer": ["head_on_learned_trunk_seed0", "head_on_untrained_trunk_seed0", "trunk"]}
+        "transfer": ["head_on_learned_trunk_seed0", "head_on_untrained_trunk_seed0", "trunk"],
+        "multitask": ["parity_0", "parity_2"]}
 
 
 def run_study(tmp_path: Path, name: str, *overrides: str) -> dict:
@@ -68,14 +70,17 @@ def test_the_claims_numbers():
     assert p.grad.tolist() == [1.0, 200.0]
 
 
-def test_console_script_refuses_an_unknown_study_and_a_used_folder(tmp_path):
+def test_console_script_refuses_an_unknown_study_in_one_line(tmp_path):
     proc = run_cli("c147-experiment", "study.name=nope", "hydra.run.dir=run", cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith(
         "c147-experiment: error: study.name: expected one of optimizer_paths"), proc.stderr[-2000:]
     assert not (tmp_path / "run" / "metrics.json").exists()
-    used = tmp_path / "used"
-    used.mkdir()
-    (used / "metrics.json").write_text("{}")
-    again = run_cli("c147-experiment", "study=optimizer_paths", "reduced=true", f"hydra.run.dir={used}", cwd=tmp_path)
-    assert again.returncode == 2 and "refusing to write into it" in again.stderr, again.stderr[-2000:]
-    assert (used / "metrics.json").read_text() == "{}"
+
+
+def test_a_used_folder_is_refused(tmp_path, capsys):
+    (tmp_path / "run" / "figures").mkdir(parents=True)
+    with pytest.raises(SystemExit) as exit_info:
+        run_study(tmp_path, "optimizer_paths")
+    assert exit_info.value.code == 2
+    assert "already holds figures; refusing to overwrite it" in capsys.readouterr().err
+    assert list((tmp_path / "run").iterdir()) == [tmp_path / "run" / "figures"]

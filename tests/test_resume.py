@@ -22,7 +22,8 @@ QUIET = ["callbacks.model_summary=null", "trainer.enable_progress_bar=false"]
 # each step, the hand-written Adam and cosine schedule, and ~270 steps an epoch (~2 s here): a signal half a
 # second into epoch 1 lands mid-epoch
 RESUMABLE = ["model=mlp", "model.dropout=0.3", "model.noise.hidden=0.1", "data.augment=[crop,flip]",
-             "model.hidden=[512,512]", "data.batch_size=4", "trainer.max_epochs=3", "regularizer=max_norm", *QUIET]
+             "model.hidden=[512,512]", "data.batch_size=4", "trainer.max_epochs=3", "regularizer=max_norm", *QUIET,
+             "callbacks.histograms=null", "callbacks.figures=null"]  # observers only; the main job's tests run them
 # what must not differ between an interrupted + resumed run and an uninterrupted one
 RESULT_KEYS = ("epochs", "global_step", "test/acc", "test/loss", "train/acc", "train/loss", "train/lr", "val/acc",
                "val/acc_best", "val/loss")

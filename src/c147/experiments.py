@@ -39,6 +39,8 @@ checked the same way. The studies (``configs/study/<name>.yaml`` holds each one'
   convolutions frozen, only a new head on the learned trunk, the same head on the trunk untrained. Claim: the
   features transfer (head on the learned trunk far above the untrained one); fine-tuning and scratch are
   reported beside it (on these digits they tie: see c147.transfer).
+- ``multitask``: one MLP trunk with a digit head and a parity head, the parity loss weighted 0, 0.5 and 2, and
+  the single-task digit network. Claim: a head learns when its loss is weighted, not when its weight is 0.
 - ``label_smoothing``: cross-entropy with and without label smoothing 0.1. Claim: smoothing lowers the mean
   top softmax probability on the test split.
 - ``class_weights``: an imbalanced training split (``data.class_keep``: five digits at a tenth, ratio 10)
@@ -402,7 +404,7 @@ def curve(run: dict[str, Any], tag: str) -> list[float]:
     (folder,) = [p for p in (Path(run["run_dir"]) / "tensorboard").iterdir() if p.is_dir()]
     acc = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     acc.Reload()
-    return [e.value for e in acc.Scalars(tag)]
+    return [e.value for e in acc.Scalars(tag)] if tag in acc.Tags()["scalars"] else []  # [] where a run lacks it
 
 
 def compare(s: Study, tags: tuple[str, ...] = ("train/loss", "val/acc")) -> tuple[dict[str, dict[str, Any]], int]:
@@ -583,10 +585,34 @@ def transfer(s: Study) -> dict[str, Any]:
                               and "fine_tune" in mean else {}))}
 
 
+def multitask(s: Study) -> dict[str, Any]:
+    """One trunk with a digit head and a parity head (``model=multitask data.second_label=parity``) under loss
+    weights ``[1, w]``, and the single-task network beside it."""
+    runs, epochs = compare(s, ("val/acc", "val/acc_parity"))
+    weights = sorted(float(label.split("_", 1)[1]) for label in runs if label.startswith("parity_"))
+    fig = _figure(5.5, 4)
+    ax = fig.add_subplot()
+    for key, name in (("test/acc", "digit"), ("test/acc_parity", "parity")):
+        ax.plot(weights, [runs[f"parity_{w:g}"][key] for w in weights], marker="o", label=f"{name} head")
+    if "single" in runs:
+        ax.axhline(runs["single"]["test/acc"], color="k", ls="--", lw=0.8, label="single-task digit net")
+    ax.set(title="test accuracy against the parity loss weight w (loss = L_digit + w L_parity)",
+           xlabel="w", ylabel="test accuracy", ylim=(0, 1.02))
+    ax.legend(fontsize=8)
+    s.figure("multitask", fig)
+    off, on = runs["parity_0"]["test/acc_parity"], runs[f"parity_{max(weights):g}"]["test/acc_parity"]
+    return {"epochs": epochs, "runs": {label: {k: v for k, v in run.items() if k.startswith("test/")}
+                                       for label, run in runs.items()},
+            "claim": claim("the weighted sum trains each head it weights: the parity head learns (test accuracy "
+                           "over 0.9) with weight > 0 and stays near chance (under 0.7) with weight 0",
+                           on > 0.9 and off < 0.7, parity_weighted=on, parity_unweighted=off)}
+
+
 STUDIES: dict[str, Callable[[Study], dict[str, Any]]] = {
     "optimizer_paths": optimizer_paths, "init": init, "regularization": regularization, "ensemble": ensemble,
     "class_weights": class_weights, "optimizers": optimizers, "lr_decay": lr_decay, "batch_size": batch_size,
     "label_smoothing": label_smoothing, "batchnorm": batchnorm, "augmentation": augmentation, "transfer": transfer,
+    "multitask": multitask,
 }
 
 
