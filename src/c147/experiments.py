@@ -27,8 +27,9 @@ checked the same way. The studies (``configs/study/<name>.yaml`` holds each one'
 - ``optimizers``: SGD, momentum, Nesterov, Adagrad, RMSProp, RMSProp + momentum and Adam training one MLP:
   loss curves side by side. Claim: momentum ends below plain SGD at the same learning rate.
 - ``lr_decay``: a constant learning rate, step decay and cosine annealing. Claim: cosine ends below constant.
-- ``batch_size``: batch (one step an epoch), minibatch (32) and stochastic (1) gradient descent: loss per
-  epoch and seconds per epoch. Claim: stochastic ends below batch in the same epochs.
+- ``batch_size``: batch (one step an epoch), minibatch (32) and stochastic (1) gradient descent: loss and
+  seconds per epoch, training seconds to a target loss, and the gradient noise E||g_B - g||² against B.
+  Claim: stochastic ends below batch in the same epochs.
 - ``batchnorm``: a 3-hidden-layer MLP with and without batch norm over a range of learning rates (SGD with
   momentum). Claim: at the largest rate the plain network diverges and the batch-normed one trains.
 - ``augmentation``: each named augmentation applied to four digits (a sample grid), and an MLP trained on 100
@@ -457,10 +458,58 @@ def lr_decay(s: Study) -> dict[str, Any]:
                        "ends at a lower training loss than keeping it constant")
 
 
+def gradient_noise(batch_sizes: list[int], draws: int = 50, seed: int = 0) -> dict[int, float]:
+    """E ||g_B - g||²: how far a minibatch gradient g_B (batch size B, drawn without replacement) is from the
+    full-batch gradient g, for the study's MLP at its initial weights on the digits' training split (mean of
+    ``draws`` minibatches). For B much smaller than the split it falls as 1/B."""
+    from c147.data import DigitsDataModule
+    from c147.models import mlp
+
+    dm = DigitsDataModule(image_size=8)
+    dm.setup("fit")
+    x, y = dm.train_set.tensors
+    torch.manual_seed(seed)
+    net = mlp(hidden=[64], image_size=8)
+
+    def grad(idx: torch.Tensor) -> torch.Tensor:
+        net.zero_grad()
+        torch.nn.functional.cross_entropy(net(x[idx]), y[idx]).backward()
+        return torch.cat([p.grad.flatten() for p in net.parameters()])
+
+    full = grad(torch.arange(len(y)))
+    generator = torch.Generator().manual_seed(seed)
+    return {b: sum((grad(torch.randperm(len(y), generator=generator)[:b]) - full).square().sum().item()
+                   for _ in range(draws)) / draws for b in batch_sizes}
+
+
 def batch_size(s: Study) -> dict[str, Any]:
-    return lower_final(s, ("train/loss", "time/epoch_seconds"), "stochastic", "batch", "in the same epochs, "
-                       "stochastic gradient descent (batch 1: one step per example) reaches a lower training loss "
-                       "than batch gradient descent (one step per epoch)")
+    out = lower_final(s, ("train/loss", "time/epoch_seconds"), "stochastic", "batch", "in the same epochs, "
+                      "stochastic gradient descent (batch 1: one step per example) reaches a lower training loss "
+                      "than batch gradient descent (one step per epoch)")
+    runs = {label: {"loss": curve({"run_dir": str(s.run_dir / "runs" / label)}, "train/loss"),
+                    "seconds": curve({"run_dir": str(s.run_dir / "runs" / label)}, "time/epoch_seconds")}
+            for label in out["runs"]}
+    target = float(s.cfg.study.target_loss)
+    to_target = {}
+    for label, c in runs.items():  # wall seconds of training until the epoch whose mean loss is below target
+        hit = next((i for i, v in enumerate(c["loss"]) if v <= target), None)
+        to_target[label] = None if hit is None else sum(c["seconds"][:hit + 1])
+    noise = gradient_noise([1, 8, 32, 128], draws=s.pick(50, 10))
+    fig = _figure(11, 4)
+    ax_n, ax_t = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    ax_n.loglog(list(noise), list(noise.values()), marker="o", label="measured")
+    ax_n.loglog(list(noise), [noise[1] / b for b in noise], ls="--", color="k", lw=0.8, label="E at B=1, / B")
+    ax_n.set(title="gradient noise E||g_B - g||^2 at the initial weights", xlabel="batch size B", ylabel="noise")
+    ax_n.legend(fontsize=8)
+    labels = list(to_target)
+    ax_t.bar(labels, [t if t is not None else 0 for t in to_target.values()])
+    for i, t in enumerate(to_target.values()):
+        if t is None:
+            ax_t.text(i, 0, "not reached", ha="center", va="bottom", fontsize=8)
+    ax_t.set(title=f"training seconds until the epoch's mean loss <= {target:g}", ylabel="seconds")
+    s.figure("noise_and_time", fig)
+    return {**out, "gradient_noise": {str(b): v for b, v in noise.items()}, "target_loss": target,
+            "seconds_to_target": to_target}
 
 
 def confidence(run: dict[str, Any]) -> float:
