@@ -7,6 +7,7 @@ import torch
 from omegaconf import OmegaConf
 
 from c147.data import DigitsDataModule
+from c147.experiments import untrained_copy
 from c147.models import lenet5, mlp
 from c147.train import build, train
 from c147.transfer import finetune, freeze, head_name
@@ -87,11 +88,7 @@ def test_features_learned_on_0_4_transfer_to_5_9_and_frozen_weights_stay(train_c
     assert trunk["test/acc"] > 0.9, trunk
     ckpt = trunk["best_checkpoint"]
     # the same checkpoint with the network's weights drawn afresh: an untrained trunk of the same shape
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
-    _, fresh = build(train_config(*LENET, "data.classes=[0,1,2,3,4]"))
-    state["state_dict"] = fresh.state_dict()
-    untrained = tmp_path / "untrained.ckpt"
-    torch.save(state, untrained)
+    untrained = untrained_copy(ckpt, tmp_path / "untrained.ckpt")
     head_only = [*LENET, "data.classes=[5,6,7,8,9]", "data.train_samples=50", "data.batch_size=10",
                  "trainer.max_epochs=15", "finetune.new_head=true", "finetune.freeze=features"]
     learned = train(train_config(*head_only, f"finetune.from='{ckpt}'"))

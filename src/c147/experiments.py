@@ -60,6 +60,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from c147.cli import CONFIG_DIR, check_fresh, hydra_entry, print_summary, remove_failed_run, user_errors, write_metrics
+from c147.figures import new_figure, save_figure
 
 PROG = "c147-experiment"
 
@@ -77,13 +78,7 @@ class Study:
 
     def figure(self, tag: str, fig) -> None:
         """Save ``fig`` as ``figures/<tag>.png`` and log it as the TensorBoard image ``figures/<tag>``."""
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        FigureCanvasAgg(fig)
-        folder = self.run_dir / "figures"
-        folder.mkdir(parents=True, exist_ok=True)
-        fig.savefig(folder / f"{tag}.png")
-        self.writer.add_figure(f"figures/{tag}", fig, 0, close=False)
+        save_figure(fig, self.run_dir / "figures" / f"{tag}.png", self.writer, f"figures/{tag}")
         self.figures.append(f"figures/{tag}.png")
 
     def train(self, label: str, *overrides: str) -> dict[str, Any]:
@@ -112,12 +107,6 @@ def compose(config_name: str, overrides: list[str]) -> DictConfig:
         return hydra_compose(config_name, overrides)
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         return hydra_compose(config_name, overrides)
-
-
-def _figure(width: float, height: float):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
 def claim(statement: str, holds: bool, **values: Any) -> dict[str, Any]:
@@ -185,7 +174,7 @@ def optimizer_paths(s: Study) -> dict[str, Any]:
     steps = s.pick(s.cfg.study.steps, s.cfg.study.reduced_steps)
     final: dict[str, dict[str, float]] = {}
     for surface, (f, start, (x0, x1, y0, y1)) in SURFACES.items():
-        fig = _figure(11, 4.2)
+        fig = new_figure(11, 4.2)
         ax, ax_loss = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
         gx, gy = torch.meshgrid(torch.linspace(x0, x1, 200, dtype=torch.float64),
                                 torch.linspace(y0, y1, 200, dtype=torch.float64), indexing="xy")
@@ -246,7 +235,7 @@ def init(s: Study) -> dict[str, Any]:
     x, y = dm.train_set.tensors[0][:500], dm.train_set.tensors[1][:500]
     schemes = list(s.cfg.study.inits)
     stats: dict[str, dict[str, dict[str, list[float]]]] = {}
-    fig = _figure(11, 7)
+    fig = new_figure(11, 7)
     axes = {(a, k): fig.add_subplot(2, 2, 1 + i + 2 * j) for i, a in enumerate(s.cfg.study.activations)
             for j, k in enumerate(("activation std", "weight-gradient std"))}
     for act in s.cfg.study.activations:
@@ -298,7 +287,7 @@ def regularization(s: Study) -> dict[str, Any]:
         results[label] = {"train_acc": m["train/acc"], "val_acc": m["val/acc"], "test_acc": m["test/acc"],
                           "gap": m["train/acc"] - m["val/acc"],
                           "near_zero": near_zero_fraction(weights[label], threshold)}
-    fig = _figure(11, 4)
+    fig = new_figure(11, 4)
     ax_gap, ax_w = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     labels = list(results)
     ax_gap.bar(labels, [results[k]["gap"] for k in labels])
@@ -327,7 +316,7 @@ def ensemble(s: Study) -> dict[str, Any]:
     runs = [s.train(f"seed{seed}", f"seed={seed}") for seed in range(k)]
     result = combine(compose("ensemble", [f"paths.output_dir={s.run_dir / 'ensemble'}",
                                        "runs=[" + ",".join(r["run_dir"] for r in runs) + "]"]))
-    fig = _figure(11, 4)
+    fig = new_figure(11, 4)
     ax_k, ax_m = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     ax_k.plot(range(1, k + 1), result["ensemble_error_vs_k"], marker="o", label="ensemble of the first k")
     ax_k.axhline(result["mean_member_error"], color="k", ls="--", lw=0.8, label="mean member")
@@ -347,24 +336,21 @@ def ensemble(s: Study) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------- class_weights
 
 
-@torch.no_grad()
-def test_scores(run: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The class scores of a run's best checkpoint on its test split, and the labels (rebuilt as c147-eval does)."""
-    from c147.checkpoint import checkpoint_config
-    from c147.eval import load_weights
-    from c147.train import build
+def test_probabilities(run: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The softmax probabilities of a run's best checkpoint on its test split, and the labels (c147-ensemble's
+    :func:`~c147.ensemble.member_probabilities`: the run rebuilt as c147-eval does)."""
+    from c147.checkpoint import checkpoint_config, read_checkpoint
+    from c147.ensemble import member_probabilities
 
-    state = torch.load(run["best_checkpoint"], map_location="cpu", weights_only=False)
-    datamodule, model = build(checkpoint_config(state), stage="test")
-    load_weights(model, state["state_dict"], run["best_checkpoint"])
-    x, y = datamodule.test_set.tensors
-    return model.eval()(x), y
+    ckpt = Path(run["best_checkpoint"])
+    state = read_checkpoint(ckpt)
+    return member_probabilities(checkpoint_config(state), state, ckpt, "cpu")[""]
 
 
 def recalls(run: dict[str, Any], num_classes: int) -> list[float]:
     """Per-class recall on the test split of a run's best checkpoint."""
-    scores, y = test_scores(run)
-    pred = scores.argmax(1)
+    probs, y = test_probabilities(run)
+    pred = probs.argmax(1)
     return [((pred == c) & (y == c)).sum().item() / max((y == c).sum().item(), 1) for c in range(num_classes)]
 
 
@@ -376,7 +362,7 @@ def class_weights(s: Study) -> dict[str, Any]:
     for label, extra in (("unweighted", []), ("balanced", ["loss.class_weights=balanced"])):
         run = s.train(label, f"data.class_keep={keep}", f"trainer.max_epochs={epochs}", *extra)
         out[label] = recalls(run, 10)
-    fig = _figure(8, 4)
+    fig = new_figure(8, 4)
     ax = fig.add_subplot()
     width = 0.4
     for i, label in enumerate(out):
@@ -421,7 +407,7 @@ def compare(s: Study, tags: tuple[str, ...] = ("train/loss", "val/acc")) -> tupl
         run = s.train(label, f"trainer.max_epochs={epochs}", *overrides)
         run["curves"] = {tag: curve(run, tag) for tag in tags}
         runs[label] = run
-    fig = _figure(5.5 * len(tags), 4)
+    fig = new_figure(5.5 * len(tags), 4)
     for i, tag in enumerate(tags):
         ax = fig.add_subplot(1, len(tags), i + 1)
         for label, run in runs.items():
@@ -439,23 +425,24 @@ def _finals(runs: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
     return {label: {k: run[k] for k in keys if k in run} for label, run in runs.items()}
 
 
-def lower_final(s: Study, tags: tuple[str, ...], better: str, worse: str, statement: str) -> dict[str, Any]:
-    """Compare the study's runs (:func:`compare`); the claim: run ``better`` ends at a lower training loss than
-    run ``worse``."""
-    runs, epochs = compare(s, tags)
+def lower_final(runs: dict[str, dict[str, Any]], epochs: int, better: str, worse: str, statement: str
+                ) -> dict[str, Any]:
+    """The result of compared runs (:func:`compare`) whose claim is: run ``better`` ends at a lower training
+    loss than run ``worse``."""
     low, high = runs[better]["train/loss"], runs[worse]["train/loss"]
     return {"epochs": epochs, "runs": _finals(runs),
             "claim": claim(statement, low < high, **{better: low, worse: high})}
 
 
 def optimizers(s: Study) -> dict[str, Any]:
-    return lower_final(s, ("train/loss", "val/acc"), "momentum", "sgd", "SGD with momentum 0.9 reaches a lower "
-                       "training loss than plain SGD at the same learning rate and epochs")
+    return lower_final(*compare(s, ("train/loss", "val/acc")), "momentum", "sgd",
+                       "SGD with momentum 0.9 reaches a lower training loss than plain SGD at the same learning rate "
+                       "and epochs")
 
 
 def lr_decay(s: Study) -> dict[str, Any]:
-    return lower_final(s, ("train/loss", "train/lr"), "cosine", "constant", "annealing the learning rate (cosine) "
-                       "ends at a lower training loss than keeping it constant")
+    return lower_final(*compare(s, ("train/loss", "train/lr")), "cosine", "constant",
+                       "annealing the learning rate (cosine) ends at a lower training loss than keeping it constant")
 
 
 def gradient_noise(batch_sizes: list[int], draws: int = 50, seed: int = 0) -> dict[int, float]:
@@ -483,19 +470,18 @@ def gradient_noise(batch_sizes: list[int], draws: int = 50, seed: int = 0) -> di
 
 
 def batch_size(s: Study) -> dict[str, Any]:
-    out = lower_final(s, ("train/loss", "time/epoch_seconds"), "stochastic", "batch", "in the same epochs, "
-                      "stochastic gradient descent (batch 1: one step per example) reaches a lower training loss "
-                      "than batch gradient descent (one step per epoch)")
-    runs = {label: {"loss": curve({"run_dir": str(s.run_dir / "runs" / label)}, "train/loss"),
-                    "seconds": curve({"run_dir": str(s.run_dir / "runs" / label)}, "time/epoch_seconds")}
-            for label in out["runs"]}
+    runs, epochs = compare(s, ("train/loss", "time/epoch_seconds"))
+    out = lower_final(runs, epochs, "stochastic", "batch", "in the same epochs, stochastic gradient descent (batch "
+                      "1: one step per example) reaches a lower training loss than batch gradient descent (one step "
+                      "per epoch)")
     target = float(s.cfg.study.target_loss)
     to_target = {}
-    for label, c in runs.items():  # wall seconds of training until the epoch whose mean loss is below target
-        hit = next((i for i, v in enumerate(c["loss"]) if v <= target), None)
-        to_target[label] = None if hit is None else sum(c["seconds"][:hit + 1])
+    for label, run in runs.items():  # wall seconds of training until the epoch whose mean loss is below target
+        loss, seconds = run["curves"]["train/loss"], run["curves"]["time/epoch_seconds"]
+        hit = next((i for i, v in enumerate(loss) if v <= target), None)
+        to_target[label] = None if hit is None else sum(seconds[:hit + 1])
     noise = gradient_noise([1, 8, 32, 128], draws=s.pick(50, 10))
-    fig = _figure(11, 4)
+    fig = new_figure(11, 4)
     ax_n, ax_t = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     ax_n.loglog(list(noise), list(noise.values()), marker="o", label="measured")
     ax_n.loglog(list(noise), [noise[1] / b for b in noise], ls="--", color="k", lw=0.8, label="E at B=1, / B")
@@ -514,14 +500,14 @@ def batch_size(s: Study) -> dict[str, Any]:
 
 def confidence(run: dict[str, Any]) -> float:
     """The mean largest softmax probability over the test split, from the run's best checkpoint."""
-    scores, _ = test_scores(run)
-    return scores.softmax(1).max(1).values.mean().item()
+    probs, _ = test_probabilities(run)
+    return probs.max(1).values.mean().item()
 
 
 def label_smoothing(s: Study) -> dict[str, Any]:
     runs, epochs = compare(s, ("train/loss", "val/acc"))
     conf = {label: confidence(run) for label, run in runs.items()}
-    fig = _figure(5, 4)
+    fig = new_figure(5, 4)
     ax = fig.add_subplot()
     ax.bar(list(conf), list(conf.values()))
     ax.set(title="mean top softmax probability on the test split", ylim=(0, 1.05))
@@ -535,7 +521,7 @@ def batchnorm(s: Study) -> dict[str, Any]:
     """The settings are ``plain_<lr>`` and ``bn_<lr>``: the same MLP without and with batch norm."""
     runs, epochs = compare(s, ("train/loss", "val/acc"))
     rates = sorted({float(label.split("_", 1)[1]) for label in runs})
-    fig = _figure(5.5, 4)
+    fig = new_figure(5.5, 4)
     ax = fig.add_subplot()
     for kind in ("plain", "bn"):
         ax.semilogx(rates, [runs[f"{kind}_{r:g}"]["val/acc"] for r in rates], marker="o",
@@ -617,7 +603,7 @@ def transfer(s: Study) -> dict[str, Any]:
                           *(s.cfg.study.reduced_target if s.reduced else []), *overrides, f"seed={seed}")
             acc.setdefault(label, []).append(run["test/acc"])
     mean = {label: sum(v) / len(v) for label, v in acc.items()}
-    fig = _figure(8, 4)
+    fig = new_figure(8, 4)
     ax = fig.add_subplot()
     ax.bar(list(mean), list(mean.values()))
     for i, values in enumerate(acc.values()):
@@ -639,7 +625,7 @@ def multitask(s: Study) -> dict[str, Any]:
     weights ``[1, w]``, and the single-task network beside it."""
     runs, epochs = compare(s, ("val/acc", "val/acc_parity"))
     weights = sorted(float(label.split("_", 1)[1]) for label in runs if label.startswith("parity_"))
-    fig = _figure(5.5, 4)
+    fig = new_figure(5.5, 4)
     ax = fig.add_subplot()
     for key, name in (("test/acc", "digit"), ("test/acc_parity", "parity")):
         ax.plot(weights, [runs[f"parity_{w:g}"][key] for w in weights], marker="o", label=f"{name} head")

@@ -178,12 +178,15 @@ class Classifier(L.LightningModule):
         self.val_acc_best(self.val_acc.compute())
         self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
 
-    def test_step(self, batch, batch_idx: int) -> None:
+    def test_step(self, batch, batch_idx: int) -> torch.Tensor:
+        """Returns the main task's predicted classes: the ``outputs`` of callbacks' ``on_test_batch_end``
+        (:class:`~c147.lit.insight.Figures` counts them without a second forward pass)."""
         loss, preds = self._step(batch, "test")
         self.test_loss(loss)
         self.test_acc(preds, self._main(batch[1]))
         self.log("test/loss", self.test_loss, on_step=False, on_epoch=True)
         self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)
+        return preds
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(trainable(self))

@@ -27,6 +27,8 @@ from lightning.pytorch.loggers import TensorBoardLogger as _TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from torch import nn
 
+from c147.figures import new_figure, save_figure
+
 # ---------------------------------------------------------------------------------- names and hparams
 
 # overrides already said by the name's first part, or that say nothing about what the run is
@@ -118,7 +120,7 @@ class TensorBoardLogger(_TensorBoardLogger):
 
 def _as_input(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``x`` in the dtype of ``module``'s parameters (``trainer.precision=64-true`` makes them float64 and
-    converts batches only inside the step, not for the callbacks' own forward passes)."""
+    converts batches only inside the step, not for a callback's own forward pass: the activation histograms)."""
     dtype = next((p.dtype for p in module.parameters() if p.is_floating_point()), x.dtype)
     return x.to(dtype) if x.is_floating_point() else x
 
@@ -227,16 +229,10 @@ class Histograms(Callback):
 # ---------------------------------------------------------------------------------- figures
 
 
-def _figure(width: float, height: float):
-    from matplotlib.figure import Figure  # no pyplot: no display, no global state
-
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
-
-
 def confusion_figure(counts: torch.Tensor, title: str = "test confusion matrix"):
     """A matplotlib Figure of a C x C count matrix (rows: true class, columns: predicted), counts written in."""
     c = counts.shape[0]
-    fig = _figure(1.2 + 0.45 * c, 1.0 + 0.45 * c)
+    fig = new_figure(1.2 + 0.45 * c, 1.0 + 0.45 * c)
     ax = fig.add_subplot()
     ax.imshow(counts.numpy(), cmap="Blues")
     for i in range(c):
@@ -255,7 +251,7 @@ def image_grid_figure(images: torch.Tensor, titles: Sequence[str] | None = None,
     n = len(images)
     cols = min(8, max(n, 1))
     rows = max(1, math.ceil(n / cols))
-    fig = _figure(1.1 * cols, 1.2 * rows + 0.3)
+    fig = new_figure(1.1 * cols, 1.2 * rows + 0.3)
     if title:
         fig.suptitle(title, fontsize=9)
     for k in range(n):
@@ -292,7 +288,8 @@ def first_layer_images(net: nn.Module, in_channels: int, image_size: int) -> tor
 
 class Figures(Callback):
     """After testing: ``figures/confusion_matrix`` and ``figures/misclassified`` (up to ``max_images``
-    misclassified test images titled predicted / true); after fitting: ``figures/first_layer`` (the first
+    misclassified test images titled predicted / true), from the predicted classes the module's ``test_step``
+    returns (:class:`~c147.lit.Classifier`'s); after fitting: ``figures/first_layer`` (the first
     layer's filters). Each is a TensorBoard image and a PNG in ``dirpath``."""
 
     def __init__(self, dirpath: str | Path, max_images: int = 24) -> None:
@@ -306,24 +303,15 @@ class Figures(Callback):
         self._wrong: list[tuple[torch.Tensor, int, int]] = []
 
     def _emit(self, trainer: Trainer, tag: str, fig) -> None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        FigureCanvasAgg(fig)
-        self.dirpath.mkdir(parents=True, exist_ok=True)
-        fig.savefig(self.dirpath / f"{tag}.png")
-        writer = _writer(trainer)
-        if writer is not None:
-            writer.add_figure(f"figures/{tag}", fig, trainer.global_step, close=False)
+        save_figure(fig, self.dirpath / f"{tag}.png", _writer(trainer), f"figures/{tag}", trainer.global_step)
 
     def on_test_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._reset()
 
-    @torch.no_grad()
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         x, y = batch[0], batch[1]
         y = y[:, 0] if y.dim() == 2 else y  # a multitask batch: the main task
-        scores = pl_module(_as_input(pl_module, x))
-        pred, c = scores.argmax(1), scores.shape[1]
+        pred, c = outputs, trainer.datamodule.num_classes  # the test step's predictions (Classifier.test_step)
         counts = torch.bincount((y * c + pred).cpu(), minlength=c * c).reshape(c, c)
         self._counts = counts if self._counts is None else self._counts + counts
         images = x.dim() == 4 and min(x.shape[-2:]) >= 4  # not the 2-D points of data=synthetic (N x 2 x 1 x 1)
