@@ -3,12 +3,13 @@ and the training-time augmentation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+from torch.utils.data import DataLoader, Dataset, Sampler, SequentialSampler, Subset, default_collate
 
 from c147.data.augment import build_augment
 
@@ -98,11 +99,15 @@ class ResumableRandomSampler(Sampler[int]):
     def __len__(self) -> int:
         return self.num_samples
 
-    def __iter__(self) -> Iterator[int]:
+    def order(self) -> torch.Tensor:
+        """This pass's sample indices (a tensor), after the skipped ones; the skip is then used up."""
         skip = self.skipped()
         self._resume = None
         generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
-        yield from torch.randperm(self.num_samples, generator=generator)[skip:].tolist()
+        return torch.randperm(self.num_samples, generator=generator)[skip:]
+
+    def __iter__(self) -> Iterator[int]:
+        yield from self.order().tolist()
 
 
 class ResumableDataLoader(DataLoader):
@@ -123,6 +128,64 @@ class ResumableDataLoader(DataLoader):
         for batch in super().__iter__():
             self._batches += 1
             yield batch
+
+    def state_dict(self) -> dict[str, Any]:
+        if not isinstance(self.sampler, ResumableRandomSampler):
+            return {}
+        return {"epoch": self.sampler.epoch, "batches": self._batches}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state and isinstance(self.sampler, ResumableRandomSampler):
+            self.sampler.resume(state["epoch"], state["batches"] * self.batch_size)
+
+
+class DeviceLoader:
+    """A split held whole on the training device and cut into batches by index (``data.on_device=true``):
+    no worker processes, no host-to-device copy per batch, so a small model on a GPU is not held up by
+    the loader. The same batches in the same order as the ``DataLoader`` path (shuffled by a
+    :class:`ResumableRandomSampler`, which Lightning's ``set_epoch`` reaches as ``self.sampler``), and
+    resumable like :class:`ResumableDataLoader` (``state_dict`` / ``load_state_dict``).
+
+    Args:
+        dataset: a map-style dataset of ``(x, y)`` samples; collated into two tensors once, on first use.
+        batch_size: samples per batch (the last batch may be smaller, as the DataLoader's).
+        sampler: the shuffling sampler of a training split, or None for the split in order (then
+            ``self.sampler`` is a ``SequentialSampler``, which tells Lightning the loader does not shuffle).
+        device: a callable giving the device to hold the split on (asked at each pass: the trainer's).
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, sampler: ResumableRandomSampler | None,
+                 device: Callable[[], torch.device]) -> None:
+        self.dataset, self.batch_size, self.device = dataset, batch_size, device
+        self.sampler: Sampler[int] = sampler if sampler is not None else SequentialSampler(dataset)
+        self.batch_sampler = None  # what Lightning reads next to ``sampler``
+        self._tensors: tuple[Any, Any] | None = None
+        self._batches = 0
+
+    def tensors(self) -> tuple[Any, Any]:
+        """The whole split as ``(inputs, labels)`` on the device (collated and moved once)."""
+        device = torch.device(self.device())
+        if self._tensors is None or self._tensors[0].device != device:
+            x, y = default_collate([self.dataset[i] for i in range(len(self.dataset))])
+            self._tensors = (x.to(device), y.to(device))
+        return self._tensors
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        x, y = self.tensors()
+        if not isinstance(self.sampler, ResumableRandomSampler):  # in order: views, no copy
+            self._batches = 0
+            for start in range(0, len(x), self.batch_size):
+                yield x[start : start + self.batch_size], y[start : start + self.batch_size]
+            return
+        self._batches = self.sampler.skipped() // self.batch_size
+        order = self.sampler.order().to(x.device)
+        for start in range(0, len(order), self.batch_size):
+            index = order[start : start + self.batch_size]
+            self._batches += 1
+            yield x.index_select(0, index), y.index_select(0, index)
 
     def state_dict(self) -> dict[str, Any]:
         if not isinstance(self.sampler, ResumableRandomSampler):
@@ -157,6 +220,8 @@ class ClassificationDataModule(L.LightningDataModule):
             applied to training batches only, on the device, in :meth:`on_after_batch_transfer`.
         bootstrap: train on a bootstrap resample of the training split (n draws with replacement);
             validation and test are unchanged.
+        on_device: hold each split whole on the training device and take batches by index
+            (:class:`DeviceLoader`): for small datasets on a GPU; the same batches as the default loaders.
     """
 
     num_classes: int = 0
@@ -165,7 +230,7 @@ class ClassificationDataModule(L.LightningDataModule):
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, seed: int = 0,
                  augment: str | Sequence[str] | None = None, bootstrap: bool = False,
-                 split_seed: int | None = None) -> None:
+                 split_seed: int | None = None, on_device: bool = False) -> None:
         super().__init__()
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -181,6 +246,12 @@ class ClassificationDataModule(L.LightningDataModule):
             raise ValueError(f"bootstrap must be true or false, got {bootstrap!r}")  # noqa: TRY004
         self.augment = build_augment(augment)
         self.bootstrap = bootstrap
+        if not isinstance(on_device, bool):
+            raise ValueError(f"on_device must be true or false, got {on_device!r}")  # noqa: TRY004
+        if on_device and num_workers > 0:
+            raise ValueError(f"on_device=true takes batches by index on the device, without worker processes: "
+                             f"set num_workers=0 (got {num_workers})")
+        self.on_device = on_device
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
@@ -189,9 +260,16 @@ class ClassificationDataModule(L.LightningDataModule):
     def in_features(self) -> int:
         return self.in_channels * self.image_size * self.image_size
 
-    def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
+    def _device(self) -> torch.device:
+        """The device the trainer trains on (the CPU outside a trainer)."""
+        return self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+
+    def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader | DeviceLoader:
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}.setup() must run before asking for loaders")
+        if self.on_device:
+            sampler = ResumableRandomSampler(len(dataset), self.seed) if shuffle else None
+            return DeviceLoader(dataset, self.batch_size, sampler, self._device)
         # the loader's own generator seeds worker processes: building an iterator never draws from the
         # global RNG (a resumed run restores that RNG for dropout and must see the same draws)
         kwargs = dict(batch_size=self.batch_size, num_workers=self.num_workers,
@@ -241,6 +319,7 @@ class ClassificationDataModule(L.LightningDataModule):
 
 __all__ = [
     "ClassificationDataModule",
+    "DeviceLoader",
     "ResumableDataLoader",
     "ResumableRandomSampler",
     "Subset",

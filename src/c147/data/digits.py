@@ -35,7 +35,7 @@ class DigitsDataModule(ClassificationDataModule):
             ``"at_least_5"`` (1 for digits 5-9), from the original digit; the labels become (N, 2).
         class_keep: an imbalanced training split: ``{digit: fraction}`` keeps that fraction of the digit's
             training samples (``{0: 0.1}``: a tenth of the zeros; at least one). Validation and test are unchanged.
-        batch_size, num_workers, seed, augment, bootstrap, split_seed: see :class:`ClassificationDataModule`.
+        batch_size, num_workers, seed, augment, bootstrap, split_seed, on_device: see :class:`ClassificationDataModule`.
     """
 
     num_classes = 10
@@ -53,13 +53,14 @@ class DigitsDataModule(ClassificationDataModule):
         augment: str | Sequence[str] | None = None,
         bootstrap: bool = False,
         split_seed: int | None = None,
+        on_device: bool = False,
         classes: Sequence[int] | None = None,
         train_samples: int | None = None,
         second_label: str | None = None,
         class_keep: dict[int, float] | None = None,
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed, augment=augment,
-                         bootstrap=bootstrap, split_seed=split_seed)
+                         bootstrap=bootstrap, split_seed=split_seed, on_device=on_device)
         if not isinstance(image_size, int) or image_size < 1:
             raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
         self.image_size = image_size

@@ -41,7 +41,7 @@ class SyntheticDataModule(ClassificationDataModule):
         num_samples: total number of points, split into train / val / test.
         num_classes: number of classes (>= 2).
         noise: standard deviation of the Gaussian noise.
-        batch_size, num_workers, seed, bootstrap, split_seed: see :class:`ClassificationDataModule`.
+        batch_size, num_workers, seed, bootstrap, split_seed, on_device: see :class:`ClassificationDataModule`.
         augment: must stay null: the points are not images.
     """
 
@@ -62,11 +62,12 @@ class SyntheticDataModule(ClassificationDataModule):
         augment: str | Sequence[str] | None = None,
         bootstrap: bool = False,
         split_seed: int | None = None,
+        on_device: bool = False,
     ) -> None:
         if augment:
             raise ValueError(f"augment: the synthetic data are 2-D points, not images; got {augment!r} (use null)")
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed, bootstrap=bootstrap,
-                         split_seed=split_seed)
+                         split_seed=split_seed, on_device=on_device)
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if not isinstance(num_classes, int) or num_classes < 2:

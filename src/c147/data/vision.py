@@ -52,7 +52,7 @@ class TorchvisionDataModule(ClassificationDataModule):
         download: let :meth:`prepare_data` fetch the files when they are missing.
         val_fraction: share of the official train split held out for validation, in [0, 1).
         image_size: side of the square images fed to the network.
-        batch_size, num_workers, seed, augment, bootstrap, split_seed: see :class:`ClassificationDataModule`;
+        batch_size, num_workers, seed, augment, bootstrap, split_seed, on_device: see :class:`ClassificationDataModule`;
             ``split_seed`` fixes the train / val split.
 
     Raises:
@@ -79,9 +79,10 @@ class TorchvisionDataModule(ClassificationDataModule):
         augment: str | Sequence[str] | None = None,
         bootstrap: bool = False,
         split_seed: int | None = None,
+        on_device: bool = False,
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed, augment=augment,
-                         bootstrap=bootstrap, split_seed=split_seed)
+                         bootstrap=bootstrap, split_seed=split_seed, on_device=on_device)
         if not isinstance(data_dir, (str, os.PathLike)) or not os.fspath(data_dir):
             raise ValueError(f"data_dir must be a non-empty path, got {data_dir!r}")
         # ValueError, not TypeError, for bad types too: c147 reports every config mistake alike
