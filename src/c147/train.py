@@ -110,6 +110,7 @@ def build(cfg: DictConfig, stage: str = "fit", data: DictConfig | None = None) -
         grad_clip=grad_clip,
         config=OmegaConf.to_container(cfg, resolve=True),
         run_config=_run_config(cfg),
+        compile=bool(cfg.get("compile", False)),
     )
     return datamodule, model
 

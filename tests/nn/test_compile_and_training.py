@@ -22,22 +22,63 @@ def small_net(impl: str) -> torch.nn.Sequential:
     )
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 def test_hand_written_layers_work_under_torch_compile(device):
+    """Dynamo traces every layer without a graph break, and AOTAutograd runs our hand-written forward and
+    backward as traced graphs (backend aot_eager: the graphs of inductor without its code generation, which
+    the compile=true training test below runs)."""
     torch.manual_seed(0)
     eager = small_net("c147").to(device)
     compiled_net = small_net("c147").to(device)
     compiled_net.load_state_dict(eager.state_dict())
-    compiled = torch.compile(compiled_net)
     loss_fn = c147.layers("c147").CrossEntropyLoss()
     x = torch.randn(8, 1, 16, 16, device=device)
     y = torch.randint(0, 5, (8,), device=device)
+    assert torch._dynamo.explain(compiled_net)(x).graph_break_count == 0
+    assert torch._dynamo.explain(loss_fn)(eager(x), y).graph_break_count == 0
+    compiled = torch.compile(compiled_net, backend="aot_eager", fullgraph=True)
     for net in (eager, compiled):
         loss_fn(net(x), y).backward()
     torch.testing.assert_close(compiled(x), eager(x), rtol=1e-4, atol=1e-5)
     for (name, p), q in zip(eager.named_parameters(), compiled_net.parameters(), strict=True):
         torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-5, msg=lambda m, n=name: f"{n}: {m}")
+
+
+@pytest.mark.slow
+def test_compile_true_trains_like_eager(train_config):
+    """c147-train compile=true: the network and the loss compiled by inductor in place; in float64 the same
+    step losses and weights as the eager run up to reordered float64 sums, the same parameter names
+    (checkpoints load across), and LeNet-5 compiles without a graph break."""
+    import lightning as L
+
+    from c147.train import build
+
+    assert torch._dynamo.explain(lenet5(impl="c147"))(torch.randn(2, 1, 32, 32)).graph_break_count == 0
+    runs = {}
+    for compiled in ("false", "true"):
+        cfg = train_config("model=mlp", "data.image_size=8", f"compile={compiled}")
+        torch.manual_seed(0)
+        datamodule, model = build(cfg)
+        losses: list[float] = []
+
+        class Losses(L.Callback):
+            def __init__(self, into: list[float]) -> None:
+                self.into = into
+
+            def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+                self.into.append(outputs["loss"].item())
+
+        trainer = L.Trainer(max_epochs=2, limit_train_batches=3, limit_val_batches=1, precision="64-true",
+                            accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                            enable_model_summary=False, callbacks=[Losses(losses)])
+        trainer.fit(model, datamodule=datamodule)
+        runs[compiled] = losses, model.state_dict()
+    (eager_losses, eager_state), (losses, state) = runs["false"], runs["true"]
+    assert len(losses) == 6 and losses[-1] < losses[0]
+    torch.testing.assert_close(torch.tensor(losses), torch.tensor(eager_losses), rtol=1e-10, atol=1e-12)
+    assert state.keys() == eager_state.keys()
+    for key, value in state.items():
+        torch.testing.assert_close(value, eager_state[key], rtol=1e-9, atol=1e-12, msg=key)
 
 
 @pytest.mark.parametrize("device", DEVICES)

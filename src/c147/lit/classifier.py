@@ -55,6 +55,9 @@ class Classifier(L.LightningModule):
             ``c147-eval`` can rebuild the run from the checkpoint alone.
         run_config: the same config with its interpolations kept (``${paths.output_dir}``), stored too:
             a resumed run continues with it wherever its folder now is.
+        task_names: the names of a multitask network's tasks (``train/loss_<name>``).
+        compile: ``torch.compile`` the network's forward and the loss in place (``nn.Module.compile``:
+            parameter names and checkpoints stay as they are); the first batches of each shape compile.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class Classifier(L.LightningModule):
         config: dict | None = None,
         run_config: dict | None = None,
         task_names: Sequence[str] | None = None,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.net = net
@@ -81,6 +85,9 @@ class Classifier(L.LightningModule):
         self.grad_clip = grad_clip
         self.config = config
         self.run_config = run_config
+        if compile:
+            net.compile()
+            loss.compile()
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
