@@ -1,20 +1,20 @@
-"""c147-bench runs ours and the twin side by side and writes ratios (no timing is asserted)."""
+"""c147-bench runs ours and the twin side by side and writes ratios (no timing is asserted): the tests run it
+in its tiny mode and check what it writes."""
 
+import csv
 import json
 
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from c147.bench import ops
-from c147.bench.harness import Result, compare
+from c147.bench import ops, targets
+from c147.bench.harness import Result, close_enough, compare, relative_error
+from c147.bench.run import COLUMNS
 from tests.conftest import compose_config, run_cli
+from tests.twins import DEVICES
 
-
-def test_every_case_runs_forward_and_backward_on_both_sides():
-    for case in ops.CASES:
-        ours, twin, shape, _ = ops.closures(case, "cpu", torch.float32)
-        ours(), twin()
-        assert shape
+OPS, OPTIM = ops.FAMILIES, ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"]
 
 
 def test_compare_and_result_ratio():
@@ -24,24 +24,82 @@ def test_compare_and_result_ratio():
     assert row["ratio"] == 0.5 and row["ours_fraction_of_copy_bw"] == pytest.approx(4000 / 2e6)
 
 
-def test_cli_writes_results_json(tmp_path):
-    proc = run_cli("c147-bench", "families=[linear,loss]", "rounds=1", "min_run_time=0.01", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+def test_accuracy_columns():
+    ref = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    assert relative_error([torch.tensor([1.0, -2.5])], [ref]) == pytest.approx(0.25)
+    assert close_enough(3e-7, 1e-7, torch.float32) and not close_enough(5e-6, 1e-7, torch.float32)
+    assert close_enough(1e-6, 0.0, torch.float32)  # within 16 ulps of float32 when the twin is exact
+
+
+def test_targets_and_summary():
+    t = targets.targets_for("ops", "cpu", False)
+    row = {"family": "conv", "name": "conv2d depthwise", "ratio": 3.5}
+    targets.judge(row, t)
+    assert (row["target"], row["meets_target"]) == (4.0, True)
+    row = {"family": "activation", "name": "tanh", "ratio": 2.6}
+    targets.judge(row, t)
+    assert (row["target"], row["meets_target"]) == (2.5, False)
+    fused = {"family": "Adam", "name": "10M in 50: fused vs fused", "ratio": 1.3, "ours_fraction_of_copy_bw": 0.6}
+    targets.judge(fused, targets.targets_for("optim", "cpu", False))
+    assert (fused["target_kind"], fused["meets_target"]) == ("bandwidth", True)
+    s = targets.summary("ops", [{"ratio": 2.0, "meets_target": True}, {"ratio": 0.5, "meets_target": False}], t)
+    assert s["geomean"] == pytest.approx(1.0) and s["geomean_meets"] and s["rows_meeting_target"] == 1
+    assert targets.summary_line(s) == ("ops: geometric mean ours / twin 1.00 (target <= 1.5: met); "
+                                       "1 of 2 rows meet their target")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("device", DEVICES)
+def test_tiny_run_of_every_suite_writes_json_csv_png_and_tensorboard(tmp_path, device):
+    """Every op family, every optimizer (its four paths) and LeNet-5's training step (VGG-11's takes seconds a
+    step: the pipeline tests train it) in tiny mode: ratios, accuracy within the twin's own, the documented
+    schema, the chart and the TensorBoard scalars."""
+    families = ",".join([*OPS, *OPTIM, "lenet5"])
+    proc = run_cli("c147-bench", "suite=all", "size=tiny", f"device={device}", f"families=[{families}]", "rounds=1",
+                   "min_run_time=0.002", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     (run,) = (tmp_path / "outputs" / "bench" / "runs").iterdir()
     data = json.loads((run / "results.json").read_text())
-    assert data["meta"]["torch"] == torch.__version__
-    names = [r["name"] for r in data["results"]]
-    assert "linear" in names and "cross_entropy" in names and "conv2d LeNet C1" not in names
-    assert all(r["ratio"] == pytest.approx(r["ours_ms"] / r["twin_ms"]) for r in data["results"])
-    assert "ours / twin" in proc.stdout
+    assert data["meta"]["torch"] == torch.__version__ and data["meta"]["size"] == "tiny"
+    rows = data["results"]
+    assert {r["family"] for r in rows} == {*OPS, *OPTIM, "lenet5"}
+    assert len([r for r in rows if r["suite"] == "ops"]) == len(ops.CASES)
+    assert all(r["ratio"] == pytest.approx(r["ours_ms"] / r["twin_ms"]) for r in rows)
+    checked = [r for r in rows if r["ours_err"] is not None]
+    assert {r["family"] for r in rows} - {r["family"] for r in checked} == {"dropout"}  # random: not compared
+    assert [r["name"] for r in checked if not r["close"]] == []
+    assert [r["name"] for r in rows if r["suite"] == "optim" and "fused" in r["name"]]  # the compiled path ran
+    assert [s["suite"] for s in data["summary"]] == ["ops", "optim", "models"]
+    with open(run / "results.csv") as f:
+        lines = list(csv.DictReader(f))
+    assert tuple(lines[0]) == COLUMNS and len(lines) == len(rows)
+    assert (run / "ratios.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    assert "ratio/ops/conv/conv2d_depthwise" in events.Tags()["scalars"] and "ratios" in events.Tags()["images"]
+    assert "geometric mean ours / twin" in proc.stdout and "ours / twin" in proc.stdout
+
+
+@pytest.mark.slow
+def test_compiled_run_reports_graph_breaks_and_the_eager_twin(tmp_path):
+    proc = run_cli("c147-bench", "size=tiny", "compile=true", "families=[softmax]", "rounds=1", "min_run_time=0.002",
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run,) = (tmp_path / "outputs" / "bench" / "runs").iterdir()
+    data = json.loads((run / "results.json").read_text())
+    assert data["meta"]["compiled"] is True
+    for r in data["results"]:
+        assert r["graph_breaks"] == 0, r["name"]
+        assert r["ours_vs_twin_eager"] == pytest.approx(r["ours_ms"] / r["twin_eager_ms"]) and r["close"]
+    assert "geomean_vs_twin_eager" in data["summary"][0]
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["suite=nope"], "c147-bench: error: unknown benchmark suite 'nope'"),
-        (["families=[convs]"], "c147-bench: error: unknown families ['convs']"),
+        # (unknown suites and families: tests/test_resume.py, with the check that no folder is left)
         (["dtype=int8"], "c147-bench: error: dtype must be one of"),
+        (["size=huge"], "c147-bench: error: size must be one of ('default', 'tiny'), got 'huge'"),
     ],
 )
 def test_cli_bad_input(args, message, tmp_path):
@@ -51,24 +109,7 @@ def test_cli_bad_input(args, message, tmp_path):
 
 def test_bench_config_composes():
     cfg = compose_config("bench")
-    assert cfg.suite == "ops" and cfg.device == "cpu"
-
-
-def test_model_suite_runs_a_training_step_on_both_impls():
-    from c147.bench import models
-
-    (case,) = [c for c in models.CASES if c.family == "lenet5"]
-    ours, twin, shape, _ = models.closures(case, "cpu", torch.float32)
-    ours(), twin()
-    assert shape == "64x1x32x32"
-
-
-def test_optim_suite_cases_run():
-    from c147.bench import optim
-
-    case = next(c for c in optim.CASES if c.family == "Adam" and c.workload == "1000 x 100")
-    ours, twin, _, _ = optim.closures(case, "cpu", torch.float32)
-    ours(), twin()
+    assert cfg.suite == "ops" and cfg.device == "cpu" and cfg.compile is False and cfg.size == "default"
 
 
 @pytest.mark.parametrize("name", ["ops", "optim", "models"])

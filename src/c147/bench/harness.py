@@ -7,12 +7,43 @@ machine hits both sides alike. Results are ratios ours / twin: below 1 means our
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-from torch.utils import benchmark
+
+
+@dataclass
+class Pair:
+    """What a suite hands the runner for one case: the two timed closures and what is known about them."""
+
+    ours: Callable[[], Any]
+    twin: Callable[[], Any]
+    shape: str
+    bytes_moved: int = 0  # for memory-bound cases: bytes read + written by one call
+    twin_eager: Callable[[], Any] | None = None  # compiled runs: the twin uncompiled
+    graph_breaks: int | None = None  # compiled runs: graph breaks in ours (target 0)
+    errors: dict[str, float | None] = field(default_factory=dict)  # ours_err, twin_err against float64
+    copy_elements: int | None = None  # memory-bound rows: the float32 copy the bandwidth share is measured by
+
+
+def relative_error(values: Iterable[torch.Tensor], references: Iterable[torch.Tensor]) -> float:
+    """The largest normwise error ``max|a - r| / max|r|`` over pairs of tensors (the reference in float64)."""
+    worst = 0.0
+    for a, r in zip(values, references, strict=True):
+        r = r.detach().double()
+        scale = r.abs().max().item() if r.numel() else 0.0
+        diff = (a.detach().double() - r).abs().max().item() if r.numel() else 0.0
+        worst = max(worst, diff / scale if scale > 0 else diff)
+    return worst
+
+
+def close_enough(ours_err: float, twin_err: float, dtype: torch.dtype) -> bool:
+    """Ours is as accurate as the twin: within 4x the twin's own error against float64, or a few units
+    in the last place when the twin is exact. No fixed tolerance: the twin's error is what the dtype and
+    the case's reduction sizes allow on this machine's kernels."""
+    return ours_err <= max(4 * twin_err, 16 * torch.finfo(dtype).eps)
 
 
 @dataclass
@@ -40,6 +71,8 @@ class Result:
 
 
 def _best_ms(fn: Callable[[], Any], min_run_time: float) -> float:
+    from torch.utils import benchmark  # imports cpp_extension, which may log about CUDA_HOME: only when timing
+
     timer = benchmark.Timer(stmt="fn()", globals={"fn": fn})
     return timer.blocked_autorange(min_run_time=min_run_time).median * 1e3
 
