@@ -523,3 +523,52 @@ def test_sheet_erratum_softmax_log_likelihood_derivation():
     torch.testing.assert_close(g_sheet, onehot - 2 * p)
     (g_right,) = torch.autograd.grad(log_lik, a)
     torch.testing.assert_close(g_right, onehot - p)
+
+
+# ---------------------------------------------------------------- fast backward against the textbook one
+
+
+@pytest.mark.parametrize("kwargs", [{}, dict(label_smoothing=0.2, weight=True, ignore_index=1),
+                                    dict(reduction="none", label_smoothing=0.1), dict(reduction="sum", weight=True)])
+@pytest.mark.parametrize("shape", [(6, 5), (2, 5, 3), (5,)])
+def test_cross_entropy_fast_backward_is_the_textbook_one(shape, kwargs):
+    """float64, tight: the class-index backward that recomputes e^{z - m} in place (autograd not recording)
+    against the differentiable composition through log_softmax that ``create_graph`` runs; the forward
+    against -sum_j q_j log_softmax_j(z) with the textbook log_softmax."""
+    from c147.functional.softmax import _reference_log_softmax
+
+    kwargs = dict(kwargs)
+    c, cd = shape[0 if len(shape) == 1 else 1], 0 if len(shape) == 1 else 1
+    w = class_weight(c) if kwargs.pop("weight", False) else None
+    x = rand(*shape, scale=3.0).requires_grad_()
+    y = labels(shape[:cd] + shape[cd + 1:], c)
+    out = cross_entropy(x, y, w, **kwargs)
+    # the textbook forward: q = (1 - e) w_y onehot(y) + (e / C) w, 0 where y is ignored
+    eps, ignore = kwargs.get("label_smoothing", 0.0), kwargs.get("ignore_index", -100)
+    wc = torch.ones(c, dtype=torch.float64) if w is None else w
+    view = [-1 if i == cd else 1 for i in range(len(shape))]
+    valid = (y != ignore).unsqueeze(cd)
+    q = ((1 - eps) * F.one_hot(y, c).movedim(-1, cd).double() * wc[y].unsqueeze(cd) + eps / c * wc.view(view)) * valid
+    loss = -(q * _reference_log_softmax(x.detach(), cd)).sum(cd)
+    reduction = kwargs.get("reduction", "mean")
+    ref = loss if reduction == "none" else loss.sum() / (1 if reduction == "sum" else (wc[y] * valid.squeeze(cd)).sum())
+    torch.testing.assert_close(out, ref, rtol=1e-13, atol=1e-13)
+    g = rand(*out.shape, seed=3)
+    (fast,) = torch.autograd.grad(out, x, g, retain_graph=True)
+    (recorded,) = torch.autograd.grad(out, x, g, create_graph=True)
+    torch.testing.assert_close(fast, recorded.detach(), rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_mse_loss_fast_backward_is_the_textbook_one(weighted, reduction):
+    """float64, tight: the in-place backward (autograd not recording) against the differentiable one."""
+    xs = [rand(4, 5).requires_grad_(), rand(4, 5, seed=1).requires_grad_()]
+    w = uniform(4, 5, low=0.1, high=2.0).requires_grad_() if weighted else None
+    out = L.mse_loss(*xs, reduction=reduction, weight=w)
+    inputs = xs + ([w] if weighted else [])
+    g = rand(*out.shape, seed=3)
+    fast = torch.autograd.grad(out, inputs, g, retain_graph=True)
+    recorded = torch.autograd.grad(out, inputs, g, create_graph=True)
+    for a, b in zip(fast, recorded, strict=True):
+        torch.testing.assert_close(a, b.detach(), rtol=1e-14, atol=1e-15)

@@ -189,3 +189,21 @@ def test_sheet_erratum_lse_bounds():
     # the upper bound is reached when every entry equals the max, the lower one approached as the others -> -inf
     torch.testing.assert_close(S.logsumexp(torch.full((7,), 2.0, dtype=torch.float64), 0),
                                torch.tensor(2 + math.log(7), dtype=torch.float64))
+
+
+# ---------------------------------------------------------------- fast forms against the textbook ones
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_fast_forms_match_the_textbook_references(op, dim):
+    """float64, tight: the forward against the plain composition kept beside it, and the in-place
+    backward (autograd not recording) against the differentiable one that ``create_graph`` runs."""
+    ours, reference = OPS[op][0], getattr(S, f"_reference_{op}")
+    x = rand(5, 37, 3, dtype=torch.float64).requires_grad_()
+    out = ours(x, dim)
+    torch.testing.assert_close(out, reference(x.detach(), dim), rtol=1e-13, atol=1e-13)
+    g = rand(5, 37, 3, dtype=torch.float64, seed=1)
+    (fast,) = torch.autograd.grad(out, x, g, retain_graph=True)
+    (recorded,) = torch.autograd.grad(out, x, g, create_graph=True)
+    torch.testing.assert_close(fast, recorded.detach(), rtol=1e-13, atol=1e-14)

@@ -15,12 +15,16 @@ Conventions shared by the ops below:
 * Every backward is made of differentiable tensor ops, so double backward works.
 * Speed (CPU): piecewise choices use 0/1 float masks from ``sign`` and ``clamp`` (:func:`_step`) and
   exact blends (``lerp``, a product with 1 or a slope), never a boolean mask (``torch.where`` is
-  several times slower); fresh temporaries are updated in place where autograd allows.
+  several times slower); fresh temporaries are updated in place where autograd allows. sigmoid and
+  tanh take e^x as 2^{x log2 e} (:func:`_exp_`): torch's ``exp`` and ``expm1`` go through a slow
+  library call on some CPUs, its ``exp2`` is vectorized. The textbook forms stay beside them as
+  ``_reference_sigmoid`` and ``_reference_tanh``, which the tests compare the fast forms against.
 """
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import torch
 from torch import Tensor
@@ -52,6 +56,51 @@ def _step(t: Tensor, threshold: float = 0.0) -> Tensor:
     return s.clamp_min_(0)
 
 
+_LOG2E = 1 / math.log(2)
+
+
+def _exp_(t: Tensor) -> Tensor:
+    """e^t = 2^{t log2 e}, written into the fresh temporary ``t``. Its relative error is at most about
+    (1 + |t|) units in the last place: the rounding of ``t log2 e`` is that of t itself (backward stable,
+    as if t moved by at most about one unit), and ``exp2`` adds its own."""
+    return t.mul_(_LOG2E).exp2_()
+
+
+def _exp(t: Tensor) -> Tensor:
+    """e^t as :func:`_exp_`, into a new tensor (differentiable)."""
+    return torch.mul(t, _LOG2E).exp2_()
+
+
+def _bernoulli(n: int) -> list[Fraction]:
+    """B_0 .. B_n (B_1 = -1/2), from sum_{k <= m} C(m + 1, k) B_k = 0."""
+    b = [Fraction(1)]
+    for m in range(1, n + 1):
+        b.append(-sum(math.comb(m + 1, k) * b[k] for k in range(m)) / (m + 1))
+    return b
+
+
+# tanh x = sum_{n >= 1} 2^{2n} (2^{2n} - 1) B_{2n} x^{2n - 1} / (2n)! = x - x^3/3 + 2x^5/15 - 17x^7/315 + ...
+_TANH_TAYLOR = [float(4**n * (4**n - 1) * b / math.factorial(2 * n)) for n, b in enumerate(_bernoulli(40)[2::2], 1)]
+_TANH_SMALL = 0.25  # |x| below which tanh takes its Taylor series (e^{2x} - 1 would cancel)
+
+
+def _tanh_terms(dtype: torch.dtype) -> int:
+    """How many Taylor terms make tanh exact to the dtype's rounding on |x| <= 1/4 (5 for float32, 11 for float64)."""
+    eps = torch.finfo(dtype).eps
+    return next(k for k, a in enumerate(_TANH_TAYLOR) if abs(a) * _TANH_SMALL ** (2 * k) < eps / 8)
+
+
+def _reference_sigmoid(x: Tensor) -> Tensor:
+    """The textbook σ(x) = 1 / (1 + e^{-x}), for the tests (it overflows to 0 below x = -88.7 in float32)."""
+    return 1 / (1 + torch.exp(-x))
+
+
+def _reference_tanh(x: Tensor) -> Tensor:
+    """The textbook tanh(x) = (e^{2x} - 1) / (e^{2x} + 1) = expm1(2x) / (expm1(2x) + 2), for the tests."""
+    t = torch.expm1(2 * x.clamp_max(20))
+    return t / (t + 2)
+
+
 def _times(t: Tensor, other: Tensor) -> Tensor:
     """``t * other``, written into the temporary ``t`` when autograd is not recording (a backward without
     ``create_graph``), where no saved tensor can be overwritten: one fewer allocation."""
@@ -73,10 +122,13 @@ class SigmoidFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, input: Tensor) -> Tensor:
-        # σ(x) = e^x / (1 + e^x), x clamped at 40 where σ rounds to 1 even in float64: e^x never overflows,
-        # and σ keeps its relative precision deep in the negative tail (torch's float32 σ(-89) = 2e-39 is 0)
-        e = _opmath(input).clamp_max(40).exp_()
-        y = e.div_(e + 1).to(_result_dtype(input))
+        # σ(x) = e^x / (1 + e^x) = 1 / (1 + 1/e^x), in place on one temporary (a second costs more than a
+        # pass): with c = 2^-64, σ = c / (c + u), u = c / e^x. Unlike 1/e^x, u stays finite where e^x is
+        # subnormal, so σ keeps its relative precision deep in the negative tail (torch's float32
+        # σ(-89) = 2e-39 is 0); u = 0 where e^x = inf (σ = 1), u = inf at e^x = 0 (σ = 0)
+        e = _exp(_opmath(input))
+        c = e.new_tensor(2.0**-64)  # c / t in one pass (c * t.reciprocal() is two)
+        y = torch.div(c, torch.div(c, e, out=e).add_(c), out=e).to(_result_dtype(input))
         ctx.save_for_backward(y)
         return y
 
@@ -93,6 +145,10 @@ class SigmoidFunction(torch.autograd.Function):
 class TanhFunction(torch.autograd.Function):
     """tanh(x) = 2σ(2x) - 1 = (e^{2x} - 1) / (e^{2x} + 1); dtanh/dx = 1 - tanh^2.
 
+    Computed as sign(x) (1 - e^{-2|x|}) / (1 + e^{-2|x|}) for |x| > 1/4 and by its Taylor series
+    x - x^3/3 + 2x^5/15 - ... (to the dtype's precision) for |x| <= 1/4, where 1 - e^{-2|x|} cancels
+    (``_reference_tanh`` keeps the textbook expm1(2x) / (expm1(2x) + 2)).
+
     Example:
         >>> import torch
         >>> _ = torch.manual_seed(0)
@@ -105,10 +161,30 @@ class TanhFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, input: Tensor) -> Tensor:
-        # t = e^{2x} - 1 in (-1, inf), with 2x clamped at 40 where tanh rounds to 1 even in float64:
-        # expm1 is exact near 0 (tanh(1e-20) = 1e-20) and nothing overflows; tanh = t / (t + 2)
-        t = _opmath(input).mul(2).clamp_max_(40).expm1_()
-        y = t.div_(t + 2).to(_result_dtype(input))
+        x = _opmath(input)
+        # Two temporaries, each updated in place (a fresh one costs more than a few passes): p, then u =
+        # x_c^2, x_c, the mask w and r in turn, with x_c = clamp(x, -1/4, 1/4).
+        # |x| <= 1/4: the Taylor series x (1 + a_1 x^2 + a_2 x^4 + ...) in Horner form, exact to the dtype there
+        a = _TANH_TAYLOR[:_tanh_terms(x.dtype)]
+        u = x.clamp(-_TANH_SMALL, _TANH_SMALL).square_()
+        p = torch.mul(u, a[-1]).add_(a[-2])
+        for c in reversed(a[:-2]):
+            p.mul_(u).add_(c)
+        xc = torch.clamp(x, -_TANH_SMALL, _TANH_SMALL, out=u)
+        p.mul_(xc)
+        # w = |sign(x - x_c)|: 1 where |x| > 1/4, else 0 (also at nan, where p is nan). p (1 - w) keeps the
+        # series inside, x w keeps x outside (and r(0) = 0 inside)
+        w = torch.sub(x, xc, out=u).abs_().sign_()
+        p.addcmul_(p, w, value=-1)
+        xw = w.mul_(x)
+        # |x| > 1/4: tanh|x| = (1 - t) / (1 + t) = 1 / (2 / s - 1) with t = e^{-2|x|}, s = 1 - t (exact for
+        # t >= 1/2, else s >= 1/2 rounds once), in place; |x| clamped at 20, where tanh rounds to 1 even in
+        # float64; then the sign of x (tanh(-inf) = -1). Near 0 t's rounding would grow relative to s
+        # (tanh(1e-20) would be 0): hence the series there
+        r = _exp_(xw.abs_().clamp_max_(20).mul_(-2))
+        one, two = r.new_tensor(1.0), r.new_tensor(2.0)  # c - r and c / r in one pass each
+        r = torch.div(two, torch.sub(one, r, out=r), out=r).sub_(1).reciprocal_()
+        y = p.add_(torch.copysign(r, x, out=r)).to(_result_dtype(input))
         ctx.save_for_backward(y)
         return y
 
@@ -168,24 +244,33 @@ class LeakyReLUFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, input: Tensor, negative_slope: float, inplace: bool) -> Tensor:
         a, x = negative_slope, _opmath(input)
-        # the slope f = dy/dx = 1 if x > 0 else a: max(sign x, a) for 0 <= a <= 1, else
-        # (a - a [x > 0]) + [x > 0], summed in this order so that both branches are exact
-        step = None if 0 <= a <= 1 else _step(x)
-        f = x.sign().clamp_min_(a) if step is None else step.mul(-a).add_(a).add_(step)
-        # y = f x, the sheet's x^+ + a x^- (exact: f is 1 or a)
         if inplace:
             ctx.mark_dirty(input)
+        ctx.slope = a
+        if 0 <= a <= 1:
+            # y = max(x, a x), the sheet's x^+ + a x^-; y > 0 exactly where x > 0, so the backward's slope
+            # 1 if x > 0 else a is max(sign y, a): only y is saved
+            ax = x * a
+            y = torch.maximum(ax, x, out=input if inplace else ax).to(_result_dtype(input))
+            ctx.save_for_backward(y)
+            return y
+        # the slope f = dy/dx = 1 if x > 0 else a, summed as (a - a [x > 0]) + [x > 0] so that both
+        # branches are exact; y = f x
+        step = _step(x)
+        f = step.mul(-a).add_(a).add_(step)
         y = input.mul_(f) if inplace else (x * f).to(_result_dtype(input))
         ctx.save_for_backward(f)
         return y
 
     @staticmethod
     def backward(ctx, grad_output: Tensor) -> tuple[Tensor | None, None, None]:
-        (f,) = ctx.saved_tensors
+        (s,) = ctx.saved_tensors
         if not ctx.needs_input_grad[0]:
             return None, None, None
-        # dL/dx = dL/dy (1 if x > 0 else a); f is piecewise constant, so its own derivative is 0
-        return (grad_output * f).to(grad_output.dtype), None, None
+        # dL/dx = dL/dy (1 if x > 0 else a); the slope is piecewise constant, so its own derivative is 0
+        if not 0 <= ctx.slope <= 1:  # the saved slope f
+            return (grad_output * s).to(grad_output.dtype), None, None
+        return _times(_opmath(s).sign().clamp_min_(ctx.slope), _opmath(grad_output)).to(grad_output.dtype), None, None
 
 
 class PReLUFunction(torch.autograd.Function):

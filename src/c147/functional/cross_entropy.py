@@ -11,13 +11,16 @@ with probability targets of ``cross_entropy``, where torch differentiates them a
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 from torch.autograd import Function
 
 from c147.functional._loss_checks import check_class_target, check_class_weight, check_constant
 from c147.functional._reduction import reduce_loss, reduction_of, unreduce
-from c147.functional.softmax import LogSoftmaxFunction, _logsumexp
+from c147.functional.activation import _exp_
+from c147.functional.softmax import LogSoftmaxFunction, _acc, _finite_max, _logsumexp
 
 
 def _class_dim(name: str, input: Tensor) -> int:
@@ -55,6 +58,15 @@ class CrossEntropyFunction(Function):
     ``'mean'`` divides by ``sum_n w_{y_n}`` over non-ignored samples (class indices: torch's weighted mean,
     applied to the smoothing term too) or by the number of samples (probabilities), as torch does.
 
+    Class indices (fast path, ``m = max_j z_j``): one temporary holds ``z - m`` and then ``u = e^{z - m}``
+    (in place), with ``S = sum_j u_j``: ``-ln softmax_y(z) = ln S - (z_y - m)``; the smoothing term
+    ``sum_j w_j (ln S - (z_j - m))`` needs ``sum_j w_j (z_j - m)`` only. Saved: the input and the (N,)
+    ``m`` and ``S``, not ``u`` (as much memory as torch's saved log-probabilities, for three in-place passes
+    more in the backward, which recomputes ``u`` in the gradient's own buffer, scales it to
+    ``(s_n / S_n) u - (e / C) w`` times ``dL/dl_n`` and adds ``-(1 - e) w_y dL/dl_n`` at the class).
+    Under ``create_graph`` (double backward) the backward is the textbook composition through
+    ``log_softmax`` above.
+
     Example:
         >>> import torch
         >>> _ = torch.manual_seed(0)
@@ -71,32 +83,42 @@ class CrossEntropyFunction(Function):
                 label_smoothing: float) -> Tensor:
         cd = 0 if input.dim() == 1 else 1
         c, eps = input.shape[cd], label_smoothing
-        lse = _logsumexp(input, cd, keepdim=True)
+        x = _acc(input)  # float16 / bfloat16 in float32, rounded once at the end (to the dtype torch gives)
+        dtype = functools.reduce(torch.promote_types, [t.dtype for t in (input, target, weight)
+                                             if t is not None and t.is_floating_point()])
         wv = None if weight is None else _class_view(weight, input.dim(), cd)
-        if target.is_floating_point():
-            q = target if eps == 0 else (1 - eps) * target + eps / c
-            loss = ((q if wv is None else q * wv) * (lse - input)).sum(cd)
-            count = loss.numel()
-        else:
-            y, w_y = _picked(target, weight, ignore_index, cd, input.dtype)
-            loss = (1 - eps) * w_y * (lse - input.gather(cd, y)).squeeze(cd)
-            if eps > 0:
-                loss = loss + (eps / c) * ((lse - input) if wv is None else wv * (lse - input)).sum(cd)
-            loss = torch.where(target != ignore_index, loss, 0)
-            count = w_y.sum()
-        ctx.save_for_backward(input, target, weight)
         ctx.ignore_index, ctx.reduction, ctx.label_smoothing = ignore_index, reduction, label_smoothing
-        return reduce_loss(loss, reduction, count)
+        if target.is_floating_point():
+            lse = _logsumexp(x, cd, keepdim=True)
+            q = target if eps == 0 else (1 - eps) * target + eps / c
+            loss = ((q if wv is None else q * wv) * (lse - x)).sum(cd)
+            count = loss.numel()
+            ctx.save_for_backward(input, target, weight)
+            return reduce_loss(loss, reduction, count).to(dtype)
+        y, w_y = _picked(target, weight, ignore_index, cd, x.dtype)
+        m = _finite_max(x, cd)
+        shifted = x - m
+        picked = shifted.gather(cd, y).squeeze(cd)  # z_y - m
+        # sum_j w_j (z_j - m), before shifted turns into u = e^{z - m}
+        smooth = None if eps == 0 else (shifted.sum(cd) if wv is None else (shifted * wv).sum(cd))
+        total = _exp_(shifted).sum(cd, keepdim=True)  # S = sum_j u_j
+        log_total = total.log().squeeze(cd)
+        loss = (1 - eps) * w_y * (log_total - picked)
+        if eps > 0:  # (e / C) sum_j w_j (ln S - (z_j - m))
+            loss = loss + (eps / c) * ((c if weight is None else weight.sum()) * log_total - smooth)
+        loss = torch.where(target != ignore_index, loss, 0)
+        ctx.save_for_backward(input, target, weight, m, total)
+        return reduce_loss(loss, reduction, w_y.sum()).to(dtype)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        input, target, weight = ctx.saved_tensors
+        input, target, weight, *saved = ctx.saved_tensors
         cd = 0 if input.dim() == 1 else 1
         c, eps, reduction = input.shape[cd], ctx.label_smoothing, ctx.reduction
-        log_p = LogSoftmaxFunction.apply(input, cd)  # differentiable, for double backward
         wv = 1 if weight is None else _class_view(weight, input.dim(), cd)
         dz = dt = dw = None
         if target.is_floating_point():
+            log_p = LogSoftmaxFunction.apply(input, cd)  # differentiable, for double backward
             g = unreduce(grad, reduction, log_p.shape[:cd] + log_p.shape[cd + 1:], log_p.numel() / c).unsqueeze(cd)
             smoothed = target if eps == 0 else (1 - eps) * target + eps / c
             q = smoothed * wv
@@ -107,17 +129,27 @@ class CrossEntropyFunction(Function):
             if ctx.needs_input_grad[2]:  # dl/dw_j = -((1 - e) t_j + e / C) ln p_j
                 dw = -(g * smoothed * log_p).sum([i for i in range(input.dim()) if i != cd])
             return dz, dt, dw, None, None, None
+        if not ctx.needs_input_grad[0]:
+            return None, None, None, None, None, None
         y, w_y = _picked(target, weight, ctx.ignore_index, cd, input.dtype)
         g = unreduce(grad, reduction, target.shape, w_y.sum())
         valid = (target != ctx.ignore_index).to(input.dtype)
         total_w = c if weight is None else weight.sum()
         s = (1 - eps) * w_y + (eps / c) * total_w * valid  # s_n = sum_j q_nj
         # dl/dz = s softmax(z) - (1 - e) w_y onehot(y) - (e / C) w
-        dz = (g * s).unsqueeze(cd) * log_p.exp()
-        dz = dz.scatter_add(cd, y, -((1 - eps) * g * w_y).unsqueeze(cd))
-        if eps > 0:
-            dz = dz - ((eps / c) * g * valid).unsqueeze(cd) * wv
-        return dz, None, None, None, None, None
+        scatter = -((1 - eps) * g * w_y).unsqueeze(cd)
+        smooth = None if eps == 0 else -((eps / c) * g * valid).unsqueeze(cd) * wv
+        if torch.is_grad_enabled():  # create_graph: the textbook composition, differentiable
+            dz = (g * s).unsqueeze(cd) * LogSoftmaxFunction.apply(input, cd).exp()
+            dz = dz.scatter_add(cd, y, scatter)
+            return (dz if smooth is None else dz + smooth), None, None, None, None, None
+        # softmax(z) = u / S with u = e^{z - m} recomputed as in the forward, in the gradient's buffer:
+        # one pass writes s softmax(z) - (e / C) w, then the class entries
+        m, total = saved
+        u = _exp_(_acc(input) - m)
+        coef = (g * s).unsqueeze(cd).to(u.dtype).div_(total)
+        dz = u.mul_(coef) if smooth is None else torch.addcmul(smooth.to(u.dtype), u, coef, out=u)
+        return dz.scatter_add_(cd, y, scatter.to(u.dtype)).to(input.dtype), None, None, None, None, None
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average: bool | None = None,

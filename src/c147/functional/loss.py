@@ -46,7 +46,7 @@ class MSELossFunction(Function):
 
     @staticmethod
     def forward(ctx, input: Tensor, target: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
-        sq = (input - target) ** 2
+        sq = (input - target).square_()  # (x - y)^2, in place on the fresh difference
         loss = sq if weight is None else sq * weight
         out = reduce_loss(loss, reduction, None if weight is None else weight.sum())
         ctx.save_for_backward(input, target, weight, out)
@@ -59,11 +59,17 @@ class MSELossFunction(Function):
         diff = input - target
         count = diff.numel() if weight is None else weight.sum()
         g = unreduce(grad, ctx.reduction, diff.shape, count)
-        gw = g if weight is None else g * weight
-        dx = 2 * diff * gw  # dl/dx = -dl/dy = 2 w (x - y)
         dw = None
         if ctx.needs_input_grad[2]:  # dl/dw = (x - y)^2, less L for the weighted mean
             dw = (g * (diff**2 - out if ctx.reduction == "mean" else diff**2)).sum_to_size(weight.shape)
+        # dl/dx = -dl/dy = 2 w (x - y) dL/dl: in place on the fresh difference unless autograd records
+        # (create_graph); a mean or a sum scales every element by the same 0-d 2 dL/dout (/ count)
+        gw = g if ctx.reduction == "none" else grad if ctx.reduction == "sum" else grad / count
+        gw = gw if weight is None else gw * weight
+        if torch.is_grad_enabled():
+            dx = 2 * diff * gw
+        else:
+            dx = diff.mul_(2 * gw) if gw.dim() == 0 else diff.mul_(gw).mul_(2)
         return (dx.sum_to_size(input.shape) if ctx.needs_input_grad[0] else None,
                 -dx.sum_to_size(target.shape) if ctx.needs_input_grad[1] else None, dw, None)
 

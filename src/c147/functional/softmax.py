@@ -10,10 +10,16 @@ entry of ``x`` is also the largest in absolute value: for ``x = (-5, -6)``, ``LS
 see ``test_sheet_erratum_lse_bounds``).
 
 All three are computed around the maximum ``m`` along ``dim``, so that no ``e^{x - m} <= 1``
-overflows: ``LSE(x) = m + ln sum_i e^{x_i - m}``, ``log_softmax(x) = (x - m) - ln sum_i e^{x_i - m}``,
+overflows: ``LSE(x) = m + ln sum_i e^{x_i - m}``, ``log_softmax(x) = x - LSE(x)`` (as torch's CPU kernel;
+the textbook ``(x - m) - ln sum_i e^{x_i - m}`` is ``_reference_log_softmax``),
 ``softmax(x) = e^{x - m} / sum_i e^{x_i - m}``. ``float16``/``bfloat16`` inputs are computed in
 ``float32`` and rounded once at the end, as torch's kernels do. Rows of ``-inf`` and ``+inf`` give
 torch's ``nan``/``inf`` values. The backward passes are differentiable, so double backward works.
+
+Speed (CPU): e^t is taken as 2^{t log2 e} (:func:`c147.functional.activation._exp_`, torch's ``exp``
+is a slow library call on some CPUs), fresh temporaries are updated in place, and a backward that
+autograd does not record (no ``create_graph``) works in place too. The textbook compositions stay
+beside them as ``_reference_softmax`` and ``_reference_log_softmax``, which the tests compare against.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 from torch.autograd import Function
+
+from c147.functional.activation import _exp, _exp_
 
 _HALF = (torch.float16, torch.bfloat16)
 
@@ -43,13 +51,30 @@ def _amax(x: Tensor, dim: int | tuple[int, ...]) -> Tensor:
     return x.amax(dim=dim, keepdim=True)
 
 
-def _logsumexp(x: Tensor, dim: int | tuple[int, ...], keepdim: bool = False) -> Tensor:
-    """``m + ln sum e^{x - m}`` along ``dim``; ``m`` is set to 0 where it is infinite, as torch does
-    (a row of ``-inf`` then gives ``-inf``, a row holding ``+inf`` gives ``+inf``)."""
+def _finite_max(x: Tensor, dim: int | tuple[int, ...]) -> Tensor:
+    """:func:`_amax`, set to 0 where it is infinite, as torch's ``logsumexp`` does (a row of ``-inf``
+    then gives ``-inf``, a row holding ``+inf`` gives ``+inf``); ``where`` on the reduced tensor is cheap."""
     m = _amax(x, dim)
-    m = torch.where(m.isinf(), torch.zeros_like(m), m)
-    out = m + (x - m).exp().sum(dim=dim, keepdim=True).log()
+    return torch.where(m.isinf(), 0, m)
+
+
+def _logsumexp(x: Tensor, dim: int | tuple[int, ...], keepdim: bool = False) -> Tensor:
+    """``m + ln sum e^{x - m}`` along ``dim``, with ``m`` from :func:`_finite_max`."""
+    m = _finite_max(x, dim)
+    out = m + _exp_(x - m).sum(dim=dim, keepdim=True).log()
     return out if keepdim else out.squeeze(dim)
+
+
+def _reference_softmax(x: Tensor, dim: int) -> Tensor:
+    """The textbook e^{x_i - m} / sum_j e^{x_j - m}, for the tests."""
+    e = (x - x.amax(dim, keepdim=True)).exp()
+    return e / e.sum(dim, keepdim=True)
+
+
+def _reference_log_softmax(x: Tensor, dim: int) -> Tensor:
+    """The textbook (x_i - m) - ln sum_j e^{x_j - m}, for the tests."""
+    shifted = x - x.amax(dim, keepdim=True)
+    return shifted - shifted.exp().sum(dim, keepdim=True).log()
 
 
 def _check_dim(name: str, input: Tensor, dim: int) -> int:
@@ -114,8 +139,8 @@ class SoftmaxFunction(Function):
     @staticmethod
     def forward(ctx, input: Tensor, dim: int) -> Tensor:
         x = _acc(input)
-        e = (x - _amax(x, dim)).exp()
-        out = (e / e.sum(dim=dim, keepdim=True)).to(input.dtype)
+        e = _exp_(x - _amax(x, dim))  # e^{x - m} <= 1
+        out = e.mul_(e.sum(dim=dim, keepdim=True).reciprocal_()).to(input.dtype)  # times 1 / sum, as torch
         ctx.save_for_backward(out)
         ctx.dim = dim
         return out
@@ -126,8 +151,10 @@ class SoftmaxFunction(Function):
         if not ctx.needs_input_grad[0]:
             return None, None
         s, g = _acc(out), _acc(grad)
-        # dL/dx_i = s_i (g_i - sum_j g_j s_j)
-        dx = s * (g - (g * s).sum(dim=ctx.dim, keepdim=True))
+        # dL/dx_i = s_i (g_i - sum_j g_j s_j) = g_i s_i - s_i sum_j g_j s_j: two passes over g s
+        gs = g * s
+        dot = gs.sum(dim=ctx.dim, keepdim=True)
+        dx = torch.addcmul(gs, s, dot, value=-1) if torch.is_grad_enabled() else gs.addcmul_(s, dot, value=-1)
         return dx.to(out.dtype), None
 
 
@@ -147,8 +174,10 @@ class LogSoftmaxFunction(Function):
     @staticmethod
     def forward(ctx, input: Tensor, dim: int) -> Tensor:
         x = _acc(input)
-        shifted = x - _amax(x, dim)
-        out = (shifted - shifted.exp().sum(dim=dim, keepdim=True).log()).to(input.dtype)
+        m = _amax(x, dim)
+        # o = x - LSE(x), LSE = m + ln sum_i e^{x_i - m} (one temporary, written twice)
+        e = _exp_(x - m)  # e^{x - m} <= 1
+        out = torch.sub(x, m + e.sum(dim=dim, keepdim=True).log(), out=e).to(input.dtype)
         ctx.save_for_backward(out)
         ctx.dim = dim
         return out
@@ -159,8 +188,10 @@ class LogSoftmaxFunction(Function):
         if not ctx.needs_input_grad[0]:
             return None, None
         g = _acc(grad)
-        # dL/dx_i = g_i - softmax_i(x) sum_j g_j
-        dx = g - _acc(out).exp() * g.sum(dim=ctx.dim, keepdim=True)
+        # dL/dx_i = g_i - softmax_i(x) sum_j g_j, softmax = e^{o}; in place on e^{o} unless autograd
+        # records (create_graph: double backward)
+        p, gsum = _exp(_acc(out)), g.sum(dim=ctx.dim, keepdim=True)
+        dx = torch.addcmul(g, p, gsum, value=-1, out=None if torch.is_grad_enabled() else p)
         return dx.to(out.dtype), None
 
 
