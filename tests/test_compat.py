@@ -37,3 +37,14 @@ def test_trunc_normal_probe_leaves_the_generator_alone():
     torch.manual_seed(5)
     assert isinstance(_compat.trunc_normal_by_rejection(), bool)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_dispatch_mode_active_sees_flop_counter_mode():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from c147._compat import dispatch_mode_active
+
+    assert not dispatch_mode_active()
+    with FlopCounterMode(display=False):
+        assert dispatch_mode_active()
+    assert not dispatch_mode_active()

@@ -29,6 +29,15 @@ from torch.utils._foreach_utils import (
 )
 
 
+def dispatch_mode_active() -> bool:
+    """Whether a ``TorchDispatchMode`` (``FlopCounterMode``, ``FakeTensorMode``, ...) is on the stack:
+    ``torch._C._len_torch_dispatch_stack() > 0``. Read as a constant under ``torch.compile``
+    (:func:`torch.compiler.is_compiling` first: dynamo cannot trace the private call)."""
+    if torch.compiler.is_compiling():
+        return False
+    return torch._C._len_torch_dispatch_stack() > 0
+
+
 def trunc_normal_by_rejection() -> bool:
     """Whether the installed ``torch.nn.init.trunc_normal_`` samples by rejection, as
     ``c147.init.trunc_normal_`` does (torch 2.14; older versions used the inverse CDF), so that the
@@ -54,6 +63,7 @@ __all__ = [
     "_group_tensors_by_device_and_dtype",
     "_has_foreach_support",
     "_view_as_real",
+    "dispatch_mode_active",
     "legacy_get_string",
     "trunc_normal_by_rejection",
 ]

@@ -170,3 +170,26 @@ def test_bad_inputs(kwargs, msg):
     args.update(kwargs)
     with pytest.raises(ValueError, match=msg):
         batch_norm(**args)
+
+
+@pytest.mark.parametrize("shape, training", [((6, 3, 5, 4), True), ((6, 3, 5, 4), False), ((7, 3), True),
+                                             ((4, 3, 5, 4), "channels_last")])
+def test_fast_backward_matches_the_reference(shape, training):
+    """The backward with the fused sums (no graph) equals the textbook one (with ``create_graph``, the
+    differentiable form), in float64; and the one-temporary statistics equal the two-pass ones."""
+    from c147.functional.batch_norm import _fast_stats, _stats
+
+    x = rand(*shape) + 3.0  # a mean away from 0
+    if training == "channels_last":
+        x, training = x.to(memory_format=torch.channels_last), True
+    w, b, g = rand(shape[1], seed=1), rand(shape[1], seed=2), rand(*shape, seed=3)
+    grads = []
+    for create_graph in (False, True):
+        leaves = [t.clone().requires_grad_() for t in (x, w, b)]
+        y = batch_norm(leaves[0], *stats(shape[1]), leaves[1], leaves[2], training)
+        grads.append(torch.autograd.grad(y, leaves, g, create_graph=create_graph))
+    for fast, reference in zip(*grads, strict=True):
+        torch.testing.assert_close(fast, reference, **tol(torch.float64))
+    dims, m, view = [0, *range(2, x.dim())], x.numel() // shape[1], (1, shape[1]) + (1,) * (x.dim() - 2)
+    for fast, reference in zip(_fast_stats(x, dims, m, view, 1e-5)[:3], _stats(x, dims, m, view, 1e-5), strict=True):
+        torch.testing.assert_close(fast, reference, **tol(torch.float64))

@@ -17,6 +17,7 @@ from tests.twins import (
     assert_function_parity,
     assert_reduced_precision_parity,
     rand,
+    tol,
 )
 
 # (input shape, weight shape, bias, conv2d kwargs)
@@ -103,11 +104,44 @@ def test_only_requested_gradients(needs):
     assert [t.grad is not None for t in inputs] == list(needs)
 
 
-def test_input_columns_are_kept_only_for_the_weight_gradient():
-    x, w = rand(2, 3, 6, 6).requires_grad_(), rand(4, 3, 3, 3, seed=1)
-    assert conv2d(x, w).grad_fn.saved_tensors[2] is None  # frozen weight: no X_col kept
-    cols = conv2d(x, w.requires_grad_()).grad_fn.saved_tensors[2]
-    assert cols.shape == (1, 3 * 3 * 3, 2 * 4 * 4)  # (G, C/G kH kW, N H_out W_out)
+def test_no_input_columns_are_kept():
+    """Only x and W are saved: the backward redoes im2col chunk by chunk (X_g is kH kW times x's size)."""
+    x, w = rand(2, 3, 6, 6).requires_grad_(), rand(4, 3, 3, 3, seed=1).requires_grad_()
+    saved = conv2d(x, w).grad_fn.saved_tensors
+    assert len(saved) == 2 and saved[0] is x and saved[1] is w
+
+
+# the fast forms (chunked im2col, depthwise taps) against the textbook one (one im2col, one GEMM), in
+# float64 and with chunks of a few samples so that the last chunk is a partial one
+FORMS = [
+    ((5, 4, 7, 6), (6, 2, 3, 2), True, dict(stride=(2, 1), padding=(1, 1, 0, 1), dilation=(1, 2), groups=2)),
+    ((5, 3, 6, 6), (4, 3, 3, 3), False, dict(stride=(1, 1), padding=(1, 1, 1, 1), dilation=(1, 1), groups=1)),
+    # stride 1 and C/G >= 8: dX as the correlation with the flipped filters, here padded by -1 (a crop) on top
+    ((3, 16, 6, 7), (4, 8, 3, 2), True, dict(stride=(1, 1), padding=(3, 3, 0, 1), dilation=(1, 2), groups=2)),
+    ((5, 4, 7, 8), (4, 1, 3, 3), True, dict(stride=(1, 1), padding=(1, 1, 1, 1), dilation=(1, 1), groups=4)),
+    ((5, 3, 9, 8), (6, 1, 2, 3), False, dict(stride=(2, 3), padding=(0, 1, 1, 2), dilation=(2, 1), groups=3)),
+    # depthwise with channel multiplier 2, and taps that meet only padding
+    ((5, 2, 2, 2), (4, 1, 3, 3), True, dict(stride=(3, 3), padding=(1, 1, 1, 1), dilation=(1, 1), groups=2)),
+]
+
+
+@pytest.mark.parametrize("samples", [1, 2])  # per im2col chunk
+@pytest.mark.parametrize("shape, wshape, bias, kwargs", FORMS, ids=[ids(c) for c in FORMS])
+def test_fast_forms_match_the_reference(shape, wshape, bias, kwargs, samples, monkeypatch):
+    from c147.functional import conv
+
+    monkeypatch.setattr(conv, "_COLS_BLOCK", samples * math.prod(shape[1:]) * wshape[2] * wshape[3])
+    monkeypatch.setattr(conv, "_TAPS_BLOCK", 1)  # 1 sample
+    inputs = [t.requires_grad_() for t in make(shape, wshape, bias)]
+    args = (*inputs[:2], inputs[2] if bias else None, *kwargs.values())
+    out = Conv2dFunction.apply(*args)
+    ref = conv._reference_forward(*args)
+    torch.testing.assert_close(out, ref, **tol(torch.float64))
+    g = rand(*out.shape, seed=3)
+    ours = torch.autograd.grad(out, inputs, g)
+    theirs = conv._reference_backward(inputs[0], inputs[1], g, *kwargs.values(), (True, True, bias))
+    for o, t in zip(ours, theirs, strict=False):
+        torch.testing.assert_close(o, t, **tol(torch.float64))
 
 
 # half precision: compared with float64 on the same values, not with torch's float16 result, which

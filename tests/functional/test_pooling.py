@@ -183,3 +183,19 @@ def test_sheet_erratum_pooling_output_size(w, f, stride):
     assert max_pool2d(x, f, stride).shape[-1] == F.max_pool2d(x, f, stride).shape[-1] == true
     assert avg_pool2d(x, f, stride).shape[-1] == true
     assert sheet_pool_size(w, f, stride) != true
+
+
+@pytest.mark.parametrize("shape, kwargs", [((3, 2, 9, 7), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+                                           ((2, 3, 8, 8), dict(kernel_size=2)),
+                                           ((2, 2, 10, 9), dict(kernel_size=(2, 3), stride=2, dilation=(3, 2)))])
+def test_max_pool_fast_form_matches_the_reference(shape, kwargs):
+    """The taps-first form (amax over the window's taps, the first maximum by rank) gives the reference's
+    values and indices, ties and windows of -inf (some starting in the padding) included."""
+    from c147.functional.pooling import _geometry, _max_pool, _reference_max_pool
+
+    x = rand(*shape).round()  # many ties
+    x[:, :, :3, :3] = -float("inf")
+    geometry = _geometry("max_pool2d", x, kwargs.pop("kernel_size"), kwargs.pop("stride", None),
+                         kwargs.pop("padding", 0), kwargs.pop("dilation", 1), kwargs.pop("ceil_mode", False))
+    (y, i), (r, j) = _max_pool(x, *geometry[:4], geometry[4]), _reference_max_pool(x, *geometry[:4], geometry[4])
+    assert torch.equal(y, r) and torch.equal(i, j)

@@ -22,13 +22,19 @@ def check_class_weight(name: str, weight: Tensor | None, num_classes: int) -> No
 
 def check_class_target(name: str, input: Tensor, target: Tensor, cd: int, ignore_index: int | None,
                        also: str = "") -> None:
-    """``target`` holds integer class indices in [0, C) (or ``ignore_index``), shaped as input less dim ``cd``."""
+    """``target`` holds integer class indices in [0, C) (or ``ignore_index``), shaped as input less dim ``cd``.
+
+    The range of the values is checked in eager mode only: under ``torch.compile`` the check (a branch on
+    the data) would break the graph, and an index out of range fails in the gather instead, as torch's
+    own compiled losses do."""
     expected = input.shape[:cd] + input.shape[cd + 1:]
     if target.shape != expected:
         raise ValueError(f"{name}: expected target of shape {tuple(expected)} (class indices){also}, "
                          f"got {tuple(target.shape)}")
     if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
         raise ValueError(f"{name}: expected integer class indices as target, got {target.dtype}")
+    if torch.compiler.is_compiling():
+        return
     num_classes = input.shape[cd]
     bad = (target < 0) | (target >= num_classes)
     if ignore_index is not None:

@@ -19,11 +19,28 @@ and, for dL/dY (N, O, H_out, W_out) read as dY_g (O/G, N L):
                                     was copied from (``fold``, the adjoint of im2col)
     dL/db     = sum over N, H_out, W_out of dL/dY
 
-The columns X_g are kept from the forward for dL/dW (only when the weight needs a gradient): that
-costs K / C = kH kW times the input's memory, traded for not redoing im2col in the backward. A
-double backward (``create_graph=True``) rebuilds X_g from x with differentiable ops, since the
-saved copy carries no graph. Laying X_g out as (G, K, N L), batch next to pixels, makes the
-forward and dL/dW one GEMM per group over the whole batch.
+That textbook form is kept as :func:`_reference_forward` / :func:`_reference_backward` (one im2col
+of the whole batch, one batched GEMM over the groups). It is what runs for float16/bfloat16 and
+for a double backward (``create_graph=True``: it is written with differentiable ops). The float32 /
+float64 eager path computes the same sums in two faster forms, both checked against it:
+
+* im2col chunk by chunk: the columns of a few samples at a time (about 4 MB, laid out (G, K, b L)
+  as the reference's) go into one reused buffer, tap by tap and only where the tap meets the
+  input (no padded copy of x), each chunk one GEMM. The full X_g is kH kW times the input's size;
+  allocating it afresh every call costs more (page faults) than the GEMM. Nothing but x is saved:
+  the backward redoes each chunk's columns for dL/dW; for stride 1 (and C/G >= 8) dL/dX is the
+  correlation of dY with the flipped, transposed filters, the forward's chunked GEMM again, instead
+  of col2im (see :func:`_gemm_backward`).
+* depthwise / channel-multiplier convolution (C/G = 1: one input channel per group) directly, as
+  the sum over the kH kW taps (i, j) of a shifted strided view of the padded input times the
+  per-channel weight,
+
+      Y[n, o] = b[o] + sum_{i, j} W[o, 0, i, j] X_pad[n, g(o), S h + D i, S w + D j]
+
+  with the backward tap by tap too: dL/dX_pad[n, g, S h + D i, S w + D j] += sum_{o in g} W[o, 0, i, j]
+  dY[n, o, h, w] (the transposed taps) and dL/dW[o, 0, i, j] = sum_{n, h, w} dY[n, o, h, w]
+  X_pad[n, g(o), S h + D i, S w + D j]. im2col would copy K = kH kW values per pixel for a
+  one-row GEMM per group; the taps touch each value kH kW times in cache-sized chunks instead.
 """
 
 from __future__ import annotations
@@ -34,6 +51,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from c147._compat import dispatch_mode_active
 from c147.theory.shapes import window_count
 
 IntPair = int | Sequence[int]
@@ -73,6 +91,289 @@ def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
+_COLS_BLOCK = 1 << 20  # elements of the reused im2col buffer of one chunk (4 MB in float32)
+_TAPS_BLOCK = 1 << 18  # output elements of one chunk of the tap loop (1 MB in float32: stays in cache)
+
+
+def _fast(*tensors: Tensor | None) -> bool:
+    """The chunked / tap forms run for float32 and float64 (half types take the reference path,
+    whose sums accumulate in float32 as torch's)."""
+    dtype = tensors[0].dtype
+    return dtype in (torch.float32, torch.float64) and all(t is None or t.dtype == dtype for t in tensors)
+
+
+def _direct(weight: Tensor, groups: int) -> bool:
+    """Depthwise (one input channel per group): the tap form, not im2col. Not under a dispatch mode
+    (``FlopCounterMode`` counts a convolution's multiply-adds in its GEMMs; the taps are elementwise)."""
+    return weight.shape[1] == 1 and groups > 1 and not dispatch_mode_active()
+
+
+def _reference_forward(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, int],
+                       padding: tuple[int, int, int, int], dilation: tuple[int, int], groups: int) -> Tensor:
+    """The textbook form: Y_g = W_g X_g + b_g with X_g the im2col of the whole batch, (N, O, H_out, W_out)."""
+    n = x.shape[0]
+    o, cg, kh, kw = weight.shape
+    cols = _im2col(x, (kh, kw), stride, padding, dilation, groups)  # (G, K, N L)
+    ho, wo = _out_size(x.shape[2:], (kh, kw), stride, padding, dilation)
+    wg = weight.reshape(groups, o // groups, cg * kh * kw)  # (G, O/G, K)
+    y = torch.matmul(wg, cols) if bias is None else torch.baddbmm(bias.view(groups, -1, 1), wg, cols)
+    return y.reshape(o, n, ho, wo).transpose(0, 1)  # (N, O, H_out, W_out), a view
+
+
+def _reference_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, int],
+                        padding: tuple[int, int, int, int], dilation: tuple[int, int], groups: int,
+                        needs: tuple[bool, bool, bool]) -> tuple[Tensor | None, ...]:
+    """The textbook backward (differentiable ops only): dX = col2im(W_g^T dY_g), dW_g = dY_g X_g^T,
+    db = sum dY, for x (N, C, H, W) and g = dL/dY (N, O, H_out, W_out)."""
+    n, c, h, w = x.shape
+    o, cg, kh, kw = weight.shape
+    ho, wo = g.shape[2:]
+    wg = weight.reshape(groups, o // groups, cg * kh * kw)  # (G, O/G, K)
+    grad_input = grad_weight = grad_bias = None
+    if needs[0]:
+        # dL/dX_g = W_g^T dY_g per sample, (N, G, K, L), then col2im sums columns onto pixels
+        # (in half precision in float32, as torch: col2im sums up to kH kW terms per pixel)
+        acc = _accumulation_dtype(g.dtype)
+        dcols = torch.matmul(wg.transpose(1, 2).to(acc), g.reshape(n, groups, o // groups, ho * wo).to(acc))
+        dcols = dcols.reshape(n, c * kh * kw, ho * wo)
+        top, bottom, left, right = padding
+        grad_input = F.fold(dcols, (h + bottom - top, w + right - left), (kh, kw), dilation=dilation,
+                            padding=(top, left), stride=stride)[..., :h, :w].to(x.dtype)
+    if needs[1]:
+        # X_g again (a differentiable function of x, for a double backward); dL/dW_g = dY_g X_g^T,
+        # the sum over the batch and the output pixels in one GEMM
+        cols = _im2col(x, (kh, kw), stride, padding, dilation, groups)
+        dy = g.reshape(n, groups, o // groups, ho * wo).permute(1, 2, 0, 3)  # (G, O/G, N, L)
+        dy = dy.reshape(groups, o // groups, n * ho * wo)
+        grad_weight = torch.matmul(dy, cols.transpose(1, 2)).reshape(weight.shape)
+    if needs[2]:
+        grad_bias = g.sum((0, 2, 3))  # dL/db = sum over N, H_out, W_out of dL/dY
+    return grad_input, grad_weight, grad_bias
+
+
+def _chunks(n: int, per_sample: int, budget: int) -> tuple[int, list[tuple[int, int]]]:
+    """Samples per chunk (at least one) for ``budget`` elements, and the (start, stop) of each chunk."""
+    b = max(1, min(n, budget // max(per_sample, 1)))
+    return b, [(start, min(start + b, n)) for start in range(0, n, b)]
+
+
+def _tap_range(i: int, size: int, out: int, stride: int, pad: int, dilation: int) -> tuple[slice, slice] | None:
+    """Tap i along one axis: the output positions h whose input S h + D i - P falls inside [0, size),
+    as (output slice, input slice), or None when there are none (the tap only meets padding)."""
+    lo = max(0, -((dilation * i - pad) // stride))  # ceil((P - D i) / S)
+    hi = min(out, (size - 1 + pad - dilation * i) // stride + 1)
+    if hi <= lo:
+        return None
+    start = stride * lo + dilation * i - pad
+    return slice(lo, hi), slice(start, start + stride * (hi - lo - 1) + 1, stride)
+
+
+def _taps(kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int, int, int],
+          dilation: tuple[int, int], size: tuple[int, int], out: tuple[int, int]):
+    """(t, output rows, output cols, input rows, input cols) per tap (i, j), t = i kW + j, over the output
+    pixels whose tap lands inside the input (the zero padding adds nothing: no padded copy of x)."""
+    for i in range(kernel[0]):
+        rows = _tap_range(i, size[0], out[0], stride[0], padding[0], dilation[0])
+        for j in range(kernel[1]):
+            cols = _tap_range(j, size[1], out[1], stride[1], padding[2], dilation[1])
+            if rows is not None and cols is not None:
+                yield i * kernel[1] + j, rows[0], cols[0], rows[1], cols[1]
+
+
+def _covers(piece: slice, size: int) -> bool:
+    """The slice is all of range(size), step 1."""
+    return piece.start == 0 and piece.stop == size and piece.step in (None, 1)
+
+
+class _Columns:
+    """im2col of a chunk of samples at a time into one reused buffer laid out as X_g (G, K, b L), batch next to
+    pixels as in the reference (so the GEMM has b L columns even when L is small). The buffer is zeroed
+    once (if there is padding): each chunk copies, tap by tap, only the rectangle where the tap meets the
+    input, so the padding's entries stay zero (no padded copy of x). ``chunk(start, stop)`` returns the
+    chunk's (G, K, b L) columns."""
+
+    def __init__(self, x: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
+                 padding: tuple[int, int, int, int], dilation: tuple[int, int], groups: int, out: tuple[int, int]):
+        n, c, h, w = x.shape
+        self.x, self.kw, self.groups, self.length = x, kernel[1], groups, out[0] * out[1]
+        self.taps = list(_taps(kernel, stride, padding, dilation, (h, w), out))
+        self.rows = c * kernel[0] * kernel[1]  # C kH kW = G K
+        self.b, self.chunks = _chunks(n, self.rows * self.length, _COLS_BLOCK)
+        covered = all(_covers(tap[1], out[0]) and _covers(tap[2], out[1]) for tap in self.taps)
+        self.buffer = (x.new_empty if len(self.taps) == kernel[0] * kernel[1] and covered else x.new_zeros)(
+            c, kernel[0], kernel[1], self.b, *out)  # zeros only where some tap meets padding
+        # no padding: the whole chunk in one copy of the windows' strided view (C, kH, kW, b, H_out, W_out)
+        self.windows = None
+        if not any(padding):
+            self.windows = _windows(x, kernel, stride, padding, dilation).permute(1, 4, 5, 0, 2, 3)
+
+    def chunk(self, start: int, stop: int) -> Tensor:
+        if self.windows is not None:
+            self.buffer[:, :, :, : stop - start] = self.windows[:, :, :, start:stop]
+        else:
+            xs = self.x[start:stop].transpose(0, 1)  # (C, b, H, W)
+            for t, out_rows, out_cols, rows, cols in self.taps:
+                self.buffer[:, t // self.kw, t % self.kw, : stop - start, out_rows, out_cols] = xs[..., rows, cols]
+        cols = self.buffer.view(self.groups, self.rows // self.groups, self.b, self.length)[:, :, : stop - start]
+        return cols.view(self.groups, self.rows // self.groups, (stop - start) * self.length)
+
+
+def _gemm_forward(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, int],
+                  padding: tuple[int, int, int, int], dilation: tuple[int, int], groups: int, out: Tensor) -> None:
+    """out (N, O, H_out, W_out) = W_g X_g + b_g, X_g im2col'd a chunk of samples at a time."""
+    n = x.shape[0]
+    o, cg, kh, kw = weight.shape
+    ho, wo = out.shape[2:]
+    og, length = o // groups, ho * wo
+    columns = _Columns(x, (kh, kw), stride, padding, dilation, groups, (ho, wo))
+    wg = weight.reshape(groups, og, cg * kh * kw)
+    b = columns.b
+    bias_g = None if bias is None else bias.view(groups, og, 1)
+    y = out.view(n, groups, og, length)
+    products = x.new_empty(groups, og, b * length) if b > 1 else None
+    for start, stop in columns.chunks:
+        cols = columns.chunk(start, stop)  # (G, K, b L)
+        if b == 1:  # (G, O/G, L) is the sample's output itself
+            target = y[start]
+        else:
+            target = products[:, :, : (stop - start) * length]
+        if bias_g is None:
+            torch.matmul(wg, cols, out=target)
+        else:
+            torch.baddbmm(bias_g, wg, cols, out=target)
+        if b > 1:  # (G, O/G, b, L) -> (b, G, O/G, L)
+            y[start:stop] = target.view(groups, og, stop - start, length).permute(2, 0, 1, 3)
+
+
+def _gemm_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, int],
+                   padding: tuple[int, int, int, int], dilation: tuple[int, int], groups: int,
+                   needs: tuple[bool, bool, bool]) -> tuple[Tensor | None, ...]:
+    """_reference_backward's sums a chunk of samples at a time: dW_g accumulated over the chunks'
+    dY_g X_g^T (the chunk's columns redone from x); dX by col2im of the chunk's W_g^T dY_g, or, for
+    stride 1, as the same sums read per input pixel: the correlation of dY, padded by D (k - 1) - P
+    (a negative pad crops), with the flipped, transposed filters W'[c, o, i, j] = W[o, c, kH-1-i, kW-1-j]
+
+        dX[n, c, h, w] = sum_{o in group(c), i, j} W'[c, o, i, j] dY_pad[n, o, h + D i, w + D j]
+
+    (col2im scatters and is slow; this gathers, a second pass of the forward's chunked GEMM, worth it
+    when the GEMM has enough rows: C/G >= 8 input channels per group)."""
+    n, c, h, w = x.shape
+    o, cg, kh, kw = weight.shape
+    ho, wo = g.shape[2:]
+    og, k, length = o // groups, cg * kh * kw, ho * wo
+    top, bottom, left, right = padding
+    gy = g.reshape(n, groups, og, length)
+    transposed = needs[0] and stride == (1, 1) and cg >= 8
+    grad_input = x.new_empty(x.shape) if needs[0] else None
+    grad_weight = None
+    if transposed:
+        flipped = weight.view(groups, og, cg, kh, kw).transpose(1, 2).reshape(c, og, kh, kw)
+        reach = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
+        pads = (reach[0] - top, reach[0] - bottom, reach[1] - left, reach[1] - right)
+        _gemm_forward(g, flipped.flip(2, 3), None, (1, 1), pads, dilation, groups, grad_input)
+    if needs[1]:
+        columns = _Columns(x, (kh, kw), stride, padding, dilation, groups, (ho, wo))
+        grad_weight = weight.new_zeros(groups, og, k)
+        grads = g.new_empty(groups, og, columns.b, length)  # dY_g laid out as (G, O/G, b L)
+        for start, stop in columns.chunks:
+            dy = grads[:, :, : stop - start]
+            dy.copy_(gy[start:stop].permute(1, 2, 0, 3))
+            grad_weight.baddbmm_(dy.view(groups, og, -1), columns.chunk(start, stop).transpose(1, 2))  # dY_g X_g^T
+        grad_weight = grad_weight.view(weight.shape)
+    if needs[0] and not transposed:
+        # dL/dX_g columns W_g^T dY_g per sample, (b, G, K, L), then col2im
+        wgt = weight.reshape(groups, og, k).transpose(1, 2)
+        b, chunks = _chunks(n, c * kh * kw * length, _COLS_BLOCK)
+        buf = x.new_empty(b, groups, k, length)
+        for start, stop in chunks:
+            cols = buf[: stop - start]
+            torch.matmul(wgt, gy[start:stop], out=cols)
+            folded = F.fold(cols.view(stop - start, c * kh * kw, length), (h + bottom - top, w + right - left),
+                            (kh, kw), dilation=dilation, padding=(top, left), stride=stride)
+            grad_input[start:stop] = folded[..., :h, :w]
+    grad_bias = g.sum((0, 2, 3)) if needs[2] else None
+    return grad_input, grad_weight, grad_bias
+
+
+def _tap_weights(weight: Tensor, groups: int) -> Tensor:
+    """W (O, 1, kH, kW) as (kH kW, 1, G, O/G, 1, 1): tap t's per-channel weights, broadcast over (N, G, O/G, h, w)."""
+    o, _, kh, kw = weight.shape
+    return weight.reshape(groups, o // groups, kh * kw).permute(2, 0, 1).reshape(kh * kw, 1, groups, o // groups, 1, 1)
+
+
+def _direct_forward(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, int],
+                    padding: tuple[int, int, int, int], dilation: tuple[int, int], groups: int, out: Tensor) -> None:
+    """out (N, O, H_out, W_out) = b + sum over taps of the tap's shifted view of x times its weights,
+    a few samples at a time (the chunk of out stays in cache over the kH kW passes)."""
+    n, _, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    ho, wo = out.shape[2:]
+    taps = list(_taps((kh, kw), stride, padding, dilation, (h, w), (ho, wo)))
+    # a tap meeting the input at every output pixel writes the chunk first (no fill)
+    first = next((tap for tap in taps if _covers(tap[1], ho) and _covers(tap[2], wo)), None)
+    wt = _tap_weights(weight, groups)
+    xs5 = x.unsqueeze(2)  # (N, G, 1, H, W)
+    y = out.view(n, groups, o // groups, ho, wo)
+    b5 = None if bias is None else bias.view(1, groups, o // groups, 1, 1)
+    _, chunks = _chunks(n, o * ho * wo, _TAPS_BLOCK)
+    for start, stop in chunks:
+        ys, xs = y[start:stop], xs5[start:stop]
+        if first is None:
+            ys.copy_(b5.expand_as(ys)) if b5 is not None else ys.zero_()
+        else:
+            t, _, _, rows, cols = first
+            if b5 is None:
+                torch.mul(xs[..., rows, cols], wt[t], out=ys)
+            else:
+                torch.addcmul(b5, xs[..., rows, cols], wt[t], out=ys)
+        for tap in taps:
+            if tap is not first:
+                t, out_rows, out_cols, rows, cols = tap
+                ys[..., out_rows, out_cols].addcmul_(xs[..., rows, cols], wt[t])
+
+
+def _direct_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, int],
+                     padding: tuple[int, int, int, int], dilation: tuple[int, int], groups: int,
+                     needs: tuple[bool, bool, bool]) -> tuple[Tensor | None, ...]:
+    """Tap by tap: dX[tap's view] += sum_{o in g} W_tap dY, dW_tap = sum_{n, h, w} dY X[tap's view]."""
+    n, _, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    ho, wo = g.shape[2:]
+    m = o // groups
+    taps = list(_taps((kh, kw), stride, padding, dilation, (h, w), (ho, wo)))
+    first = next((tap for tap in taps if _covers(tap[3], h) and _covers(tap[4], w)), None) if m == 1 else None
+    wt = _tap_weights(weight, groups)
+    gy = g.reshape(n, groups, m, ho, wo)
+    grad_input = x.new_empty(x.shape) if needs[0] else None
+    grad_w = weight.new_zeros(kh * kw, groups, m) if needs[1] else None
+    b, chunks = _chunks(n, o * ho * wo, _TAPS_BLOCK)
+    product = x.new_empty(b * o * ho * wo) if needs[1] else None  # reused by every tap's dY X
+    for start, stop in chunks:
+        gs, xs = gy[start:stop], x[start:stop]
+        if needs[0]:
+            gx = grad_input[start:stop]
+            if first is None:
+                gx.zero_()
+            else:
+                t, out_rows, out_cols, _, _ = first
+                torch.mul(gs[:, :, 0, out_rows, out_cols], wt[t, :, :, 0], out=gx)
+        for tap in taps:
+            t, out_rows, out_cols, rows, cols = tap
+            if needs[0] and tap is not first:
+                if m == 1:
+                    gx[..., rows, cols].addcmul_(gs[:, :, 0, out_rows, out_cols], wt[t, :, :, 0])
+                else:
+                    gx[..., rows, cols].add_((gs[..., out_rows, out_cols] * wt[t]).sum(2))
+            if needs[1]:
+                piece = gs[..., out_rows, out_cols]
+                prod = product[: piece.numel()].view(piece.shape)
+                torch.mul(piece, xs[:, :, rows, cols].unsqueeze(2), out=prod)
+                grad_w[t] += prod.sum((0, 3, 4))
+    grad_weight = None if grad_w is None else grad_w.permute(1, 2, 0).reshape(weight.shape)
+    grad_bias = g.sum((0, 2, 3)) if needs[2] else None
+    return grad_input, grad_weight, grad_bias
+
+
 class Conv2dFunction(torch.autograd.Function):
     """Y_g = W_g X_g + b_g with the hand-written backward above (double-differentiable).
 
@@ -96,60 +397,36 @@ class Conv2dFunction(torch.autograd.Function):
     def forward(ctx, input: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, int],
                 padding: tuple[int, int, int, int], dilation: tuple[int, int], groups: int) -> Tensor:
         x = input.unsqueeze(0) if input.dim() == 3 else input
-        n = x.shape[0]
-        o, cg, kh, kw = weight.shape
-        cols = _im2col(x, (kh, kw), stride, padding, dilation, groups)  # (G, K, N L)
+        o, _, kh, kw = weight.shape
         ho, wo = _out_size(x.shape[2:], (kh, kw), stride, padding, dilation)
-        wg = weight.reshape(groups, o // groups, cg * kh * kw)  # (G, O/G, K)
         # a fresh output tensor (not a view of a temporary, so in-place ops on it are allowed)
-        out = cols.new_empty((o, ho, wo) if input.dim() == 3 else (n, o, ho, wo))
-        # Y_g = W_g X_g + b_g: one batched GEMM over the groups, the bias fused in
-        target = out.view(groups, o // groups, ho * wo) if n == 1 else None  # (G, O/G, L): N = 1 writes in place
-        if bias is None:
-            y = torch.matmul(wg, cols, out=target) if n == 1 else torch.matmul(wg, cols)
+        out = x.new_empty((o, ho, wo) if input.dim() == 3 else (x.shape[0], o, ho, wo))
+        y = out.view(x.shape[0], o, ho, wo)
+        if _fast(x, weight, bias):
+            form = _direct_forward if _direct(weight, groups) else _gemm_forward
+            form(x, weight, bias, stride, padding, dilation, groups, y)
         else:
-            b = bias.view(groups, -1, 1)
-            y = torch.baddbmm(b, wg, cols, out=target) if n == 1 else torch.baddbmm(b, wg, cols)
-        if n > 1:
-            out.copy_(y.view(o, n, ho, wo).transpose(0, 1))  # (N, O, H_out, W_out)
-        ctx.save_for_backward(input, weight, cols if ctx.needs_input_grad[1] else None)
+            y.copy_(_reference_forward(x, weight, bias, stride, padding, dilation, groups))
+        ctx.save_for_backward(input, weight)
         ctx.conf = (stride, padding, dilation, groups)
         return out
 
     @staticmethod
     def backward(ctx, grad_output: Tensor) -> tuple[Tensor | None, ...]:
-        input, weight, cols = ctx.saved_tensors
+        input, weight = ctx.saved_tensors
         stride, padding, dilation, groups = ctx.conf
         unbatched = input.dim() == 3
         x = input.unsqueeze(0) if unbatched else input
         g = grad_output.unsqueeze(0) if unbatched else grad_output
-        n, c, h, w = x.shape
-        o, cg, kh, kw = weight.shape
-        ho, wo = g.shape[2:]
-        wg = weight.reshape(groups, o // groups, cg * kh * kw)  # (G, O/G, K)
-        grad_input = grad_weight = grad_bias = None
-        if ctx.needs_input_grad[0]:
-            # dL/dX_g = W_g^T dY_g per sample, (N, G, K, L), then col2im sums columns onto pixels
-            # (in half precision in float32, as torch: col2im sums up to kH kW terms per pixel)
-            acc = _accumulation_dtype(g.dtype)
-            dcols = torch.matmul(wg.transpose(1, 2).to(acc), g.reshape(n, groups, o // groups, ho * wo).to(acc))
-            dcols = dcols.reshape(n, c * kh * kw, ho * wo)
-            top, bottom, left, right = padding
-            grad_input = F.fold(dcols, (h + bottom - top, w + right - left), (kh, kw), dilation=dilation,
-                                padding=(top, left), stride=stride)[..., :h, :w].to(x.dtype)
-            if unbatched:
-                grad_input = grad_input.squeeze(0)
-        if ctx.needs_input_grad[1]:
-            if torch.is_grad_enabled() and x.requires_grad:
-                # double backward: X_g again, now as a differentiable function of x
-                cols = _im2col(x, (kh, kw), stride, padding, dilation, groups)
-            # dL/dW_g = dY_g X_g^T, the sum over the batch and the output pixels in one GEMM
-            dy = g.reshape(n, groups, o // groups, ho * wo).permute(1, 2, 0, 3)  # (G, O/G, N, L)
-            dy = dy.reshape(groups, o // groups, n * ho * wo)
-            grad_weight = torch.matmul(dy, cols.transpose(1, 2)).reshape(weight.shape)
-        if ctx.needs_input_grad[2]:
-            # dL/db = sum over N, H_out, W_out of dL/dY
-            grad_bias = g.sum((0, 2, 3))
+        needs = tuple(ctx.needs_input_grad[:3])
+        if torch.is_grad_enabled() or not _fast(x, weight, g):
+            form = _reference_backward  # differentiable (double backward), and half types in float32
+        else:
+            form = _direct_backward if _direct(weight, groups) else _gemm_backward
+            g = g.contiguous()
+        grad_input, grad_weight, grad_bias = form(x, weight, g, stride, padding, dilation, groups, needs)
+        if unbatched and grad_input is not None:
+            grad_input = grad_input.squeeze(0)
         return grad_input, grad_weight, grad_bias, None, None, None, None
 
 

@@ -18,6 +18,13 @@ Y = (sum over the window) / divisor, and every input pixel gets dL/dY / divisor 
 that covers it (col2im, ``fold``, of the broadcast dL/dY / divisor). The divisor is torch's:
 the window's area clipped to the padded input (``count_include_pad=True``) or to the input
 (``False``), or ``divisor_override``.
+
+Eager forms: :func:`_reference_max_pool` is the textbook max pool (``max(-1)`` over each window's
+taps); :func:`_max_pool` gives the same values and indices with the taps first (an elementwise
+``amax`` over kH kW rows, the first maximum found by rank), and falls back to the reference for
+windows holding a NaN. Average pooling (float32 / float64) sums the window as kH kW - 1 adds of the
+taps' strided views, and its backward adds dL/dY / divisor into each tap's strided view of the
+gradient instead of ``fold`` (which remains for half types, in float32, and for a double backward).
 """
 
 from __future__ import annotations
@@ -66,6 +73,67 @@ def _first_inside(out: int, s: int, p: int, d: int, device: torch.device) -> Ten
     return start + (start.neg().clamp(min=0) + d - 1).div(d, rounding_mode="floor") * d
 
 
+def _reference_max_pool(input: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
+                        padding: tuple[int, int, int, int], dilation: tuple[int, int],
+                        out: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """The textbook form: ``max(-1)`` over each window's kH kW taps, then its (i, j) -> h W + w."""
+    h, w = input.shape[-2:]
+    (ho, wo), (kh, kw), dev = out, kernel, input.device
+    x = input.reshape(math.prod(input.shape[:-2]), 1, h, w)  # each (n, c) plane pooled alone
+    win = _windows(x, kernel, stride, padding, dilation, -float("inf"))[:, 0, :ho, :wo]  # (B, Ho, Wo, kH, kW)
+    win = win.reshape(*win.shape[:3], kh * kw)
+    y, arg = win.max(-1)  # the first maximum in row-major order
+    # torch's scan keeps the last NaN (no data-dependent branch: this form also serves torch.compile and CUDA)
+    arg = torch.where(y.isnan(), kh * kw - 1 - win.isnan().flip(-1).int().argmax(-1), arg)
+    tap_row, tap_col = arg.div(kw, rounding_mode="floor"), arg.remainder(kw)  # the arg max's (i, j) in the window
+    rows = _window_starts(ho, stride[0], padding[0], dev).view(ho, 1) + tap_row * dilation[0]
+    cols = _window_starts(wo, stride[1], padding[2], dev).view(1, wo) + tap_col * dilation[1]
+    indices = rows * w + cols
+    first = (_first_inside(ho, stride[0], padding[0], dilation[0], dev).view(ho, 1) * w
+             + _first_inside(wo, stride[1], padding[2], dilation[1], dev).view(1, wo))
+    indices = torch.where(y == -float("inf"), first, indices)  # the -inf padding never wins
+    shape = (*input.shape[:-2], ho, wo)
+    return y.reshape(shape), indices.reshape(shape)
+
+
+def _max_pool(input: Tensor, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int, int, int],
+              dilation: tuple[int, int], out: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """:func:`_reference_max_pool`'s result with the taps first: the windows copied as T (kH kW, B H_out W_out),
+    Y = T.amax(0) (an elementwise max of kH kW rows), and the first maximum as the highest rank among the
+    taps equal to Y, rank(t) = kH kW - t (``max(-1)`` over a short last dim is several times slower).
+    Windows holding a NaN take the reference form (its rule: the last NaN wins). On the CPU in eager mode
+    only: under ``torch.compile`` (where the NaN check would break the graph, and inductor fuses the
+    reference's window max anyway) and on accelerators (where it would wait for the device) the reference
+    form runs."""
+    h, w = input.shape[-2:]
+    (ho, wo), (kh, kw), dev = out, kernel, input.device
+    kk, b = kh * kw, math.prod(input.shape[:-2])
+    if kk > 255 or dev.type != "cpu" or torch.compiler.is_compiling():  # ranks in uint8
+        return _reference_max_pool(input, kernel, stride, padding, dilation, out)
+    x = input.reshape(b, 1, h, w)
+    win = _windows(x, kernel, stride, padding, dilation, -float("inf"))[:, 0, :ho, :wo]  # (B, Ho, Wo, kH, kW)
+    taps = win.permute(3, 4, 0, 1, 2).reshape(kk, b * ho * wo)  # (kH kW, B Ho Wo), a copy
+    y = taps.amax(0)
+    if y.isnan().any():
+        return _reference_max_pool(input, kernel, stride, padding, dilation, out)
+    rank = torch.arange(kk, 0, -1, dtype=torch.uint8, device=dev).view(kk, 1)
+    best = torch.mul(taps == y, rank).amax(0)  # kH kW - t for the first tap t holding the maximum
+    # flat index of tap t = (i, j) of the window at (h, w): (S h - P + D i) W + S w - P + D j
+    t = torch.arange(kk - 1, -1, -1, device=dev)  # the tap of rank 1, 2, ..., kH kW
+    offset = t.div(kw, rounding_mode="floor") * dilation[0] * w + t.remainder(kw) * dilation[1]
+    offset = torch.cat([offset.new_zeros(1), offset])  # indexed by the rank
+    start = (_window_starts(ho, stride[0], padding[0], dev).view(ho, 1) * w
+             + _window_starts(wo, stride[1], padding[2], dev).view(1, wo))
+    indices = offset[best.long()].view(b, ho, wo) + start
+    y = y.view(b, ho, wo)
+    if padding[0] or padding[2]:  # a window of -inf starting in the padding: its first tap inside the input
+        first = (_first_inside(ho, stride[0], padding[0], dilation[0], dev).view(ho, 1) * w
+                 + _first_inside(wo, stride[1], padding[2], dilation[1], dev).view(1, wo))
+        indices = torch.where(y == -float("inf"), first, indices)
+    shape = (*input.shape[:-2], ho, wo)
+    return y.reshape(shape), indices.reshape(shape)
+
+
 class MaxPool2dFunction(torch.autograd.Function):
     """Y = max over each window; dL/dX = scatter_add of dL/dY at the arg max (double-differentiable).
 
@@ -88,27 +156,11 @@ class MaxPool2dFunction(torch.autograd.Function):
     def forward(ctx, input: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
                 padding: tuple[int, int, int, int], dilation: tuple[int, int],
                 out: tuple[int, int]) -> tuple[Tensor, Tensor]:
-        h, w = input.shape[-2:]
-        (ho, wo), (kh, kw), dev = out, kernel, input.device
-        x = input.reshape(math.prod(input.shape[:-2]), 1, h, w)  # each (n, c) plane pooled alone
-        win = _windows(x, kernel, stride, padding, dilation, -float("inf"))[:, 0, :ho, :wo]  # (B, Ho, Wo, kH, kW)
-        win = win.reshape(*win.shape[:3], kh * kw)
-        y, arg = win.max(-1)  # the first maximum in row-major order
-        nan = y.isnan()
-        if nan.any():  # torch's scan keeps the last NaN
-            arg = torch.where(nan, kh * kw - 1 - win.isnan().flip(-1).int().argmax(-1), arg)
-        tap_row, tap_col = arg.div(kw, rounding_mode="floor"), arg.remainder(kw)  # the arg max's (i, j) in the window
-        rows = _window_starts(ho, stride[0], padding[0], dev).view(ho, 1) + tap_row * dilation[0]
-        cols = _window_starts(wo, stride[1], padding[2], dev).view(1, wo) + tap_col * dilation[1]
-        indices = rows * w + cols
-        first = (_first_inside(ho, stride[0], padding[0], dilation[0], dev).view(ho, 1) * w
-                 + _first_inside(wo, stride[1], padding[2], dilation[1], dev).view(1, wo))
-        indices = torch.where(y == -float("inf"), first, indices)  # the -inf padding never wins
+        y, indices = _max_pool(input, kernel, stride, padding, dilation, out)
         ctx.save_for_backward(indices)
         ctx.input_shape = input.shape
         ctx.mark_non_differentiable(indices)
-        shape = (*input.shape[:-2], ho, wo)
-        return y.reshape(shape), indices.reshape(shape)
+        return y, indices
 
     @staticmethod
     def backward(ctx, grad_output: Tensor, grad_indices: Tensor | None) -> tuple[Tensor | None, ...]:
@@ -166,6 +218,16 @@ def max_pool2d(input: Tensor, kernel_size: IntPair, stride: IntPair | None = Non
     return (y, indices) if return_indices else y
 
 
+def _fast(t: Tensor) -> bool:
+    """float32 / float64: sums in the tensor's own dtype (half types take the forms that accumulate in float32)."""
+    return t.dtype in (torch.float32, torch.float64)
+
+
+def _tap_list(kernel: tuple[int, int]):
+    """The window's taps (i, j) in row-major order."""
+    return ((i, j) for i in range(kernel[0]) for j in range(kernel[1]))
+
+
 def _divisor(h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, ...],
              out: tuple[int, int], count_include_pad: bool, input: Tensor) -> Tensor:
     """torch's divisor per output pixel: the window clipped to [-P, size + P) (count_include_pad),
@@ -201,7 +263,15 @@ class AvgPool2dFunction(torch.autograd.Function):
         ho, wo = out
         x = input.reshape(math.prod(input.shape[:-2]), 1, h, w)
         win = _windows(x, kernel, stride, padding, (1, 1))[:, 0, :ho, :wo]  # (B, Ho, Wo, kH, kW) view
-        y = win.sum((-2, -1)) / divisor
+        if _fast(input) and kernel[0] * kernel[1] > 1:
+            # the window sum as kH kW - 1 adds of the taps' strided views (no copy; a reduction over
+            # the two short last dims of the view is several times slower)
+            y = torch.add(win[..., 0, 0], win[..., 0, 1] if kernel[1] > 1 else win[..., 1, 0])
+            for i, j in list(_tap_list(kernel))[2:]:
+                y += win[..., i, j]
+            y /= divisor
+        else:
+            y = win.sum((-2, -1)) / divisor  # (half types: the sum accumulates in float32)
         ctx.save_for_backward(divisor)
         ctx.conf = (input.shape, kernel, stride, padding)
         return y.reshape(*input.shape[:-2], ho, wo)
@@ -216,11 +286,20 @@ class AvgPool2dFunction(torch.autograd.Function):
             ho, wo = grad_output.shape[-2:]
             # every tap of a window gets dL/dY / divisor; col2im sums them onto the pixels
             b = math.prod(shape[:-2])
-            # (in half precision in float32, as torch: col2im sums up to kH kW terms per pixel)
-            g = (grad_output.to(_accumulation_dtype(grad_output.dtype)) / divisor).reshape(b, 1, ho * wo)
-            g = g.expand(b, kernel[0] * kernel[1], ho * wo)
-            grad_input = F.fold(g, (h + bottom - top, w + right - left), kernel, padding=(top, left), stride=stride)
-            grad_input = grad_input[..., :h, :w].reshape(shape).to(grad_output.dtype)
+            if _fast(grad_output) and not torch.is_grad_enabled():
+                # col2im as kH kW strided adds into the padded gradient (fold scatters, and is slower)
+                gd = (grad_output / divisor).reshape(b, ho, wo)
+                padded = grad_output.new_zeros(b, h + top + bottom, w + left + right)
+                for i, j in _tap_list(kernel):
+                    padded[:, i:i + stride[0] * (ho - 1) + 1:stride[0], j:j + stride[1] * (wo - 1) + 1:stride[1]] += gd
+                grad_input = padded[:, top:top + h, left:left + w].reshape(shape)
+            else:
+                # (in half precision in float32, as torch: col2im sums up to kH kW terms per pixel)
+                g = (grad_output.to(_accumulation_dtype(grad_output.dtype)) / divisor).reshape(b, 1, ho * wo)
+                g = g.expand(b, kernel[0] * kernel[1], ho * wo)
+                grad_input = F.fold(g, (h + bottom - top, w + right - left), kernel, padding=(top, left),
+                                    stride=stride)
+                grad_input = grad_input[..., :h, :w].reshape(shape).to(grad_output.dtype)
         return grad_input, None, None, None, None, None
 
 
