@@ -61,7 +61,8 @@ class OptimizerInfo:
         state_at_construction: the state of every parameter is built in ``__init__`` (Adagrad).
         newer_keys: param-group keys an old state_dict may lack, with the value loading fills in.
         invalid: (id, kwargs, the ValueError message, torch's exactly).
-        unimplemented: torch's switches ours accepts off but refuses on.
+        unimplemented: torch's switches ours accepts off but refuses on (``fused=True`` is implemented:
+            test_fused.py).
         functional_inputs: the state lists and keyword arguments of the functional twin.
     """
 
@@ -212,7 +213,7 @@ OPTIMIZERS = [
             ("nesterov_with_dampening", dict(nesterov=True, momentum=0.9, dampening=0.1),
              "Nesterov momentum requires a momentum and zero dampening"),
         ),
-        unimplemented=("fused", "differentiable"),
+        unimplemented=("differentiable",),
         functional_inputs=_sgd_inputs,
     ),
     OptimizerInfo(
@@ -251,7 +252,7 @@ OPTIMIZERS = [
              "Invalid initial_accumulator_value value: -1.0"),
             ("negative_eps", dict(eps=-1e-10), "Invalid epsilon value: -1e-10"),
         ),
-        unimplemented=("fused", "differentiable"),
+        unimplemented=("differentiable",),
         functional_inputs=_adagrad_inputs,
     ),
     OptimizerInfo(
@@ -285,7 +286,7 @@ OPTIMIZERS = [
         sparse_refused="Adam does not support sparse gradients, please consider SparseAdam instead",
         newer_keys=ADAM_NEWER_KEYS,
         invalid=ADAM_INVALID,
-        unimplemented=("capturable", "differentiable", "fused"),
+        unimplemented=("capturable", "differentiable"),
         functional_inputs=_adam_inputs,
     ),
     OptimizerInfo(
@@ -309,7 +310,7 @@ OPTIMIZERS = [
         sparse_refused="Adam does not support sparse gradients, please consider SparseAdam instead",
         newer_keys=dict(ADAM_NEWER_KEYS, decoupled_weight_decay=True),  # AdamW is always decoupled
         invalid=ADAM_INVALID,
-        unimplemented=("capturable", "differentiable", "fused"),
+        unimplemented=("capturable", "differentiable"),
         functional_inputs=_adamw_inputs,
     ),
     OptimizerInfo(

@@ -1,9 +1,11 @@
 """Hand-written optimizers, twins of ``torch.optim``: same arguments, defaults, validation, param
 groups, closures and state keys, so state_dicts load both ways. Laid out as torch's: each module has
 the class, whose ``_init_group`` collects a param group into lists, a functional twin over those lists
-with torch's signature (``c147.optim.adam.adam`` for ``torch.optim.adam.adam``, ...), and two paths,
-``_single_tensor_<name>`` (the sheet's equations, one per line) and ``_multi_tensor_<name>`` (the same
-lines as ``torch._foreach_*`` calls). ``c147.optim._docs`` holds the argument docs they share.
+with torch's signature (``c147.optim.adam.adam`` for ``torch.optim.adam.adam``, ...), and three paths,
+``_single_tensor_<name>`` (the sheet's equations, one per line), ``_multi_tensor_<name>`` (the same
+lines as ``torch._foreach_*`` calls) and ``_fused_<name>`` (``fused=True``: the same lines for one tensor,
+compiled by ``torch.compile`` into one pass over memory; the first step compiles, a few seconds, and on
+CPU needs a C++ compiler; ``c147.optim._fused``). ``c147.optim._docs`` holds the argument docs they share.
 
 Also: ``c147.optim.lr_scheduler`` (StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR,
 ReduceLROnPlateau) and ``c147.optim.clip`` (clip_grad_norm_, clip_grad_value_: twins of

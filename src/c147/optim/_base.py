@@ -6,8 +6,10 @@ Each optimizer is laid out as torch's are (torch/optim/adam.py is the model):
   gradient and their state into lists, creating the state on a parameter's first gradient;
 - a functional twin (``c147.optim.adam.adam``, with ``torch.optim.adam.adam``'s signature) takes
   those lists and picks a path;
-- the two paths are free functions over lists: ``_single_tensor_<name>``, the sheet's equations one
-  tensor at a time, and ``_multi_tensor_<name>``, the same lines as ``torch._foreach_*`` calls.
+- the paths are free functions over lists: ``_single_tensor_<name>``, the sheet's equations one
+  tensor at a time, ``_multi_tensor_<name>``, the same lines as ``torch._foreach_*`` calls, and
+  ``_fused_<name>`` (``fused=True``), the same lines for one tensor as a kernel compiled by
+  ``torch.compile`` (``<name>_kernel``; c147.optim._fused says how).
 """
 
 from __future__ import annotations

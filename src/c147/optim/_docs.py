@@ -25,8 +25,14 @@ ARGS = {
     "``True`` is not implemented.",
     "differentiable": "differentiable: torch's autograd-through-the-step variant; accepted so state_dicts "
     "round-trip, ``True`` is not implemented.",
-    "fused": "fused: torch's fused-kernel variant; accepted so state_dicts round-trip, ``True`` is not "
-    "implemented.",
+    "fused": "fused: ``True`` for c147's fused path, a compiled kernel (torch's runs hand-written C++/CUDA ones): "
+    "the single-tensor equations for one tensor, compiled by ``torch.compile(dynamic=True)`` into one pass "
+    "over memory (θ, g and the state read once, θ and the state written once), run on each parameter of at "
+    "least 2**16 elements; smaller ones take the foreach path. The first step compiles (a few seconds per "
+    "dtype and combination of the fixed hyperparameters; the lr and the step go in as tensors, so schedulers "
+    "cause no recompilation) and needs what ``torch.compile`` needs (a C++ compiler on CPU). Fused wins over "
+    "``foreach`` in the functional; both ``True`` in the constructor is torch's RuntimeError. No AMP "
+    "(``grad_scale``/``found_inf``). See ``c147.optim._fused``.",
     "has_complex": "has_complex: whether a parameter is complex (its real and imaginary parts are then "
     "updated as independent coordinates, as torch does).",
     "grad_scale, found_inf": "grad_scale, found_inf: the fused path's AMP arguments; must be ``None``.",

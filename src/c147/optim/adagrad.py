@@ -11,6 +11,7 @@ from c147.optim._base import TwinOptimizer, check_lr, check_non_negative, check_
 from c147.optim._base import use_foreach as _use_foreach
 from c147.optim._docs import functional_doc, shared_docs
 from c147.optim._foreach import chunked, foreach_grads
+from c147.optim._fused import ScalarCache, check_fused, compiled, split, step_counts, subset
 
 __all__ = ["Adagrad", "adagrad"]
 
@@ -61,7 +62,7 @@ class Adagrad(TwinOptimizer):
 
     example_hyper = "lr=0.1, lr_decay=0.01"  # the docstring's example
 
-    unimplemented = ("fused", "differentiable")
+    unimplemented = ("differentiable",)
     group_defaults = dict(foreach=None, maximize=False, differentiable=False, fused=None)
 
     def __init__(
@@ -81,6 +82,7 @@ class Adagrad(TwinOptimizer):
         check_lr(lr)
         check_non_negative(lr_decay=lr_decay, weight_decay=weight_decay)
         check_non_negative(initial_accumulator_value=initial_accumulator_value, epsilon=eps)
+        check_fused(fused, foreach, differentiable)
         defaults = dict(
             lr=lr,
             lr_decay=lr_decay,
@@ -137,6 +139,7 @@ class Adagrad(TwinOptimizer):
             *lists,
             has_sparse_grad=has_sparse_grad,
             foreach=group["foreach"],
+            fused=group["fused"],
             has_complex=has_complex,
             lr=group["lr"],
             weight_decay=group["weight_decay"],
@@ -170,10 +173,20 @@ def adagrad(
     eps: float,
     maximize: bool,
 ) -> None:
-    switches = dict(fused=fused, differentiable=differentiable)
+    if fused and params:  # torch's messages (torch refuses complex parameters too; c147 takes them)
+        if has_sparse_grad:
+            raise RuntimeError("`fused` does not support sparse grad or complex param")
+        if differentiable:
+            raise RuntimeError("adagrad with fused=True does not support differentiable=True")
+    switches = dict(differentiable=differentiable)
     refuse_unimplemented("adagrad", dict(switches, grad_scale=grad_scale is not None, found_inf=found_inf is not None))
     check_steps(state_steps)
-    step = _multi_tensor_adagrad if _use_foreach(foreach, params) and not has_sparse_grad else _single_tensor_adagrad
+    if fused:  # fused wins over foreach, as in torch
+        step = _fused_adagrad
+    elif _use_foreach(foreach, params) and not has_sparse_grad:
+        step = _multi_tensor_adagrad
+    else:
+        step = _single_tensor_adagrad
     step(
         params,
         grads,
@@ -266,6 +279,54 @@ def _multi_tensor_adagrad(
             else:
                 minus_clr = [-_decayed_lr(lr, t, lr_decay) for t in dev_steps]
                 torch._foreach_addcdiv_(dev_params, dev_grads, std, minus_clr)
+
+
+@compiled
+def adagrad_kernel(
+    param: Tensor, grad: Tensor, state_sum: Tensor, minus_clr: Tensor, *, weight_decay: float, eps: float,
+    maximize: bool,
+) -> None:
+    """One Adagrad step of one (flat, real) tensor, :func:`_single_tensor_adagrad`'s lines, for ``torch.compile``
+    to fuse into one pass. ``minus_clr = -γ / (1 + (t - 1) η)``: a 0-d tensor, so a new lr or step is no
+    recompilation."""
+    if maximize:
+        # g_t = -∇f(θ_{t-1})
+        grad = -grad
+    if weight_decay != 0:
+        # g_t = g_t + λ θ_{t-1}
+        grad = grad.add(param, alpha=weight_decay)
+    # a_t = a_{t-1} + g_t ⊙ g_t
+    state_sum.addcmul_(grad, grad)
+    # θ_t = θ_{t-1} - γ̃_t g_t / (√a_t + ν)   (addcdiv_ takes no tensor value: the product written out)
+    param.add_(grad / (state_sum.sqrt() + eps) * minus_clr)
+
+
+def _fused_adagrad(
+    params: list[Tensor],
+    grads: list[Tensor],
+    state_sums: list[Tensor],
+    state_steps: list[Tensor],
+    *,
+    has_complex: bool,
+    lr: float | Tensor,
+    weight_decay: float,
+    lr_decay: float,
+    eps: float,
+    maximize: bool,
+) -> None:
+    """c147's fused path: :func:`adagrad_kernel`, compiled, on each parameter of at least ``FUSED_MIN_NUMEL``
+    elements (c147.optim._fused); the others in one :func:`_multi_tensor_adagrad` call."""
+    if not params:
+        return
+    fused, rest = split(params, grads, state_sums)
+    hyper = dict(lr=lr, weight_decay=weight_decay, lr_decay=lr_decay, eps=eps, maximize=maximize)
+    if rest:
+        _multi_tensor_adagrad(*subset([params, grads, state_sums, state_steps], rest), has_complex=has_complex, **hyper)
+    scalars = ScalarCache()
+    for (i, (param, grad, state_sum)), t in zip(fused, step_counts(state_steps, [i for i, _ in fused]), strict=True):
+        # -γ̃_t = -γ / (1 + (t - 1) η)
+        (minus_clr,) = scalars(param, t, lambda i=i: (-_decayed_lr(lr, state_steps[i], lr_decay),))
+        adagrad_kernel(param, grad, state_sum, minus_clr, weight_decay=weight_decay, eps=eps, maximize=maximize)
 
 
 def _init_state(state: dict[str, Tensor], p: Tensor, initial_accumulator_value: float) -> None:

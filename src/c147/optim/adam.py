@@ -11,6 +11,7 @@ from c147.optim._base import TwinOptimizer, check_lr, check_non_negative, check_
 from c147.optim._base import use_foreach as _use_foreach
 from c147.optim._docs import functional_doc, shared_docs
 from c147.optim._foreach import chunked, foreach_grads
+from c147.optim._fused import ScalarCache, check_fused, compiled, split, step_counts, subset
 
 __all__ = ["Adam", "adam"]
 
@@ -56,7 +57,7 @@ class Adam(TwinOptimizer):
 
     example_hyper = "lr=0.1, amsgrad=True"  # the docstring's example
 
-    unimplemented = ("capturable", "differentiable", "fused")
+    unimplemented = ("capturable", "differentiable")
     group_defaults = dict(
         amsgrad=False,
         maximize=False,
@@ -103,6 +104,7 @@ class Adam(TwinOptimizer):
                 if beta.numel() != 1:
                     raise ValueError(f"Tensor betas[{i}] must be 1-element")
         betas = tuple(b.squeeze() if isinstance(b, Tensor) else b for b in betas)
+        check_fused(fused, foreach, differentiable)
         defaults = dict(
             lr=lr,
             betas=betas,
@@ -162,6 +164,7 @@ class Adam(TwinOptimizer):
         adam(
             *lists,
             foreach=group["foreach"],
+            fused=group["fused"],
             has_complex=has_complex,
             decoupled_weight_decay=group["decoupled_weight_decay"],
             amsgrad=group["amsgrad"],
@@ -217,14 +220,17 @@ def adam(
     eps: float,
     maximize: bool,
 ) -> None:
-    switches = dict(capturable=capturable, differentiable=differentiable, fused=fused)
+    if fused and differentiable:  # torch's message
+        raise RuntimeError("Adam with fused=True does not support differentiable=True")
+    switches = dict(capturable=capturable, differentiable=differentiable)
     refuse_unimplemented("adam", dict(switches, grad_scale=grad_scale is not None, found_inf=found_inf is not None))
     check_steps(state_steps)
     if foreach is None:  # torch's default, except that a tensor lr keeps the single-tensor path
         foreach = _use_foreach(None, params) and not isinstance(lr, Tensor)
-    elif foreach and isinstance(lr, Tensor):  # as torch (which supports it only with capturable=True)
+    elif foreach and not fused and isinstance(lr, Tensor):  # as torch (which supports it only with capturable=True)
         raise RuntimeError("lr as a Tensor is not supported for capturable=False and foreach=True")
-    step = _multi_tensor_adam if foreach else _single_tensor_adam
+    # fused wins over foreach, as in torch (its kernel takes the lr as a tensor in any case)
+    step = _fused_adam if fused else _multi_tensor_adam if foreach else _single_tensor_adam
     step(
         params,
         grads,
@@ -351,6 +357,95 @@ def _multi_tensor_adam(
             torch._foreach_add_(denoms, eps)
             # θ_t = θ_{t-1} - ε m̂_t / (√v̂_t + δ),  m̂_t = m_t / (1 - β1^t) folded into the scalar
             torch._foreach_addcdiv_(dev_params, dev_exp_avgs, denoms, step_sizes)
+
+
+@compiled
+def adam_kernel(
+    p: Tensor,
+    grad: Tensor,
+    exp_avg: Tensor,
+    exp_avg_sq: Tensor,
+    max_exp_avg_sq: Tensor | None,
+    decay: Tensor,
+    step_size: Tensor,
+    bias_correction2_sqrt: Tensor,
+    *,
+    amsgrad: bool,
+    beta1: float,
+    beta2: float,
+    weight_decay: float,
+    eps: float,
+    maximize: bool,
+    decoupled_weight_decay: bool,
+) -> None:
+    """One Adam step of one (flat, real) tensor, :func:`_single_tensor_adam`'s lines, for ``torch.compile`` to
+    fuse into one pass. ``decay = 1 - ε λ``, ``step_size = -ε / (1 - β1^t)``, ``bias_correction2_sqrt =
+    √(1 - β2^t)``: 0-d tensors, so a new lr or step is no recompilation."""
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            # θ ← (1 - ε λ) θ
+            p.mul_(decay)
+        else:
+            # g ← g + λ θ
+            grad = grad.add(p, alpha=weight_decay)
+    # m_t = β1 m_{t-1} + (1 - β1) g_t
+    exp_avg.lerp_(grad, 1 - beta1)
+    # v_t = β2 v_{t-1} + (1 - β2) g_t ⊙ g_t
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    if amsgrad:
+        assert max_exp_avg_sq is not None
+        # v_max = max(v_max, v_t)
+        max_exp_avg_sq.copy_(torch.maximum(max_exp_avg_sq, exp_avg_sq))
+        exp_avg_sq = max_exp_avg_sq
+    # √v̂_t + δ = √v_t / √(1 - β2^t) + δ
+    denom = exp_avg_sq.sqrt() / bias_correction2_sqrt + eps
+    # θ_t = θ_{t-1} - ε m̂_t / (√v̂_t + δ)   (addcdiv_ takes no tensor value: the product written out)
+    p.add_(exp_avg / denom * step_size)
+
+
+def _fused_adam(
+    params: list[Tensor],
+    grads: list[Tensor],
+    exp_avgs: list[Tensor],
+    exp_avg_sqs: list[Tensor],
+    max_exp_avg_sqs: list[Tensor],
+    state_steps: list[Tensor],
+    *,
+    has_complex: bool,
+    amsgrad: bool,
+    beta1: float,
+    beta2: float,
+    lr: float,
+    weight_decay: float,
+    eps: float,
+    maximize: bool,
+    decoupled_weight_decay: bool,
+) -> None:
+    """c147's fused path: :func:`adam_kernel`, compiled, on each parameter of at least ``FUSED_MIN_NUMEL``
+    elements (c147.optim._fused); the others in one :func:`_multi_tensor_adam` call."""
+    if not params:
+        return
+    lists = [params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps]
+    fused, rest = split(params, grads, exp_avgs, exp_avg_sqs, *([max_exp_avg_sqs] if amsgrad else []))
+    hyper = dict(beta1=beta1, beta2=beta2, lr=lr, weight_decay=weight_decay, eps=eps, maximize=maximize)
+    if rest:
+        _multi_tensor_adam(
+            *subset(lists, rest), has_complex=has_complex, amsgrad=amsgrad,
+            decoupled_weight_decay=decoupled_weight_decay, **hyper,
+        )
+    scalars = ScalarCache()
+    for (_, views), t in zip(fused, step_counts(state_steps, [i for i, _ in fused]), strict=True):
+        p, grad, exp_avg, exp_avg_sq, *max_exp_avg_sq = views
+        decay, step_size, bias_correction2_sqrt = scalars(
+            p, t, lambda t=t: (1 - lr * weight_decay, -(lr / (1 - beta1**t)), (1 - beta2**t) ** 0.5)
+        )
+        adam_kernel(
+            p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq[0] if amsgrad else None, decay, step_size,
+            bias_correction2_sqrt, amsgrad=amsgrad, beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=eps,
+            maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
+        )
 
 
 def _bias_corrections(

@@ -11,6 +11,7 @@ from c147.optim._base import TwinOptimizer, check_lr, check_non_negative, check_
 from c147.optim._base import use_foreach as _use_foreach
 from c147.optim._docs import functional_doc, shared_docs
 from c147.optim._foreach import chunked, foreach_grads
+from c147.optim._fused import ScalarCache, check_fused, compiled, split, step_counts, subset
 
 __all__ = ["RMSprop", "rmsprop"]
 
@@ -48,6 +49,9 @@ class RMSprop(TwinOptimizer):
         {foreach}
         {maximize}
         {differentiable}
+        {fused}
+            ``fused`` is c147's addition: torch.optim.RMSprop has no fused variant (keyword-only, after
+            torch's arguments).
 
     {example}
     """
@@ -56,7 +60,7 @@ class RMSprop(TwinOptimizer):
 
     unimplemented = ("capturable", "differentiable")
     group_defaults = dict(
-        momentum=0, centered=False, foreach=None, maximize=False, differentiable=False, capturable=False
+        momentum=0, centered=False, foreach=None, maximize=False, differentiable=False, capturable=False, fused=None
     )
 
     def __init__(
@@ -72,9 +76,12 @@ class RMSprop(TwinOptimizer):
         foreach: bool | None = None,
         maximize: bool = False,
         differentiable: bool = False,
+        *,
+        fused: bool | None = None,  # c147's addition (torch.optim.RMSprop has none)
     ) -> None:
         check_lr(lr)
         check_non_negative(epsilon=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
+        check_fused(fused, foreach, differentiable)
         defaults = dict(
             lr=lr,
             momentum=momentum,
@@ -86,6 +93,7 @@ class RMSprop(TwinOptimizer):
             foreach=foreach,
             maximize=maximize,
             differentiable=differentiable,
+            fused=fused,
         )
         self._refuse_unimplemented(defaults)
         super().__init__(params, defaults)
@@ -136,6 +144,7 @@ class RMSprop(TwinOptimizer):
             foreach=group["foreach"],
             maximize=group["maximize"],
             has_complex=has_complex,
+            fused=group["fused"],
             lr=group["lr"],
             alpha=group["alpha"],
             eps=group["eps"],
@@ -147,7 +156,8 @@ class RMSprop(TwinOptimizer):
 
 @functional_doc("rmsprop", extra="""
 
-    ``grad_avgs`` is empty unless ``centered``, ``momentum_buffer_list`` empty unless ``momentum > 0``.""")
+    ``grad_avgs`` is empty unless ``centered``, ``momentum_buffer_list`` empty unless ``momentum > 0``.
+    ``fused``: c147's addition (keyword-only, after torch's arguments), as in :class:`RMSprop`.""")
 def rmsprop(
     params: list[Tensor],
     grads: list[Tensor],
@@ -167,10 +177,18 @@ def rmsprop(
     weight_decay: float,
     momentum: float,
     centered: bool,
+    fused: bool | None = None,
 ) -> None:
+    if fused and differentiable:  # the message torch's fused functionals give
+        raise RuntimeError("rmsprop with fused=True does not support differentiable=True")
     refuse_unimplemented("rmsprop", dict(differentiable=differentiable, capturable=capturable))
     check_steps(state_steps)
-    step = _multi_tensor_rmsprop if _use_foreach(foreach, params) else _single_tensor_rmsprop
+    if fused:  # fused wins over foreach, as in torch's other optimizers
+        step = _fused_rmsprop
+    elif _use_foreach(foreach, params):
+        step = _multi_tensor_rmsprop
+    else:
+        step = _single_tensor_rmsprop
     step(
         params,
         grads,
@@ -298,3 +316,85 @@ def _multi_tensor_rmsprop(
             else:
                 # θ = θ - ε / (√a + ν) ⊙ g
                 torch._foreach_addcdiv_(dev_params, dev_grads, avgs, value=-lr)
+
+
+@compiled
+def rmsprop_kernel(
+    p: Tensor,
+    grad: Tensor,
+    square_avg: Tensor,
+    grad_avg: Tensor | None,
+    buf: Tensor | None,
+    lr: Tensor,
+    *,
+    maximize: bool,
+    alpha: float,
+    eps: float,
+    weight_decay: float,
+    momentum: float,
+    centered: bool,
+) -> None:
+    """One RMSprop step of one (flat, real) tensor, :func:`_single_tensor_rmsprop`'s lines, for
+    ``torch.compile`` to fuse into one pass. ``lr``: a 0-d tensor, so a new lr is no recompilation."""
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        # g ← g + λ θ
+        grad = grad.add(p, alpha=weight_decay)
+    # a = β a + (1 - β) g ⊙ g
+    square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+    if centered:
+        assert grad_avg is not None
+        # ḡ = β ḡ + (1 - β) g
+        grad_avg.lerp_(grad, 1 - alpha)
+        # √(a - ḡ ⊙ ḡ) + ν
+        avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt() + eps
+    else:
+        # √a + ν
+        avg = square_avg.sqrt() + eps
+    if momentum > 0:
+        assert buf is not None
+        # b = α b + g / (√a + ν)
+        buf.mul_(momentum).addcdiv_(grad, avg)
+        # θ = θ - ε b
+        p.sub_(buf * lr)
+    else:
+        # θ = θ - ε / (√a + ν) ⊙ g   (addcdiv_ takes no tensor value: the product written out)
+        p.sub_(grad / avg * lr)
+
+
+def _fused_rmsprop(
+    params: list[Tensor],
+    grads: list[Tensor],
+    square_avgs: list[Tensor],
+    grad_avgs: list[Tensor],
+    momentum_buffer_list: list[Tensor],
+    state_steps: list[Tensor],
+    *,
+    maximize: bool,
+    has_complex: bool,
+    lr: float,
+    alpha: float,
+    eps: float,
+    weight_decay: float,
+    momentum: float,
+    centered: bool,
+) -> None:
+    """c147's fused path: :func:`rmsprop_kernel`, compiled, on each parameter of at least ``FUSED_MIN_NUMEL``
+    elements (c147.optim._fused); the others in one :func:`_multi_tensor_rmsprop` call."""
+    if not params:
+        return
+    state = [lst for lst in (square_avgs, grad_avgs, momentum_buffer_list) if lst]
+    fused, rest = split(params, grads, *state)
+    hyper = dict(maximize=maximize, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                 centered=centered)
+    if rest:
+        lists = [params, grads, square_avgs, grad_avgs, momentum_buffer_list, state_steps]
+        _multi_tensor_rmsprop(*subset(lists, rest), has_complex=has_complex, lr=lr, **hyper)
+    step_counts(state_steps, [i for i, _ in fused])  # t ← t + 1   (kept for torch's state_dict)
+    scalars = ScalarCache()
+    for _, (p, grad, square_avg, *more) in fused:
+        grad_avg = more.pop(0) if centered else None
+        buf = more.pop(0) if momentum > 0 else None
+        (lr_t,) = scalars(p, None, lambda: (lr,))
+        rmsprop_kernel(p, grad, square_avg, grad_avg, buf, lr_t, **hyper)

@@ -10,6 +10,7 @@ from c147.optim._base import TwinOptimizer, check_lr, check_non_negative, refuse
 from c147.optim._base import use_foreach as _use_foreach
 from c147.optim._docs import functional_doc, shared_docs
 from c147.optim._foreach import chunked, foreach_grads
+from c147.optim._fused import ScalarCache, check_fused, compiled, split, subset
 
 __all__ = ["SGD", "sgd"]
 
@@ -62,7 +63,7 @@ class SGD(TwinOptimizer):
 
     example_hyper = "lr=0.1, momentum=0.9, nesterov=True"  # the docstring's example
 
-    unimplemented = ("fused", "differentiable")
+    unimplemented = ("differentiable",)
     group_defaults = dict(nesterov=False, maximize=False, foreach=None, differentiable=False, fused=False)
 
     def __init__(
@@ -83,6 +84,7 @@ class SGD(TwinOptimizer):
         check_non_negative(momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        check_fused(fused, foreach, differentiable)
         defaults = dict(
             lr=lr,
             momentum=momentum,
@@ -122,6 +124,7 @@ class SGD(TwinOptimizer):
             momentum_buffer_list,
             has_sparse_grad=has_sparse_grad,
             foreach=group["foreach"],
+            fused=group["fused"],
             weight_decay=group["weight_decay"],
             momentum=group["momentum"],
             lr=group["lr"],
@@ -157,13 +160,20 @@ def sgd(
     nesterov: bool,
     maximize: bool,
 ) -> None:
-    refuse_unimplemented("sgd", dict(fused=fused, grad_scale=grad_scale is not None, found_inf=found_inf is not None))
+    refuse_unimplemented("sgd", dict(grad_scale=grad_scale is not None, found_inf=found_inf is not None))
     if momentum != 0 and len(momentum_buffer_list) != len(params):
         raise ValueError(
             f"sgd: expected one momentum buffer (or None) per parameter, got {len(momentum_buffer_list)} "
             f"for {len(params)} parameters"
         )
-    step = _multi_tensor_sgd if _use_foreach(foreach, params) and not has_sparse_grad else _single_tensor_sgd
+    if fused:  # fused wins over foreach, as in torch
+        if has_sparse_grad and params:  # torch's message
+            raise RuntimeError("`_fused_sgd` does not support sparse gradients")
+        step = _fused_sgd
+    elif _use_foreach(foreach, params) and not has_sparse_grad:
+        step = _multi_tensor_sgd
+    else:
+        step = _single_tensor_sgd
     step(
         params,
         d_p_list,
@@ -301,3 +311,68 @@ def _sgd_chunk(
     else:
         # θ_t = θ_{t-1} - γ b_t
         torch._foreach_add_(dev_params, dev_bufs, alpha=-lr)
+
+
+@compiled
+def sgd_kernel(
+    param: Tensor,
+    grad: Tensor,
+    buf: Tensor | None,
+    lr: Tensor,
+    *,
+    weight_decay: float,
+    momentum: float,
+    dampening: float,
+    nesterov: bool,
+    maximize: bool,
+) -> None:
+    """One SGD step of one (flat, real) tensor after its first (``buf`` exists when ``momentum != 0``),
+    :func:`_single_tensor_sgd`'s lines, for ``torch.compile`` to fuse into one pass. ``lr``: a 0-d tensor, so
+    a new lr is no recompilation."""
+    if maximize:
+        # g_t = -∇f(θ_{t-1})
+        grad = -grad
+    if weight_decay != 0:
+        # g_t = g_t + λ θ_{t-1}
+        grad = grad.add(param, alpha=weight_decay)
+    if momentum != 0:
+        assert buf is not None
+        # b_t = μ b_{t-1} + (1 - τ) g_t
+        buf.mul_(momentum).add_(grad, alpha=1 - dampening)
+        # θ_t = θ_{t-1} - γ (g_t + μ b_t)  (nesterov), θ_{t-1} - γ b_t  (momentum)
+        grad = grad.add(buf, alpha=momentum) if nesterov else buf
+    # θ_t = θ_{t-1} - γ g_t
+    param.sub_(grad * lr)
+
+
+def _fused_sgd(
+    params: list[Tensor],
+    grads: list[Tensor],
+    momentum_buffer_list: list[Tensor | None],
+    *,
+    weight_decay: float,
+    momentum: float,
+    lr: float,
+    dampening: float,
+    nesterov: bool,
+    maximize: bool,
+) -> None:
+    """c147's fused path: :func:`sgd_kernel`, compiled, on each parameter of at least ``FUSED_MIN_NUMEL``
+    elements (c147.optim._fused) that has its momentum buffer; the others (small ones, and first steps with
+    momentum: ``b_1 = g_1``) in one :func:`_multi_tensor_sgd` call."""
+    if not params:
+        return
+    fused, rest = split(params, grads, *([momentum_buffer_list] if momentum != 0 else []))
+    # a tensor weight decay (SGD takes one) as a number: the kernel specializes on it (λ = 0 or not)
+    hyper = dict(weight_decay=scalar(weight_decay), momentum=momentum, dampening=dampening, nesterov=nesterov,
+                 maximize=maximize)
+    if rest:
+        rest_params, rest_grads, rest_bufs = subset([params, grads, momentum_buffer_list], rest)
+        _multi_tensor_sgd(rest_params, rest_grads, rest_bufs, lr=lr, **hyper)
+        if momentum != 0:  # the buffers created on a first step, back into the caller's list
+            for i, buf in zip(rest, rest_bufs, strict=True):
+                momentum_buffer_list[i] = buf
+    scalars = ScalarCache()
+    for _, (param, grad, *buf) in fused:
+        (lr_t,) = scalars(param, None, lambda: (lr,))
+        sgd_kernel(param, grad, buf[0] if buf else None, lr_t, **hyper)

@@ -1,0 +1,200 @@
+"""``fused=True``: c147's compiled kernels (c147.optim._fused) against torch's fused kernels.
+
+Compiling is the cost here (2-3 s per kernel, dtype and flag combination on 2 CPU cores, once inductor's
+disk cache is cold; a first compile on a fresh machine adds ~20 s of compiler probing): each optimizer is
+compiled for one combination of flags (the one that switches the most lines on) in float32, and Adam's kernel
+(the one with the most lines) in float64 too: 6 compilations. The complex test reuses Adam's float32 one; the
+other tests compile nothing at all.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+import torch
+from torch._dynamo.utils import counters
+
+import c147.optim._fused as fused_module
+from c147.optim import SGD, Adagrad, Adam, AdamW, RMSprop
+from c147.optim._fused import FUSED_MIN_NUMEL, flat_views
+from tests.optim.trajectory import assert_same_state
+
+STEPS = 5
+
+# one combination of flags per optimizer (torch's twin; RMSprop, which torch has no fused variant of, against
+# torch's single-tensor path). The lr is changed by a scheduler between steps.
+CASES = {
+    "SGD": (SGD, torch.optim.SGD, dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.05, maximize=True)),
+    "Adam": (Adam, torch.optim.Adam, dict(lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True)),
+    "AdamW": (AdamW, torch.optim.AdamW, dict(lr=0.01, weight_decay=0.1)),
+    "Adagrad": (Adagrad, torch.optim.Adagrad,
+                dict(lr=0.1, lr_decay=0.01, weight_decay=0.01, initial_accumulator_value=0.1, eps=1e-6, maximize=True)),
+    "RMSprop": (RMSprop, torch.optim.RMSprop,
+                dict(lr=1e-3, alpha=0.9, weight_decay=0.1, momentum=0.9, centered=True, maximize=True)),
+}
+TORCH_FUSED = {"SGD", "Adam", "AdamW", "Adagrad"}
+
+# one parameter the compiled kernel takes (exactly the threshold), two small ones the foreach path takes
+SHAPES = [(FUSED_MIN_NUMEL // 256, 256), (7,), (3, 5)]
+
+
+def tolerance(dtype: torch.dtype, steps: int = STEPS, ulps: int = 8) -> dict[str, float]:
+    """Both sides compute the same equations with the same hyperparameters, rounded in other orders (one fused
+    loop against torch's kernel; the compiler may contract a * b + c into an FMA): ``ulps`` per step, relative
+    to the numbers (rtol) and, for those near 0, to 1 (atol). Measured: at most 3.2 ulps after 5 steps (SGD)."""
+    eps = torch.finfo(dtype).eps
+    return dict(rtol=ulps * steps * eps, atol=ulps * steps * eps)
+
+
+# centered RMSprop's √(a - ḡ ⊙ ḡ) loses the bits a and ḡ ⊙ ḡ share where a coordinate's gradients barely vary:
+# among 65536 coordinates some lose 5 or 6 (70 ulps measured, float32, after 2 steps); the others, 8 per step
+ULPS = {"RMSprop": 64}
+
+
+def graphs() -> int:
+    """Graphs dynamo has compiled in this process (recompilations included)."""
+    return counters["stats"]["unique_graphs"]
+
+
+@pytest.fixture
+def kernel_calls(monkeypatch):
+    """The number of elements of each parameter a compiled kernel was called on."""
+    calls: list[int] = []
+    original = fused_module.Compiled.__call__
+
+    def spy(self, p, *args, **kwargs):
+        calls.append(p.numel())
+        return original(self, p, *args, **kwargs)
+
+    monkeypatch.setattr(fused_module.Compiled, "__call__", spy)
+    return calls
+
+
+def side_by_side(name: str, dtype: torch.dtype, steps: int = STEPS, gamma: float = 0.5):
+    """``steps`` steps of ours (fused) and the twin (fused where torch has it) on the same seeded parameters
+    and gradients, the lr multiplied by ``gamma`` after each step (``torch.optim.lr_scheduler.StepLR``);
+    yields after each step."""
+    ours_cls, twin_cls, kwargs = CASES[name]
+    gen = torch.Generator().manual_seed(0)
+    params = [torch.randn(shape, generator=gen, dtype=dtype) for shape in SHAPES]
+    mine = [torch.nn.Parameter(p.clone()) for p in params]
+    theirs = [torch.nn.Parameter(p.clone()) for p in params]
+    opt = ours_cls(mine, fused=True, **kwargs)
+    twin = twin_cls(theirs, **kwargs, **(dict(fused=True) if name in TORCH_FUSED else dict(foreach=False)))
+    schedulers = [torch.optim.lr_scheduler.StepLR(o, step_size=1, gamma=gamma) for o in (opt, twin)]
+    for step in range(steps):
+        for p, q in zip(mine, theirs, strict=True):
+            g = torch.randn(p.shape, generator=gen, dtype=dtype)
+            p.grad, q.grad = g.clone(), g.clone()
+        opt.step()
+        twin.step()
+        for s in schedulers:
+            s.step()
+        yield step, (mine, opt), (theirs, twin)
+
+
+# float64 for one kernel only: the code that makes the 0-d hyperparameters in the parameter's dtype is shared
+MATRIX = [(name, torch.float32) for name in CASES] + [("Adam", torch.float64)]
+
+
+@pytest.mark.parametrize("name, dtype", [pytest.param(n, d, id=f"{n}-{str(d)[6:]}") for n, d in MATRIX])
+def test_fused_matches_torch(name, dtype, kernel_calls):
+    """Parameters and state after each step as torch's, within a few ulps per step; the large parameter went
+    through the compiled kernel (from the second step for SGD: its first step sets b_1 = g_1), the small ones
+    did not; and once compiled, the kernel is not compiled again as the lr and the step change."""
+    compiled_after = None
+    for step, (mine, opt), (theirs, twin) in side_by_side(name, dtype):
+        tol = tolerance(dtype, step + 1, ULPS.get(name, 8))
+        torch.testing.assert_close(list(mine), list(theirs), **tol, msg=lambda m, s=step: f"after step {s}: {m}")
+        assert_same_state(opt, twin, **tol)
+        if step == 1:
+            compiled_after = graphs()
+    assert graphs() == compiled_after, "the kernel was compiled again as the lr / step changed"
+    first_fused_step = 1 if name == "SGD" else 0
+    assert kernel_calls == [SHAPES[0][0] * SHAPES[0][1]] * (STEPS - first_fused_step)
+    assert opt.param_groups[0]["lr"] == pytest.approx(CASES[name][2]["lr"] * 0.5**STEPS)
+
+
+def test_fused_complex_adam_matches_the_single_tensor_path():
+    """A complex parameter (torch's fused kernels refuse them): its real and imaginary parts as independent
+    coordinates, as on every path; the float32 kernel of test_fused_matches_torch, on the real view."""
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(FUSED_MIN_NUMEL, generator=gen, dtype=torch.complex64)
+    params = [torch.nn.Parameter(z.clone()) for _ in range(2)]
+    _, _, kwargs = CASES["Adam"]
+    opts = [Adam([params[0]], fused=True, **kwargs), Adam([params[1]], foreach=False, **kwargs)]
+    for _ in range(3):
+        g = torch.randn(z.shape, generator=gen, dtype=z.dtype)
+        for p, opt in zip(params, opts, strict=True):
+            p.grad = g.clone()
+            opt.step()
+    torch.testing.assert_close(params[0], params[1], **tolerance(torch.float32, 3))
+    assert_same_state(*opts, **tolerance(torch.float32, 3))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_fused_with_foreach_or_differentiable_is_refused_like_torch(name):
+    ours_cls, twin_cls, _ = CASES[name]
+    classes = (ours_cls, twin_cls) if name in TORCH_FUSED else (ours_cls,)
+    for cls in classes:
+        with pytest.raises(RuntimeError, match=re.escape("`fused` and `foreach` cannot be `True` together.")):
+            cls([torch.nn.Parameter(torch.ones(1))], fused=True, foreach=True)
+        with pytest.raises(RuntimeError, match=re.escape("`fused` does not support `differentiable`")):
+            cls([torch.nn.Parameter(torch.ones(1))], fused=True, differentiable=True)
+
+
+@pytest.mark.parametrize("name, kwargs", [("SGD", dict(lr=0.1)), ("SGD", dict(lr=0.1, momentum=0.9)),
+                                          ("Adagrad", dict(lr=0.1))])
+def test_fused_sparse_gradients_are_refused_like_torch(name, kwargs):
+    ours_cls, twin_cls, _ = CASES[name]
+    messages = []
+    for cls in (ours_cls, twin_cls):
+        p = torch.nn.Parameter(torch.ones(4, 2))
+        p.grad = torch.sparse_coo_tensor([[0, 2]], torch.ones(2, 2), (4, 2), check_invariants=True)
+        with pytest.raises(RuntimeError) as info:
+            cls([p], fused=True, **kwargs).step()
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+
+
+def test_rmsprop_fused_is_c147s_addition():
+    """Keyword-only, after torch's arguments; a torch RMSprop state_dict (no ``fused`` key) loads with it off."""
+    params = inspect.signature(RMSprop).parameters
+    assert list(params)[-1] == "fused" and params["fused"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert "fused" not in inspect.signature(torch.optim.RMSprop).parameters
+    p = torch.nn.Parameter(torch.ones(3))
+    p.grad = torch.ones(3)
+    twin = torch.optim.RMSprop([p])
+    twin.step()
+    opt = RMSprop([torch.nn.Parameter(torch.ones(3))], fused=True)
+    opt.load_state_dict(twin.state_dict())
+    assert opt.param_groups[0]["fused"] is None
+
+
+# ---- the flat views the kernels take (nothing compiled) -------------------------------------------------------------
+
+
+def test_flat_views_alias_the_tensors_in_memory_order():
+    n = FUSED_MIN_NUMEL
+    p = torch.randn(256, n // 256).t()  # a transposed (dense, non-contiguous) parameter and its state alike
+    state = torch.randn(256, n // 256).t()
+    flat_p, flat_state = flat_views([p, state])
+    assert flat_p._base is None and flat_p.data_ptr() == p.data_ptr() and flat_p.shape == (n,)
+    assert torch.equal(flat_p.sort().values, p.flatten().sort().values)
+    flat_p.add_(1)  # writes go to the parameter, and count as in-place on it (version counter shared)
+    assert torch.equal(flat_p, (p.t().reshape(-1)))
+    assert p._version > 0
+    assert torch.equal(flat_state, state.t().reshape(-1))
+
+
+def test_flat_views_refuse_what_the_kernel_cannot_take():
+    n = FUSED_MIN_NUMEL
+    assert flat_views([torch.ones(n - 1), torch.ones(n - 1)]) is None  # small: the foreach path
+    assert flat_views([torch.ones(n), None]) is None  # SGD's first step (no momentum buffer yet)
+    assert flat_views([torch.ones(256, n // 256), torch.ones(n // 256, 256).t()]) is None  # another layout
+    assert flat_views([torch.ones(n), torch.ones(1).expand(n)]) is None  # an expanded gradient
+    assert flat_views([torch.ones(2 * n)[::2], torch.ones(n)]) is None  # not dense
+    z = torch.ones(n, dtype=torch.complex64)
+    assert [v.shape for v in flat_views([z, z])] == [(2 * n,)] * 2  # complex: the real view
