@@ -110,24 +110,14 @@ class ResumableRandomSampler(Sampler[int]):
         yield from self.order().tolist()
 
 
-class ResumableDataLoader(DataLoader):
-    """A ``DataLoader`` over a :class:`ResumableRandomSampler` that Lightning saves and restores
-    (``state_dict`` / ``load_state_dict``): the epoch and how many of its batches were handed out.
+class ResumableBatches:
+    """What Lightning saves of a loader over a :class:`ResumableRandomSampler` (``state_dict`` /
+    ``load_state_dict``): the epoch and how many of its batches were handed out (``_batches``, counted by
+    the loader's ``__iter__``)."""
 
-    Lightning stores this in every checkpoint and, when a run resumes mid-epoch, loads it before the
-    epoch's iterator starts, so the resumed epoch continues with the batch after the last one
-    trained on. Worker processes are seeded from the loader's own generator (never the global RNG,
-    whose state the checkpoint restores for dropout).
-    """
-
+    sampler: Any
+    batch_size: int
     _batches = 0
-
-    def __iter__(self):
-        sampler = self.sampler if isinstance(self.sampler, ResumableRandomSampler) else None
-        self._batches = sampler.skipped() // self.batch_size if sampler is not None else 0
-        for batch in super().__iter__():
-            self._batches += 1
-            yield batch
 
     def state_dict(self) -> dict[str, Any]:
         if not isinstance(self.sampler, ResumableRandomSampler):
@@ -139,7 +129,25 @@ class ResumableDataLoader(DataLoader):
             self.sampler.resume(state["epoch"], state["batches"] * self.batch_size)
 
 
-class DeviceLoader:
+class ResumableDataLoader(ResumableBatches, DataLoader):
+    """A ``DataLoader`` over a :class:`ResumableRandomSampler` that Lightning saves and restores
+    (``state_dict`` / ``load_state_dict``): the epoch and how many of its batches were handed out.
+
+    Lightning stores this in every checkpoint and, when a run resumes mid-epoch, loads it before the
+    epoch's iterator starts, so the resumed epoch continues with the batch after the last one
+    trained on. Worker processes are seeded from the loader's own generator (never the global RNG,
+    whose state the checkpoint restores for dropout).
+    """
+
+    def __iter__(self):
+        sampler = self.sampler if isinstance(self.sampler, ResumableRandomSampler) else None
+        self._batches = sampler.skipped() // self.batch_size if sampler is not None else 0
+        for batch in super().__iter__():
+            self._batches += 1
+            yield batch
+
+
+class DeviceLoader(ResumableBatches):
     """A split held whole on the training device and cut into batches by index (``data.on_device=true``):
     no worker processes, no host-to-device copy per batch, so a small model on a GPU is not held up by
     the loader. The same batches in the same order as the ``DataLoader`` path (shuffled by a
@@ -186,15 +194,6 @@ class DeviceLoader:
             index = order[start : start + self.batch_size]
             self._batches += 1
             yield x.index_select(0, index), y.index_select(0, index)
-
-    def state_dict(self) -> dict[str, Any]:
-        if not isinstance(self.sampler, ResumableRandomSampler):
-            return {}
-        return {"epoch": self.sampler.epoch, "batches": self._batches}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state and isinstance(self.sampler, ResumableRandomSampler):
-            self.sampler.resume(state["epoch"], state["batches"] * self.batch_size)
 
 
 class ClassificationDataModule(L.LightningDataModule):
@@ -320,6 +319,7 @@ class ClassificationDataModule(L.LightningDataModule):
 __all__ = [
     "ClassificationDataModule",
     "DeviceLoader",
+    "ResumableBatches",
     "ResumableDataLoader",
     "ResumableRandomSampler",
     "Subset",
