@@ -73,12 +73,15 @@ def _switches(path: str) -> dict[str, Any]:
             "fused": dict(fused=True)}[path]
 
 
-def _params(shapes, device: str, dtype: torch.dtype, seed: int) -> list[torch.Tensor]:
-    """Parameters with gradients, the same for a given seed."""
+def _params(shapes, device: str, dtype: torch.dtype, seed: int, as_dtype: torch.dtype | None = None):
+    """Parameters with gradients, the same for a given seed and dtype; ``as_dtype``: those values converted
+    (the float64 reference starts from the very numbers the timed sides start from)."""
     g = torch.Generator(device=device).manual_seed(seed)
-    params = [torch.randn(s, device=device, dtype=dtype, generator=g).requires_grad_() for s in shapes]
-    for p in params:
-        p.grad = torch.randn(p.shape, device=device, dtype=dtype, generator=g) * 1e-2
+    params = [torch.randn(s, device=device, dtype=dtype, generator=g) for s in shapes]
+    grads = [torch.randn(p.shape, device=device, dtype=dtype, generator=g) * 1e-2 for p in params]
+    params = [p.to(as_dtype or dtype).requires_grad_() for p in params]
+    for p, grad in zip(params, grads, strict=True):
+        p.grad = grad.to(as_dtype or dtype)
     return params
 
 
@@ -89,8 +92,8 @@ def closures(case: Case, device: str, dtype: torch.dtype, seed: int = 0, *, tiny
     single-tensor path in float64."""
     shapes = (TINY if tiny else WORKLOADS)[case.workload]
 
-    def make(cls, path, dt=dtype):
-        params = _params(shapes, device, dt, seed)
+    def make(cls, path, as_dtype=None):
+        params = _params(shapes, device, dtype, seed, as_dtype)
         return params, cls(params, **_switches(path), **case.kwargs)
 
     ours_params, ours = make(getattr(c147.optim, case.family), case.ours_path)
@@ -102,5 +105,6 @@ def closures(case: Case, device: str, dtype: torch.dtype, seed: int = 0, *, tiny
     errors = {"ours_err": relative_error(ours_params, ref_params),
               "twin_err": relative_error(twin_params, ref_params)}
     numel = sum(math.prod(s) for s in shapes)
-    bytes_moved = PASSES[case.family] * numel * torch.empty((), dtype=dtype).element_size()
+    # the roofline share for the large workload only (the small one is all per-tensor overhead)
+    bytes_moved = PASSES[case.family] * numel * torch.empty((), dtype=dtype).element_size() if numel > 1 << 20 else 0
     return Pair(ours.step, twin.step, f"{len(shapes)} tensors", bytes_moved, errors=errors, copy_elements=numel)
