@@ -231,8 +231,13 @@ def _gemm_forward(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[
     bias_g = None if bias is None else bias.view(groups, og, 1)
     y = out.view(n, groups, og, length)
     products = x.new_empty(groups, og, b * length) if b > 1 else None
+    compiling = torch.compiler.is_compiling()  # dynamo takes no out= into a strided slice: plain results
     for start, stop in columns.chunks:
         cols = columns.chunk(start, stop)  # (G, K, b L)
+        if compiling:  # inductor plans the buffers itself
+            res = torch.matmul(wg, cols) if bias_g is None else torch.baddbmm(bias_g, wg, cols)
+            y[start:stop] = res.view(groups, og, stop - start, length).permute(2, 0, 1, 3)
+            continue
         if b == 1:  # (G, O/G, L) is the sample's output itself
             target = y[start]
         else:
