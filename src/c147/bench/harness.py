@@ -7,6 +7,7 @@ machine hits both sides alike. Results are ratios ours / twin: below 1 means our
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -87,8 +88,16 @@ def compare(ours: Callable[[], Any], twin: Callable[[], Any], rounds: int = 3, m
     return best_ours, best_twin
 
 
+def time_ms(fn: Callable[[], Any], min_run_time: float = 0.1) -> float:
+    """Milliseconds per call of ``fn`` alone, after a warm-up call (compiled runs: the twin eager)."""
+    fn()
+    return _best_ms(fn, min_run_time)
+
+
+@functools.lru_cache(maxsize=None)
 def copy_bandwidth_gbps(device: str, numel: int = 1 << 25) -> float:
-    """Device copy bandwidth (GB/s): bytes read + written by ``dst.copy_(src)`` per second."""
+    """Device copy bandwidth (GB/s): bytes read + written by ``dst.copy_(src)`` per second; measured once per
+    device and size in a process (the rows of one size share it)."""
     src = torch.empty(max(numel, 1024), device=device)
     dst = torch.empty_like(src)
     ms = _best_ms(lambda: dst.copy_(src), 0.2)
