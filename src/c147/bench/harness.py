@@ -94,7 +94,7 @@ def time_ms(fn: Callable[[], Any], min_run_time: float = 0.1) -> float:
     return _best_ms(fn, min_run_time)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def copy_bandwidth_gbps(device: str, numel: int = 1 << 25) -> float:
     """Device copy bandwidth (GB/s): bytes read + written by ``dst.copy_(src)`` per second; measured once per
     device and size in a process (the rows of one size share it)."""
