@@ -19,6 +19,7 @@ from c147.functional.maxout import maxout
 from c147.functional.noise import gaussian_noise
 from c147.functional.pooling import avg_pool2d, max_pool2d
 from c147.functional.softmax import log_softmax, logsumexp, softmax
+from c147.functional.sync_batch_norm import sync_batch_norm
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -48,5 +49,6 @@ __all__ = [
     "sigmoid",
     "softmax",
     "softplus",
+    "sync_batch_norm",
     "tanh",
 ]

@@ -4,7 +4,7 @@ parameter and buffer names, so state_dicts load both ways. ``c147.layers("c147")
 
 from c147.nn.activation import ELU, LeakyReLU, Maxout, PReLU, ReLU, Sigmoid, Softplus, Tanh
 from c147.nn.adaptive_pool import AdaptiveAvgPool2d
-from c147.nn.batchnorm import BatchNorm1d, BatchNorm2d
+from c147.nn.batchnorm import BatchNorm1d, BatchNorm2d, SyncBatchNorm
 from c147.nn.conv import Conv2d
 from c147.nn.dropout import Dropout, Dropout2d
 from c147.nn.flatten import Flatten
@@ -43,5 +43,6 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Softplus",
+    "SyncBatchNorm",
     "Tanh",
 ]

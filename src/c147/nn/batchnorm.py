@@ -1,4 +1,5 @@
-"""BatchNorm1d / BatchNorm2d, twins of ``torch.nn.BatchNorm1d`` / ``torch.nn.BatchNorm2d``.
+"""BatchNorm1d / BatchNorm2d / SyncBatchNorm, twins of ``torch.nn.BatchNorm1d`` / ``torch.nn.BatchNorm2d`` /
+``torch.nn.SyncBatchNorm``.
 
 The sheet ("Difference between batchnorm in training VS. testing"): in training each channel is
 normalized with the mini-batch's mean and (biased) variance, then scaled and shifted by the
@@ -16,12 +17,15 @@ the second being the cumulative (simple) average of the batch statistics seen so
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 from torch.nn import Module, Parameter
 
 from c147 import init
 from c147.functional.batch_norm import batch_norm
+from c147.functional.sync_batch_norm import sync_batch_norm
 
 
 class _BatchNorm(Module):
@@ -113,16 +117,18 @@ class _BatchNorm(Module):
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         # the running statistics are passed only where they are updated or used
         keep = not self.training or self.track_running_stats
-        return batch_norm(
+        return self._normalize(
             input,
             self.running_mean if keep else None,
             self.running_var if keep else None,
-            self.weight,
-            self.bias,
             use_batch,
             factor,
-            self.eps,
         )
+
+    def _normalize(self, input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, use_batch: bool,
+                   factor: float) -> Tensor:
+        """The normalization itself, once the running statistics and the factor are chosen: batch norm."""
+        return batch_norm(input, running_mean, running_var, self.weight, self.bias, use_batch, factor, self.eps)
 
     def extra_repr(self) -> str:
         return (
@@ -190,4 +196,116 @@ class BatchNorm2d(_BatchNorm):
         return input.dim() == 4
 
 
-__all__ = ["BatchNorm1d", "BatchNorm2d"]
+class SyncBatchNorm(_BatchNorm):
+    """Batch normalization of (N, C, *) inputs with the statistics of the whole batch across processes.
+
+    In training, with torch.distributed initialized and more than one process in ``process_group``,
+    the mean and variance of each channel are those of the union of the processes' shards (of any
+    sizes, empty ones included), and the running statistics stay identical on every process; see
+    :mod:`c147.functional.sync_batch_norm`. Otherwise (evaluation, no process group, a group of one)
+    it is batch norm (:mod:`c147.functional.batch_norm`). As torch's, it does not synchronize in
+    evaluation, and its parameter gradients are this process's sums (DistributedDataParallel
+    averages them).
+
+    Unlike torch's, it runs on CPU with the gloo backend as well as on CUDA with NCCL: torch 2.14's
+    ``torch.nn.SyncBatchNorm`` raises ``ValueError: SyncBatchNorm expected input tensor to be on GPU
+    ...`` for a CPU input in training once torch.distributed is initialized (even in a group of one
+    process), and falls back to batch norm only when it is not.
+
+    Args:
+        num_features: C.
+        eps, momentum, affine, track_running_stats, device, dtype, bias: as :class:`BatchNorm1d`.
+        process_group: the processes to synchronize over; None for the default (world) group.
+
+    Raises:
+        ValueError: an input of fewer than 2 dimensions (torch's message), or with C != num_features;
+            in training, a single value per channel over the whole group.
+
+    Shape:
+        - Input: (N, C, *).
+        - Output: the input's shape.
+
+    Example (no process group: batch norm, as torch's):
+        >>> import torch
+        >>> x = torch.randn(4, 3, 5, 5)
+        >>> torch.allclose(SyncBatchNorm(3)(x), torch.nn.SyncBatchNorm(3)(x), atol=1e-6)
+        True
+        >>> model = SyncBatchNorm.convert_sync_batchnorm(torch.nn.Sequential(torch.nn.BatchNorm1d(3)))
+        >>> type(model[0]).__module__
+        'c147.nn.batchnorm'
+        >>> model[0]
+        SyncBatchNorm(3, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
+    """
+
+    _expected = "at least 2D"
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        process_group: Any | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input: Tensor) -> bool:
+        return input.dim() >= 2
+
+    def _normalize(self, input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, use_batch: bool,
+                   factor: float) -> Tensor:
+        if not self.training:  # never synchronized in evaluation (batch statistics without running ones included)
+            return super()._normalize(input, running_mean, running_var, use_batch, factor)
+        return sync_batch_norm(input, running_mean, running_var, self.weight, self.bias, True, factor, self.eps,
+                               self.process_group)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, process_group: Any | None = None) -> Module:
+        """Replace every batch norm layer in ``module`` (c147's and torch's ``BatchNorm1d/2d/3d``, torch's
+        ``SyncBatchNorm``) by a c147 :class:`SyncBatchNorm`, as ``torch.nn.SyncBatchNorm.convert_sync_batchnorm``
+        does: the new layer holds the very same parameters (so ``requires_grad`` and optimizer references
+        carry over) and buffers, and the old layer's training flag (and ``qconfig``, if any).
+
+        Args:
+            module: a model, or a batch norm layer itself.
+            process_group: the processes to synchronize over; None for the default (world) group.
+
+        Returns:
+            ``module`` with its batch norm layers replaced; a new :class:`SyncBatchNorm` where ``module``
+            itself is a batch norm layer.
+
+        Example:
+            >>> import torch
+            >>> from c147.nn import BatchNorm2d, Conv2d
+            >>> model = torch.nn.Sequential(Conv2d(3, 4, 3), BatchNorm2d(4), torch.nn.ReLU())
+            >>> weight = model[1].weight
+            >>> model = SyncBatchNorm.convert_sync_batchnorm(model)
+            >>> type(model[1]).__name__, model[1].weight is weight
+            ('SyncBatchNorm', True)
+        """
+        module_output = module
+        if isinstance(module, (_BatchNorm, torch.nn.modules.batchnorm._BatchNorm)):
+            module_output = cls(module.num_features, module.eps, module.momentum, module.affine,
+                                module.track_running_stats, process_group, bias=module.bias is not None)
+            if module.affine:
+                with torch.no_grad():  # the same Parameter objects, not copies
+                    module_output.weight = module.weight
+                    module_output.bias = module.bias
+            module_output.running_mean = module.running_mean
+            module_output.running_var = module.running_var
+            module_output.num_batches_tracked = module.num_batches_tracked
+            module_output.training = module.training
+            if hasattr(module, "qconfig"):
+                module_output.qconfig = module.qconfig
+        for name, child in module.named_children():
+            module_output.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return module_output
+
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "SyncBatchNorm"]
