@@ -10,6 +10,7 @@ from typing import Any
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, SequentialSampler, Subset, default_collate
+from torch.utils.data.distributed import DistributedSampler
 
 from c147.data.augment import build_augment
 
@@ -67,29 +68,46 @@ def bootstrap_indices(n: int, seed: int) -> torch.Tensor:
     return torch.randint(n, (n,), generator=torch.Generator().manual_seed(seed))
 
 
-class ResumableRandomSampler(Sampler[int]):
+class ResumableRandomSampler(DistributedSampler):
     """A shuffling sampler whose order is a function of ``(seed, epoch)`` alone, so that a resumed
-    run draws the same batches as an uninterrupted one.
+    run draws the same batches as an uninterrupted one, and a run on W processes the same global
+    batches as one process.
 
     torch's ``RandomSampler(generator=g)`` draws epoch e's order from ``g``'s state after e earlier
     epochs; rebuilt on resume, ``g`` starts again and epoch 15 replays epoch 0. Here Lightning calls
     :meth:`set_epoch` at the start of every epoch (as for a ``DistributedSampler``), and a run resumed
     in the middle of an epoch skips the samples its checkpoint had already used (:meth:`resume`).
+
+    Distributed (``num_replicas`` W > 1, as ``DistributedSampler``): one permutation of all ``size``
+    samples, padded with its first samples to a multiple of W, and rank r takes its positions
+    r, r + W, r + 2W, ... With b samples per batch on each rank, the k-th batches of the W ranks are
+    then together positions kWb .. (k+1)Wb - 1 of the permutation: the k-th batch of one process with
+    batch size Wb. A ``DistributedSampler`` subclass, so that Lightning leaves it in place.
+
+    Args:
+        size: the number of samples of the split.
+        seed: the run's seed.
+        num_replicas: W, the number of processes sharing the split (the trainer's world size).
+        rank: this process's rank in ``0 .. W-1``.
     """
 
-    def __init__(self, num_samples: int, seed: int = 0) -> None:
-        if not isinstance(num_samples, int) or num_samples < 0:
-            raise ValueError(f"num_samples must be a non-negative integer, got {num_samples!r}")
-        self.num_samples = num_samples
-        self.seed = seed
-        self.epoch = 0
-        self._resume: tuple[int, int] | None = None  # (epoch, samples of it already used)
+    def __init__(self, size: int, seed: int = 0, num_replicas: int = 1, rank: int = 0) -> None:
+        # no DistributedSampler.__init__: it asks torch.distributed for the world; this one is told it
+        if not isinstance(size, int) or size < 0:
+            raise ValueError(f"size must be a non-negative integer, got {size!r}")
+        _check_shard(num_replicas, rank)
+        self.size, self.seed, self.epoch = size, seed, 0
+        self.num_replicas, self.rank = num_replicas, rank
+        self.shuffle, self.drop_last = True, False  # what DistributedSampler's readers look at
+        self.num_samples = math.ceil(size / num_replicas)  # per rank, as DistributedSampler's
+        self.total_size = self.num_samples * num_replicas
+        self._resume: tuple[int, int] | None = None  # (epoch, samples of it already used on this rank)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def resume(self, epoch: int, skip: int) -> None:
-        """The next pass over epoch ``epoch`` starts after its first ``skip`` samples."""
+        """The next pass over epoch ``epoch`` starts after this rank's first ``skip`` samples."""
         self._resume = (epoch, skip)
 
     def skipped(self) -> int:
@@ -100,14 +118,57 @@ class ResumableRandomSampler(Sampler[int]):
         return self.num_samples
 
     def order(self) -> torch.Tensor:
-        """This pass's sample indices (a tensor), after the skipped ones; the skip is then used up."""
+        """This pass's sample indices on this rank (a tensor), after the skipped ones; the skip is then used up."""
         skip = self.skipped()
         self._resume = None
         generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
-        return torch.randperm(self.num_samples, generator=generator)[skip:]
+        perm = torch.randperm(self.size, generator=generator)
+        if self.num_replicas > 1:
+            padding = self.total_size - self.size  # < W: the first samples again, as DistributedSampler
+            perm = torch.cat([perm, perm.repeat(math.ceil(padding / max(self.size, 1)))[:padding]])
+            perm = perm[self.rank : self.total_size : self.num_replicas]
+        return perm[skip:]
 
     def __iter__(self) -> Iterator[int]:
         yield from self.order().tolist()
+
+
+class ShardSampler(DistributedSampler):
+    """Rank r's share of a split evaluated on W processes: samples r, r + W, r + 2W, ... in order, with
+    no padding (``DistributedSampler`` repeats samples to even the shards out, and the repeated ones
+    would count twice in validation and test metrics). The shards may differ by one sample: the
+    metrics are summed over the ranks (torchmetrics), so each sample counts exactly once.
+
+    Args:
+        size: the number of samples of the split.
+        num_replicas: W.
+        rank: this process's rank in ``0 .. W-1``.
+    """
+
+    def __init__(self, size: int, num_replicas: int, rank: int) -> None:
+        if not isinstance(size, int) or size < 0:
+            raise ValueError(f"size must be a non-negative integer, got {size!r}")
+        _check_shard(num_replicas, rank)
+        self.size, self.num_replicas, self.rank = size, num_replicas, rank
+        self.shuffle, self.drop_last, self.seed, self.epoch = False, False, 0, 0
+        self.num_samples = len(range(rank, size, num_replicas))
+        self.total_size = size
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, self.size, self.num_replicas))
+
+
+def _check_shard(num_replicas: int, rank: int) -> None:
+    if not isinstance(num_replicas, int) or num_replicas < 1:
+        raise ValueError(f"num_replicas must be a positive integer, got {num_replicas!r}")
+    if not isinstance(rank, int) or not 0 <= rank < num_replicas:
+        raise ValueError(f"rank must be in [0, {num_replicas - 1}], got {rank!r}")
 
 
 class ResumableBatches:
@@ -157,12 +218,13 @@ class DeviceLoader(ResumableBatches):
     Args:
         dataset: a map-style dataset of ``(x, y)`` samples; collated into two tensors once, on first use.
         batch_size: samples per batch (the last batch may be smaller, as the DataLoader's).
-        sampler: the shuffling sampler of a training split, or None for the split in order (then
-            ``self.sampler`` is a ``SequentialSampler``, which tells Lightning the loader does not shuffle).
+        sampler: the shuffling sampler of a training split, a :class:`ShardSampler` (a rank's share of an
+            evaluation split), or None for the split in order (then ``self.sampler`` is a
+            ``SequentialSampler``, which tells Lightning the loader does not shuffle).
         device: a callable giving the device to hold the split on (asked at each pass: the trainer's).
     """
 
-    def __init__(self, dataset: Dataset, batch_size: int, sampler: ResumableRandomSampler | None,
+    def __init__(self, dataset: Dataset, batch_size: int, sampler: ResumableRandomSampler | ShardSampler | None,
                  device: Callable[[], torch.device]) -> None:
         self.dataset, self.batch_size, self.device = dataset, batch_size, device
         self.sampler: Sampler[int] = sampler if sampler is not None else SequentialSampler(dataset)
@@ -179,17 +241,21 @@ class DeviceLoader(ResumableBatches):
         return self._tensors
 
     def __len__(self) -> int:
-        return math.ceil(len(self.dataset) / self.batch_size)
+        return math.ceil(len(self.sampler) / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         x, y = self.tensors()
-        if not isinstance(self.sampler, ResumableRandomSampler):  # in order: views, no copy
+        if isinstance(self.sampler, ShardSampler):  # this rank's share of an evaluation split
+            self._batches = 0
+            order = torch.as_tensor(list(self.sampler), dtype=torch.long, device=x.device)
+        elif isinstance(self.sampler, ResumableRandomSampler):
+            self._batches = self.sampler.skipped() // self.batch_size
+            order = self.sampler.order().to(x.device)
+        else:  # in order: views, no copy
             self._batches = 0
             for start in range(0, len(x), self.batch_size):
                 yield x[start : start + self.batch_size], y[start : start + self.batch_size]
             return
-        self._batches = self.sampler.skipped() // self.batch_size
-        order = self.sampler.order().to(x.device)
         for start in range(0, len(order), self.batch_size):
             index = order[start : start + self.batch_size]
             self._batches += 1
@@ -209,7 +275,8 @@ class ClassificationDataModule(L.LightningDataModule):
             the images in [0, 1] (x std + mean), as torchvision's do, and the model the normalized result.
 
     Args:
-        batch_size: samples per batch.
+        batch_size: samples per batch, per process: on W processes (DDP) a step trains on W x batch_size
+            samples, the batches of one process with batch_size W x batch_size.
         num_workers: loader worker processes.
         seed: the run's seed: shuffling, the bootstrap resample and the augmentations (and the splits when
             ``split_seed`` is None).
@@ -263,19 +330,32 @@ class ClassificationDataModule(L.LightningDataModule):
         """The device the trainer trains on (the CPU outside a trainer)."""
         return self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
 
+    def _shard(self) -> tuple[int, int]:
+        """``(world size, rank)`` of the trainer's processes (``(1, 0)`` outside a trainer)."""
+        trainer = self.trainer
+        return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+
     def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader | DeviceLoader:
+        """A split's loader. On W processes (DDP) each rank gets its own share: training, every W-th sample
+        of one shuffled order (:class:`ResumableRandomSampler`: the same global batches as one process with
+        W times the batch size); evaluation, every W-th sample in order (:class:`ShardSampler`: each sample
+        counted once)."""
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}.setup() must run before asking for loaders")
+        world, rank = self._shard()
+        if shuffle:
+            sampler = ResumableRandomSampler(len(dataset), self.seed, num_replicas=world, rank=rank)
+        else:
+            sampler = ShardSampler(len(dataset), world, rank) if world > 1 else None
         if self.on_device:
-            sampler = ResumableRandomSampler(len(dataset), self.seed) if shuffle else None
             return DeviceLoader(dataset, self.batch_size, sampler, self._device)
         # the loader's own generator seeds worker processes: building an iterator never draws from the
         # global RNG (a resumed run restores that RNG for dropout and must see the same draws)
         kwargs = dict(batch_size=self.batch_size, num_workers=self.num_workers,
                       persistent_workers=self.num_workers > 0, generator=torch.Generator().manual_seed(self.seed))
         if shuffle:
-            return ResumableDataLoader(dataset, sampler=ResumableRandomSampler(len(dataset), self.seed), **kwargs)
-        return DataLoader(dataset, shuffle=False, **kwargs)
+            return ResumableDataLoader(dataset, sampler=sampler, **kwargs)
+        return DataLoader(dataset, shuffle=False, sampler=sampler, **kwargs)
 
     @property
     def pixel_stats(self) -> tuple[Sequence[float], Sequence[float]] | None:
@@ -322,6 +402,7 @@ __all__ = [
     "ResumableBatches",
     "ResumableDataLoader",
     "ResumableRandomSampler",
+    "ShardSampler",
     "Subset",
     "batch_seed",
     "bootstrap_indices",
