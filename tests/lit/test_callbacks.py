@@ -8,13 +8,16 @@ import random
 import signal
 from types import SimpleNamespace
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 from torch.utils.data import TensorDataset
 
 from c147.data.base import ResumableDataLoader, ResumableRandomSampler
 from c147.lit.callbacks import LastCheckpoint, RunGuard, TrainingInterrupted, rng_states, set_rng_states
+from c147.train import build
 
 
 def test_the_order_is_a_function_of_seed_and_epoch():
@@ -93,3 +96,28 @@ def test_a_signal_outside_fitting_stops_at_once():
         for _ in range(1000):
             pass
     assert info.value.exit_code == 143 and (info.value.epoch, info.value.step) == (2, 40)
+
+
+class SignalAt(Callback):
+    """Sends this process ``signum`` as the first validation batch of ``epoch`` starts."""
+
+    def __init__(self, signum: int, epoch: int) -> None:
+        self.signum, self.epoch = signum, epoch
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
+        if not trainer.sanity_checking and trainer.current_epoch == self.epoch and batch_idx == 0:
+            os.kill(os.getpid(), self.signum)
+
+
+def test_sigterm_during_validation_stops_after_the_epochs_last_checkpoint(train_config, tmp_path):
+    # Lightning's own SIGTERM handler would end the run at the next validation batch (SystemExit, status 0,
+    # nothing saved): the guard's handler alone acts, after the epoch and its last.ckpt
+    datamodule, model = build(train_config("model=mlp", "data.train_samples=64", "data.batch_size=16"))
+    guard, last = RunGuard(), LastCheckpoint(tmp_path / "checkpoints")
+    trainer = L.Trainer(max_epochs=3, callbacks=[guard, last, SignalAt(signal.SIGTERM, 1)], logger=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    with pytest.raises(TrainingInterrupted) as info, guard.catch_signals(trainer):
+        trainer.fit(model, datamodule=datamodule)
+    assert info.value.exit_code == 143 and info.value.saved_now and info.value.checkpoint == last.path
+    saved = torch.load(last.path, weights_only=False)
+    assert saved["c147_progress"]["epochs_done"] == 2 and saved["c147_progress"]["interrupted"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import random
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -109,6 +110,7 @@ class RunGuard(Callback):
         self.signum: int | None = None
         self.epochs_done = 0
         self._fitting = False
+        self._handlers: dict[int, Any] = {}  # catch_signals' handler per signal, while it is active
 
     # ------------------------------------------------------------------ signals
 
@@ -130,9 +132,11 @@ class RunGuard(Callback):
 
         for s in signums:
             signal.signal(s, handler)
+        self._handlers = {s: handler for s in signums}
         try:
             yield
         finally:
+            self._handlers = {}
             for s, h in previous.items():
                 signal.signal(s, h)
 
@@ -143,12 +147,31 @@ class RunGuard(Callback):
     def on_fit_start(self, trainer, pl_module) -> None:
         self._fitting = True
 
+    def on_train_start(self, trainer, pl_module) -> None:
+        # Lightning installs its own SIGTERM handler after on_fit_start (calling ours after it), and acts on it
+        # at the next validation batch with its SIGTERMException: an exit with status 0, no checkpoint, no
+        # metrics.json. Ours alone, then (Lightning puts the handlers of before the fit back when it ends)
+        if threading.current_thread() is threading.main_thread():
+            for s, handler in self._handlers.items():
+                signal.signal(s, handler)
+
     def on_exception(self, trainer, pl_module, exception) -> None:
         self._fitting = False
 
+    @staticmethod
+    def _on_any_process(trainer: L.Trainer, value: int) -> int:
+        """The largest of the processes' ``value`` (DDP: they must agree on stopping, or those going on
+        would wait forever in the next collective); ``value`` itself on one process."""
+        if trainer.world_size <= 1:
+            return value
+        flag = torch.tensor(value, dtype=torch.long, device=trainer.strategy.root_device)
+        return int(trainer.strategy.reduce(flag, reduce_op="max"))
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.signum is None:
+        signum = self._on_any_process(trainer, self.signum or 0)  # a signal to any process stops them all
+        if not signum:
             return
+        self.signum = signum
         self._fitting = False  # a second signal while saving stops at once
         last = last_checkpoint(trainer)
         if last is not None:
@@ -173,9 +196,10 @@ class RunGuard(Callback):
 
     def on_before_backward(self, trainer, pl_module, loss) -> None:
         value = float(loss.detach())
-        if not math.isfinite(value):
+        if self._on_any_process(trainer, int(not math.isfinite(value))):  # DDP: one process's loss stops all
+            what = f"is {value}" if not math.isfinite(value) else "of another process is not finite"
             raise NonFiniteLoss(
-                f"the training loss is {value} at epoch {trainer.current_epoch}, step {trainer.global_step} "
+                f"the training loss {what} at epoch {trainer.current_epoch}, step {trainer.global_step} "
                 f"(batch {trainer.fit_loop.epoch_loop.batch_idx + 1} of the epoch); the weights were not updated"
             )
 
