@@ -220,3 +220,7 @@ def test_compare_impls_script_makes_one_multirun_with_both_impls(tmp_path):
         assert list((run / "tensorboard").glob("*/events.out.tfevents.*"))
         impls.append(torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["c147_config"]["impl"])
     assert impls == ["c147", "torch"]
+    # Hydra's basic launcher too ends with the sweep summary (tests/test_sweep.py: joblib, submitit_local)
+    summary = (sweep / "summary.csv").read_text().splitlines()
+    assert len(summary) == 3 and {row.split(",")[2] for row in summary[1:]} == {"ok"}
+    assert "sweep summary: 2 jobs, 0 failed, best val/acc_best first" in proc.stdout

@@ -42,6 +42,19 @@ from rich.table import Table
 # configs/ is a link to this folder, the one copy users read and edit
 CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")
 
+LAST_ERROR: str | None = None  # the one-line message of the last user error (see user_errors)
+
+
+def last_error() -> str | None:
+    """The one-line message of the last user error :func:`user_errors` reported in this process (or None)."""
+    return LAST_ERROR
+
+
+def clear_last_error() -> None:
+    global LAST_ERROR
+    LAST_ERROR = None
+
+
 # what a user can get wrong in a config or on the command line: reported in one line
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError,
                HydraException, OmegaConfBaseException)
@@ -71,11 +84,13 @@ def user_errors(prog: str, cleanup: Callable[[], None] | None = None) -> Iterato
     try:
         yield
     except USER_ERRORS as e:
+        global LAST_ERROR
         if cleanup is not None:
             cleanup()
+        LAST_ERROR = one_line(e)  # a sweep's job records it (c147.sweep)
         if full_errors():
             raise
-        print(f"{prog}: error: {one_line(e)}", file=sys.stderr)
+        print(f"{prog}: error: {LAST_ERROR}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -128,6 +143,11 @@ class Invocation:
 
 
 INVOCATION = Invocation(created=False)  # set by hydra_entry; tests calling train() directly keep folders
+
+
+def quote(path: Path | str) -> str:
+    """``path`` as a Hydra override value (quoted: a path may hold '=', ',' or spaces)."""
+    return "'" + str(path).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def split_override(arg: str) -> tuple[str, str] | None:
@@ -206,6 +226,30 @@ def compose_check(config_name: str, overrides: list[str]) -> DictConfig:
         GlobalHydra.instance().clear()
 
 
+# the launchers of c147's optional cluster extras: hydra/launcher=NAME -> the Hydra plugin providing it
+LAUNCHER_PLUGINS = {"slurm": "hydra_plugins.hydra_submitit_launcher",
+                    "submitit_slurm": "hydra_plugins.hydra_submitit_launcher",
+                    "submitit_local": "hydra_plugins.hydra_submitit_launcher",
+                    "joblib": "hydra_plugins.hydra_joblib_launcher"}
+
+
+def check_launcher_installed(overrides: list[str], plugins: dict[str, str] = LAUNCHER_PLUGINS) -> None:
+    """Refuse ``hydra/launcher=NAME`` when its Hydra plugin is not installed (a ``ValueError`` naming the
+    extras to install), instead of Hydra's "could not find" with its search path."""
+    import importlib.util
+
+    for arg in overrides:
+        kv = split_override(arg)
+        if kv and kv[0] == "hydra/launcher" and kv[1] in plugins:
+            try:
+                found = importlib.util.find_spec(plugins[kv[1]]) is not None
+            except ModuleNotFoundError:  # its parent package is missing too
+                found = False
+            if not found:
+                raise ValueError(f"hydra/launcher={kv[1]}: expected the launcher plugin "
+                                 f"{plugins[kv[1]]}, not installed; pip install 'c147[cluster]'")
+
+
 def prepare(prog: str, config_name: str, argv: list[str],
             extra: Callable[[Invocation], None] | None = None) -> Invocation:
     """The checks before Hydra (module docstring, steps 1-3); ``extra`` adds a script's own."""
@@ -216,7 +260,9 @@ def prepare(prog: str, config_name: str, argv: list[str],
     USER_CONFIG_DIRS[:] = [d.resolve() for d in dirs]
     inv = Invocation(overrides=rewrite_null_groups(plain))
     if any(a.startswith("-") for a in inv.overrides):  # --help, --cfg, -m ...: Hydra's business
+        check_launcher_installed(inv.overrides)
         inv.overrides = rewrite_null_groups(argv)
+        inv.created = False  # a sweep's failed job keeps its folder: the summary points to its error
         return inv
     for arg in inv.overrides:
         kv = split_override(arg)
@@ -246,6 +292,29 @@ def remove_failed_run(run_dir: Path) -> None:
         parent.rmdir()
 
 
+# DDP on one machine: Lightning starts processes 1 .. N-1 by running the command line again with LOCAL_RANK
+# set. The first process puts the command line they are to run here (ddp_process_command): its run's own
+# overrides and folder, never a sweep's -m (Lightning would pass a multirun's command line on as it is)
+DDP_ARGV = "C147_DDP_ARGV"
+
+
+def ddp_process_command(run_dir: Path, overrides: list[str]) -> list[str]:
+    """The command line (after the program) of the other DDP processes of the run in ``run_dir``:
+    the run's ``overrides``, its folder, and no second copy of its ``.hydra`` files."""
+    flags = [a for d in USER_CONFIG_DIRS for a in ("--config-dir", str(d))]
+    return [*flags, *overrides, f"hydra.run.dir={quote(run_dir)}", "hydra.output_subdir=null"]
+
+
+def ddp_process_argv() -> list[str] | None:
+    """In a DDP process Lightning started (``LOCAL_RANK`` 1, 2, ...), the command line the first
+    process left for it (:data:`DDP_ARGV`), with a log file of its own; None in any other process."""
+    rank, argv = os.environ.get("LOCAL_RANK"), os.environ.get(DDP_ARGV)
+    if rank in (None, "0") or argv is None:
+        return None
+    name = (split_override(next((a for a in sys.argv if a.startswith("hydra.job.name=")), "")) or ("", ""))[1]
+    return [*json.loads(argv), f"hydra.job.name={name or f'ddp_process_{rank}'}"]
+
+
 def hydra_entry(prog: str, config_name: str, task: Callable[[DictConfig], Any],
                 extra: Callable[[Invocation], None] | None = None) -> Callable[[], None]:
     """A console entry point running ``task`` under ``@hydra.main`` after :func:`prepare`."""
@@ -253,14 +322,35 @@ def hydra_entry(prog: str, config_name: str, task: Callable[[DictConfig], Any],
 
     @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=config_name)
     def _main(cfg: DictConfig) -> Any:
-        return task(cfg)
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hydra_cfg = HydraConfig.get()
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            return task(cfg)
+        from c147.sweep import run_job  # a job of a sweep: its failure is recorded, the sweep goes on
+
+        # module functions, not this closure's globals: a launcher may pickle this function by value (joblib)
+        clear_last_error()
+        return run_job(task, cfg, Path(hydra_cfg.runtime.output_dir), last_error)
 
     def main() -> None:
         global INVOCATION
-        with user_errors(prog):
-            INVOCATION = prepare(prog, config_name, sys.argv[1:], extra)
+        child = ddp_process_argv()
+        if child is not None:  # a DDP process Lightning started: the first process's run, in its folder
+            USER_CONFIG_DIRS[:] = [d.resolve() for d in pop_config_dirs(child)[1]]
+            INVOCATION = Invocation(overrides=child, created=False)
+        else:
+            with user_errors(prog):
+                INVOCATION = prepare(prog, config_name, sys.argv[1:], extra)
         sys.argv = [sys.argv[0], *INVOCATION.overrides]
         _main()
+        sweep = sys.modules.get("c147.sweep")
+        if sweep is not None and sweep.FAILED_JOBS:  # the summary listed them with their errors
+            failed = sweep.FAILED_JOBS
+            print(f"{prog}: error: {len(failed)} job(s) of the sweep failed: "
+                  f"{', '.join(map(str, failed))} (see the summary above)", file=sys.stderr)
+            raise SystemExit(1)
 
     main.__doc__ = f"Console entry point ``{prog}``."
     return main

@@ -13,9 +13,13 @@ SIGINT (Ctrl-C) or SIGTERM saves ``last.ckpt`` at the current step, writes ``met
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +30,16 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from c147.checkpoint import checkpoint_config, epochs_done, read_checkpoint, run_folder_of
 from c147.cli import (
+    DDP_ARGV,
     Invocation,
     check_config_types,
     check_fresh,
     config_groups,
+    ddp_process_command,
     hydra_entry,
     override_value,
     print_summary,
+    quote,
     remove_failed_run,
     split_override,
     user_errors,
@@ -202,6 +209,70 @@ def check_monitors(callbacks: list) -> None:
                          f"got {stopper.monitor!r}; set both, or use callbacks=early_stopping (val/loss)")
 
 
+def _script_launcher(trainer: L.Trainer) -> Any:
+    """The trainer's launcher if Lightning will start the other DDP processes by running the command line
+    again (DDP on one machine, not under SLURM or torchrun, which start them themselves); else None."""
+    from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
+
+    launcher = getattr(trainer.strategy, "launcher", None)
+    if (isinstance(launcher, _SubprocessScriptLauncher) and launcher.num_processes > 1
+            and not launcher.cluster_environment.creates_processes_externally):
+        return launcher
+    return None
+
+
+def _main_is_c147_train() -> bool:
+    """Whether this process runs ``c147-train`` (or ``python -m c147.train``): the command Lightning repeats."""
+    import __main__
+
+    spec = getattr(__main__, "__spec__", None)
+    return (spec.name == "c147.train") if spec is not None else Path(sys.argv[0]).name in ("c147-train", "train.py")
+
+
+def check_distributed(cfg: DictConfig, trainer: L.Trainer) -> None:
+    """What DDP cannot do, said before it starts (rather than a hang or a traceback in another process).
+
+    Raises:
+        ValueError: torch's SyncBatchNorm on the CPU; processes to be started from a program that is not
+            ``c147-train`` (``train()`` called from Python, a joblib or submitit_local job).
+    """
+    if (cfg.trainer.get("sync_batchnorm") and cfg.impl == "torch" and trainer.world_size > 1
+            and trainer.strategy.root_device.type == "cpu"):
+        raise ValueError("trainer.sync_batchnorm=true with impl=torch: torch.nn.SyncBatchNorm runs on GPUs only "
+                         "(it refuses CPU tensors); got the CPU. Use impl=c147 (c147.nn.SyncBatchNorm works on the "
+                         "CPU with gloo) or trainer.accelerator=gpu")
+    launcher = _script_launcher(trainer)
+    if launcher is not None and not _main_is_c147_train():
+        raise ValueError(f"trainer.devices={launcher.num_processes} with strategy=ddp: Lightning starts the other "
+                         f"processes by running c147-train's command line again, and this process is not "
+                         f"c147-train (train() from Python, or a joblib / submitit_local job); run c147-train "
+                         f"trainer=ddp ... itself, or train in one process (trainer.devices=1)")
+
+
+@contextmanager
+def ddp_processes(trainer: L.Trainer, run_dir: Path, overrides: list[str]) -> Iterator[None]:
+    """While the first process fits: the command line of the DDP processes Lightning starts
+    (:func:`c147.cli.ddp_process_command`, in the environment they inherit)."""
+    if _script_launcher(trainer) is None or os.environ.get("LOCAL_RANK", "0") != "0":  # nothing to start
+        yield
+        return
+    # what the launcher sets in this process's environment (a LOCAL_RANK left behind would make the next run
+    # of a sweep believe its processes are started by someone else, and wait for them)
+    keys = (DDP_ARGV, "MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
+    before = {k: os.environ.get(k) for k in keys}
+    os.environ[DDP_ARGV] = json.dumps(ddp_process_command(run_dir.absolute(), overrides))
+    try:
+        yield
+    finally:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()  # its other processes have ended with the run
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def resumed_config(cfg: DictConfig, state: dict[str, Any], overrides: list[str]) -> DictConfig:
     """The config a resumed run continues with: the checkpoint's own, in this invocation's run folder,
     with the command line's value overrides applied (``trainer.max_epochs=30``).
@@ -303,8 +374,13 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
         # no checkpoint callback configured: no checkpoints (Lightning would add its own default one)
         checkpointing = any(isinstance(c, ModelCheckpoint) for c in callbacks)
         check_monitors(callbacks)
-        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
-                                         **({} if checkpointing else {"enable_checkpointing": False}))
+        extra: dict[str, Any] = {} if checkpointing else {"enable_checkpointing": False}
+        if cfg.trainer.get("sync_batchnorm") and cfg.impl == "c147":  # ours: c147.nn.SyncBatchNorm
+            from c147.lit.distributed import SyncBatchNormPlugin
+
+            extra["plugins"] = [SyncBatchNormPlugin()]
+        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **extra)
+        check_distributed(cfg, trainer)
     state = None  # the memory-mapped checkpoint: Lightning reads it again
 
     best_callback = next((c for c in trainer.checkpoint_callbacks
@@ -312,7 +388,7 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
     last_callback = last_checkpoint(trainer)
     start, fit_seconds, best = time.perf_counter(), None, ""
     try:
-        with guard.catch_signals(trainer):
+        with guard.catch_signals(trainer), ddp_processes(trainer, run_dir, task_overrides()):
             trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
             fit_seconds = time.perf_counter() - start
             metrics = _metrics(trainer)
@@ -323,6 +399,8 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
                 metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
     except TrainingInterrupted as e:
         name = signal.Signals(e.signum).name
+        if not trainer.is_global_zero:  # DDP: the first process writes and tells
+            raise SystemExit(e.exit_code) from None
         if fit_seconds is not None:  # while testing: training is complete, nothing to resume
             tested = best or (str(last_callback.path) if last_callback is not None else "")
             _stopped(run_dir, metrics, interrupted=True, signal=name, epoch=e.epoch, global_step=e.step,
@@ -340,6 +418,8 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
               + (f"; resume with: {resume}" if resume else ""), file=sys.stderr)
         raise SystemExit(e.exit_code) from None
     except NonFiniteLoss as e:
+        if not trainer.is_global_zero:
+            raise SystemExit(1) from None
         good = last_callback.path if last_callback is not None and last_callback.path.is_file() else None
         _stopped(run_dir, _metrics(trainer), interrupted=False,
                  error=str(e), checkpoint=str(good or ""))
@@ -380,11 +460,6 @@ def train(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]
 # ---------------------------------------------------------------------------------- entry point
 
 
-def _quote(path: Path) -> str:
-    """``path`` as a Hydra override value (quoted: a path may hold '=', ',' or spaces)."""
-    return "'" + str(path).replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def prepare_resume(inv: Invocation) -> None:
     """Before Hydra: check ``ckpt_path`` and, for a run's own ``last.ckpt``, point Hydra at that run's
     folder (without rewriting its ``.hydra`` files)."""
@@ -407,12 +482,12 @@ def prepare_resume(inv: Invocation) -> None:
         # Lightning's import (train() checks the same again)
         probe = OmegaConf.create({"paths": {"output_dir": str(path.parent)}, "ckpt_path": str(path)})
         check_resumable(resumed_config(probe, state, inv.overrides), state)
-        inv.overrides[i] = f"ckpt_path={_quote(path)}"
+        inv.overrides[i] = f"ckpt_path={quote(path)}"
         inv.resume = path
         run = run_folder_of(path)
         if run is not None and inv.run_dir is None and path == run / "checkpoints" / "last.ckpt":
             inv.run_dir, inv.resume_in_place, inv.created = run, True, False
-            inv.overrides += [f"hydra.run.dir={_quote(run)}", "hydra.output_subdir=null"]
+            inv.overrides += [f"hydra.run.dir={quote(run)}", "hydra.output_subdir=null"]
         return
 
 

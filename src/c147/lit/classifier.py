@@ -8,7 +8,7 @@ from typing import Any
 import lightning as L
 import torch
 from torch import nn
-from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics import MaxMetric, MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
 from c147.checkpoint import CONFIG_KEY, RUN_CONFIG_KEY
@@ -35,7 +35,11 @@ class Classifier(L.LightningModule):
     """Cross-entropy style classification around ``net``.
 
     Logs ``train/loss``, ``train/acc``, ``train/lr``, ``val/loss``, ``val/acc``, ``val/acc_best``,
-    ``test/loss`` and ``test/acc`` (torchmetrics, epoch-level).
+    ``test/loss`` and ``test/acc`` (torchmetrics, epoch-level). A loss is the mean over the epoch's
+    samples (each batch's mean weighted by its size), so it does not depend on how they are batched.
+    Under DDP every logged value is over all processes: the torchmetrics sum their states across
+    processes before computing, the plain values (``train/lr``, ``train/penalty``,
+    ``train/grad_norm``) are averaged with ``sync_dist``.
 
     Args:
         net: the network, mapping a batch of inputs to class scores (N, num_classes).
@@ -95,7 +99,7 @@ class Classifier(L.LightningModule):
         self.val_acc_best = MaxMetric()
         # in every checkpoint, so that a resumed run continues them: the best validation accuracy so far,
         # and a training epoch's running means when the run stopped in its middle
-        for metric in (self.train_loss, self.train_acc, self.val_acc_best):
+        for metric in self._persistent_metrics().values():
             metric.persistent(True)
         # multitask (a net with ``forward_tasks``): per-task losses and accuracies, ``{stage}/loss_{task}``
         self.task_classes = list(getattr(net, "task_classes", None) or [])
@@ -116,7 +120,7 @@ class Classifier(L.LightningModule):
         losses = [self.loss(s, y[:, t]) for t, s in enumerate(scores)]
         for t, (s, loss) in enumerate(zip(scores, losses, strict=True)):
             name = self.task_names[t]
-            self.task_metrics[f"{stage}_loss_{t}"](loss)
+            self.task_metrics[f"{stage}_loss_{t}"](loss, len(x))
             self.task_metrics[f"{stage}_acc_{t}"](s.argmax(dim=1), y[:, t])
             self.log(f"{stage}/loss_{name}", self.task_metrics[f"{stage}_loss_{t}"], on_step=False, on_epoch=True)
             self.log(f"{stage}/acc_{name}", self.task_metrics[f"{stage}_acc_{t}"], on_step=False, on_epoch=True)
@@ -146,21 +150,21 @@ class Classifier(L.LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         loss, preds = self._step(batch, "train")
-        self.train_loss(loss)
+        self.train_loss(loss, len(batch[1]))  # weighted by the batch size: the mean over samples
         self.train_acc(preds, self._main(batch[1]))
         self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, prog_bar=True)
         penalty = self.regularizer.penalty(self.net) if self.regularizer is not None else None
         if penalty is None:
             return loss
-        self.log("train/penalty", penalty, on_step=False, on_epoch=True)
+        self.log("train/penalty", penalty, on_step=False, on_epoch=True, sync_dist=True)
         return loss + penalty
 
     def on_before_optimizer_step(self, optimizer) -> None:
         if self.grad_clip is not None:
             norm = self.grad_clip(self.parameters())
             if norm is not None:
-                self.log("train/grad_norm", norm, on_step=False, on_epoch=True)
+                self.log("train/grad_norm", norm, on_step=False, on_epoch=True, sync_dist=True)
 
     def optimizer_step(self, *args, **kwargs) -> None:
         super().optimizer_step(*args, **kwargs)
@@ -170,11 +174,11 @@ class Classifier(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         lr = self.trainer.optimizers[0].param_groups[0]["lr"]
-        self.log("train/lr", float(lr), on_step=False, on_epoch=True)
+        self.log("train/lr", float(lr), on_step=False, on_epoch=True, sync_dist=True)
 
     def validation_step(self, batch, batch_idx: int) -> None:
         loss, preds = self._step(batch, "val")
-        self.val_loss(loss)
+        self.val_loss(loss, len(batch[1]))
         self.val_acc(preds, self._main(batch[1]))
         self.log("val/loss", self.val_loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log("val/acc", self.val_acc, on_step=False, on_epoch=True, prog_bar=True)
@@ -183,13 +187,14 @@ class Classifier(L.LightningModule):
         if self.trainer.sanity_checking:  # a check of the code, not a result: it must not be the best
             return
         self.val_acc_best(self.val_acc.compute())
-        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
+        # the metrics' compute() is already over every process (torchmetrics syncs their states)
+        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True, sync_dist=True)
 
     def test_step(self, batch, batch_idx: int) -> torch.Tensor:
         """Returns the main task's predicted classes: the ``outputs`` of callbacks' ``on_test_batch_end``
         (:class:`~c147.lit.insight.Figures` counts them without a second forward pass)."""
         loss, preds = self._step(batch, "test")
-        self.test_loss(loss)
+        self.test_loss(loss, len(batch[1]))
         self.test_acc(preds, self._main(batch[1]))
         self.log("test/loss", self.test_loss, on_step=False, on_epoch=True)
         self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)
@@ -212,3 +217,24 @@ class Classifier(L.LightningModule):
         checkpoint[CONFIG_KEY] = self.config
         if self.run_config is not None:
             checkpoint[RUN_CONFIG_KEY] = self.run_config
+        if self._trainer is not None and self.trainer.world_size > 1:
+            # DDP: every process saves (the first writes); the running metrics it carries are those of all the
+            # processes (summed counts and losses, the highest best), as one process's run would have them
+            state = checkpoint["state_dict"]
+            for name, metric in self._persistent_metrics().items():
+                with metric.sync_context():
+                    state.update({f"{name}.{k}": v.detach().clone() for k, v in metric.metric_state.items()})
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if self._trainer is not None and self.trainer.world_size > 1 and self.trainer.global_rank > 0:
+            # DDP: the checkpoint's running sums are everyone's (on_save_checkpoint); they are counted once, by
+            # the first process, and the others start theirs from zero (their sum over processes is then right)
+            state = checkpoint["state_dict"]
+            for name, metric in self._persistent_metrics().items():
+                if name != "val_acc_best":  # a maximum: the same on every process
+                    metric.reset()
+                    state.update({f"{name}.{k}": v.detach().clone() for k, v in metric.metric_state.items()})
+
+    def _persistent_metrics(self) -> dict[str, Metric]:
+        """The metrics every checkpoint carries (by attribute name): see ``__init__``."""
+        return {"train_loss": self.train_loss, "train_acc": self.train_acc, "val_acc_best": self.val_acc_best}

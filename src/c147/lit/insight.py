@@ -152,8 +152,10 @@ class EpochTimer(Callback):
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         seconds = time.perf_counter() - self._start
-        pl_module.log("time/epoch_seconds", seconds, on_step=False, on_epoch=True)
-        pl_module.log("time/examples_per_second", self._examples / max(seconds, 1e-9), on_step=False, on_epoch=True)
+        # over processes (DDP): the slowest one's time, and every process's examples
+        pl_module.log("time/epoch_seconds", seconds, on_step=False, on_epoch=True, sync_dist=True, reduce_fx="max")
+        pl_module.log("time/examples_per_second", self._examples / max(seconds, 1e-9), on_step=False, on_epoch=True,
+                      sync_dist=True, reduce_fx="sum")
 
 
 _SKIP = (nn.Dropout, nn.Flatten, nn.Identity)
@@ -182,7 +184,7 @@ class Histograms(Callback):
         self._batch: torch.Tensor | None = None
 
     def _due(self, trainer: Trainer) -> bool:
-        return (_writer(trainer) is not None and not trainer.sanity_checking
+        return (trainer.is_global_zero and _writer(trainer) is not None and not trainer.sanity_checking
                 and trainer.current_epoch % self.every_n_epochs == 0)
 
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -319,9 +321,12 @@ class Figures(Callback):
             if len(self._wrong) < self.max_images:
                 self._wrong.append((x[i].detach().cpu(), int(pred[i]), int(y[i])))
 
-    @rank_zero_only
     def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if self._counts is None:
+        if trainer.world_size > 1:  # DDP: each process counted its own share of the test split
+            c = trainer.datamodule.num_classes
+            local = self._counts if self._counts is not None else torch.zeros(c, c, dtype=torch.long)
+            self._counts = trainer.strategy.reduce(local.to(pl_module.device), reduce_op="sum").cpu()
+        if self._counts is None or not trainer.is_global_zero:
             return
         self.confusion = self._counts
         self._emit(trainer, "confusion_matrix", confusion_figure(self._counts))
