@@ -88,6 +88,23 @@ def test_the_run_folder_is_written_once_by_the_first_process(runs):
         len(list((runs["one"] / "tensorboard").rglob("events.out.tfevents.*")))  # rank 0's logger only
 
 
+@pytest.mark.slow
+def test_a_non_finite_loss_in_ddp_stops_both_processes_with_one_report(tmp_path):
+    # tests/test_resume.py's diverging warm-up on 2 processes: both stop at the same step (they agree through an
+    # all-reduce, or one would wait forever in the next), the first process alone writes and tells
+    proc = run_cli("c147-train", "model=mlp", *DDP, "trainer.sync_batchnorm=false", "optim=sgd", "optim.lr=1e8",
+                   "scheduler=linear", "scheduler.start_factor=1e-11", "scheduler.total_iters=1",
+                   "trainer.max_epochs=2", "data.train_samples=256", *QUIET, "hydra.run.dir=run", cwd=tmp_path,
+                   timeout=120)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("c147-train:")]
+    assert "at epoch 1, step" in line and "the last good checkpoint is" in line, line
+    run = tmp_path / "run"
+    assert "the training loss" in json.loads((run / "metrics.json").read_text())["error"]
+    assert not list(run.glob("metrics.attempt*.json"))  # written once
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] == 0
+
+
 def test_ddp_processes_need_c147_train_itself(train_config, capsys):
     # Lightning starts the other processes by running this process's command again: not from pytest
     with pytest.raises(SystemExit) as e:
