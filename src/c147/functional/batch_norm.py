@@ -43,6 +43,23 @@ from torch import Tensor
 _REDUCED = (torch.float16, torch.bfloat16)
 
 
+def _layout(input: Tensor) -> tuple[int, list[int], tuple[int, ...], int, Tensor]:
+    """C, the dims reduced per channel, the (1, C, 1, ...) shape of per-channel values, the values per channel
+    m, and the input in the dtype the statistics are computed in (float32 for half and bfloat16, torch's
+    "opmath")."""
+    C = input.shape[1]
+    x = input.float() if input.dtype in _REDUCED else input
+    return C, [0, *range(2, input.dim())], (1, C) + (1,) * (input.dim() - 2), input.numel() // C, x
+
+
+def _affine(x: Tensor, mean: Tensor, invstd: Tensor, weight: Tensor | None, bias: Tensor | None,
+            shape: tuple[int, ...], out: Tensor | None = None) -> Tensor:
+    """y = (x - mu) * (gamma / sigma) + beta, as one scale and one shift per channel (into ``out`` if given)."""
+    scale = invstd if weight is None else invstd * weight.to(x.dtype)
+    shift = -mean * scale if bias is None else bias.to(x.dtype) - mean * scale
+    return torch.addcmul(shift.view(shape), x, scale.view(shape), out=out)
+
+
 def _stats(x: Tensor, dims: list[int], m: int, shape: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor, Tensor]:
     """mu, biased sigma^2 and 1 / sqrt(sigma^2 + eps) per channel (two passes: mean, then centered).
     The reference form, written with differentiable ops (the double backward recomputes it)."""
@@ -92,12 +109,7 @@ class BatchNormFunction(torch.autograd.Function):
         momentum: float,
         eps: float,
     ) -> Tensor:
-        C = input.shape[1]
-        dims = [0, *range(2, input.dim())]
-        shape = (1, C) + (1,) * (input.dim() - 2)  # per-channel values broadcast over (N, C, *)
-        m = input.numel() // C
-        # half and bfloat16 are computed in float32 (torch's "opmath"), then rounded back
-        x = input.float() if input.dtype in _REDUCED else input
+        C, dims, shape, m, x = _layout(input)  # half and bfloat16 in float32, then rounded back
         buffer = None
         if training:
             mean, var, invstd, buffer = _fast_stats(x, dims, m, shape, eps)
@@ -108,10 +120,7 @@ class BatchNormFunction(torch.autograd.Function):
         else:
             # a copy: the buffer itself may be updated in place before this backward runs
             mean, invstd = running_mean.to(x.dtype, copy=True), (running_var.to(x.dtype) + eps).rsqrt()
-        # y = (x - mu) * (gamma / sigma) + beta, as one scale and one shift per channel
-        scale = invstd if weight is None else invstd * weight.to(x.dtype)
-        shift = -mean * scale if bias is None else bias.to(x.dtype) - mean * scale
-        out = torch.addcmul(shift.view(shape), x, scale.view(shape), out=buffer)  # into the stats' temporary
+        out = _affine(x, mean, invstd, weight, bias, shape, out=buffer)  # into the stats' temporary
         ctx.save_for_backward(input, weight, mean, invstd)
         ctx.training, ctx.eps = training, eps
         ctx.bias_dtype = None if bias is None else bias.dtype
@@ -120,11 +129,7 @@ class BatchNormFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: Tensor) -> tuple[Tensor | None, ...]:
         input, weight, mean, invstd = ctx.saved_tensors
-        C = input.shape[1]
-        dims = [0, *range(2, input.dim())]
-        shape = (1, C) + (1,) * (input.dim() - 2)
-        m = input.numel() // C
-        x = input.float() if input.dtype in _REDUCED else input
+        C, dims, shape, m, x = _layout(input)
         g = grad_output.to(x.dtype)
         need_x, need_w, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[3], ctx.needs_input_grad[4]
         batch_x = need_x and ctx.training  # dL/dx through the batch statistics needs both sums

@@ -45,7 +45,7 @@ import torch.distributed as dist
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from c147.functional.batch_norm import _REDUCED, _check, batch_norm
+from c147.functional.batch_norm import _affine, _check, _layout, batch_norm
 
 
 def _all_reduce(t: Tensor, group) -> Tensor:
@@ -86,11 +86,7 @@ class SyncBatchNormFunction(torch.autograd.Function):
         eps: float,
         process_group,
     ) -> Tensor:
-        C = input.shape[1]
-        dims = [0, *range(2, input.dim())]
-        shape = (1, C) + (1,) * (input.dim() - 2)  # per-channel values broadcast over (N, C, *)
-        n = input.numel() // C  # this process's values per channel
-        x = input.float() if input.dtype in _REDUCED else input  # float32 "opmath" for half / bfloat16
+        C, dims, shape, n, x = _layout(input)  # n: this process's values per channel; x: float32 for half
         # all-reduce 1: [n_p, sum_j x_pj] -> [N, sum_all x]
         packed = torch.empty(C + 1, dtype=torch.float64, device=x.device)
         packed[0] = n
@@ -110,10 +106,7 @@ class SyncBatchNormFunction(torch.autograd.Function):
             # running = (1 - momentum) running + momentum batch, with the unbiased variance of all N values
             running_mean.lerp_(mean.to(running_mean.dtype), momentum)
             running_var.lerp_((var * (N / (N - 1))).to(running_var.dtype), momentum)
-        # y = (x - mu) * (gamma / sigma) + beta, as one scale and one shift per channel
-        scale = invstd if weight is None else invstd * weight.to(x.dtype)
-        shift = -mean * scale if bias is None else bias.to(x.dtype) - mean * scale
-        out = torch.addcmul(shift.view(shape), x, scale.view(shape), out=buffer)  # into the squares' temporary
+        out = _affine(x, mean, invstd, weight, bias, shape, out=buffer)  # into the squares' temporary
         ctx.save_for_backward(input, weight, mean, invstd)
         ctx.count, ctx.process_group = N, process_group
         ctx.bias_dtype = None if bias is None else bias.dtype
@@ -123,11 +116,8 @@ class SyncBatchNormFunction(torch.autograd.Function):
     @once_differentiable  # the all-reduce is not differentiable: no double backward
     def backward(ctx, grad_output: Tensor) -> tuple[Tensor | None, ...]:
         input, weight, mean, invstd = ctx.saved_tensors
-        C = input.shape[1]
-        dims = [0, *range(2, input.dim())]
-        shape = (1, C) + (1,) * (input.dim() - 2)
+        C, dims, shape, _, x = _layout(input)
         N = ctx.count
-        x = input.float() if input.dtype in _REDUCED else input
         g = grad_output.to(x.dtype)
         need_x, need_w, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[3], ctx.needs_input_grad[4]
         x_hat = (x - mean.view(shape)) * invstd.view(shape)
