@@ -10,6 +10,10 @@ Every console script goes through :func:`hydra_entry`:
 3. A ``hydra.run.dir`` that already holds files is refused before Hydra writes into it.
 4. A user error inside the job (``ValueError``, ``TypeError``, missing files, ...) is one line
    naming what was expected and what came, exit 2, and the folder this invocation made is removed.
+5. In a sweep (``-m``) a job's failure is recorded in its folder and the other jobs go on; the sweep
+   ends with a summary (:mod:`c147.sweep`) and exit 1 if a job failed.
+6. The processes Lightning starts for DDP on one machine run the first process's run, in its folder
+   (:func:`ddp_process_argv`).
 
 ``HYDRA_FULL_ERROR=1`` shows the full traceback instead of the one line.
 """
