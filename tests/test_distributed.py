@@ -58,14 +58,17 @@ def test_two_gloo_processes_train_like_one_process_with_twice_the_batch(runs):
                                    rtol=1e-6, atol=0, msg=tag)
 
     # the final weights and batch norm's running statistics: float64, summed in another order (16 + 16 and an
-    # all-reduce against 32) in every step, carried through 24 Adam steps; measured ~1e-11 of each tensor's
-    # largest entry, bound 1e-9 (without synchronized batch norm they differ by 1e0)
+    # all-reduce against 32) in every step. The layers before batch norm have directions without gradient
+    # (batch norm removes their output's shift and scale) where the gradient is rounding noise, which Adam's
+    # normalization turns into steps of up to lr |g| / eps ~ 1e-11, different in the two runs: measured
+    # 2e-10 and 4e-10 of a tensor's largest entry there, 1e-13 to 2e-11 elsewhere; bound 1e-6. Without
+    # synchronized batch norm the weights differ by 1e0
     got = torch.load(two / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
     want = torch.load(one / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
     assert got.keys() == want.keys()
     for key, value in want.items():
         if key.startswith("net.") and value.is_floating_point():
-            assert (got[key] - value).abs().max() <= 1e-9 * value.abs().max(), key
+            assert (got[key] - value).abs().max() <= 1e-6 * value.abs().max(), key
         elif key.startswith("net.") or key.startswith("train_acc."):  # num_batches_tracked, the accuracy counts
             assert torch.equal(got[key], value), key
     mean = {r: s["train_loss.mean_value"] / s["train_loss.weight"] for r, s in (("two", got), ("one", want))}
