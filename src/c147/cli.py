@@ -468,6 +468,13 @@ def check_fresh(run_dir: Path, *names: str) -> None:
         raise FileExistsError(f"run folder {run_dir} already holds {taken[0].name}; refusing to overwrite it")
 
 
+def sweep_job_folders(sweep_dir: Path) -> list[Path]:
+    """The job folders of a multirun folder (``0``, ``1``, ...), in job order (none if it is not a folder)."""
+    if not sweep_dir.is_dir():
+        return []
+    return sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+
+
 def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> Path:
     """Write ``metrics.json`` into ``run_dir``; an earlier one (an interrupted attempt) is kept as
     ``metrics.attempt<N>.json``, never overwritten."""

@@ -32,7 +32,15 @@ import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from c147.checkpoint import checkpoint_config, read_checkpoint
-from c147.cli import check_fresh, hydra_entry, print_summary, remove_failed_run, user_errors, write_metrics
+from c147.cli import (
+    check_fresh,
+    hydra_entry,
+    print_summary,
+    remove_failed_run,
+    sweep_job_folders,
+    user_errors,
+    write_metrics,
+)
 from c147.theory.ensembles import ensemble_squared_error
 
 PROG = "c147-ensemble"
@@ -64,7 +72,7 @@ def member_folders(cfg: DictConfig) -> list[Path]:
         if not sweep.is_dir():
             raise FileNotFoundError(f"multirun: expected a c147-train -m sweep folder, got {sweep.absolute()} "
                                     "(not a folder)")
-        folders = sorted((p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+        folders = sweep_job_folders(sweep)
         if not folders:
             raise ValueError(f"multirun: expected numbered member folders (0, 1, ...) in {sweep}, found none")
     else:

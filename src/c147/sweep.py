@@ -119,9 +119,10 @@ def read_job(folder: Path) -> Job:
 
 
 def read_sweep(sweep_dir: Path) -> list[Job]:
-    """The numbered job folders of a sweep, in job order."""
-    folders = [p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()] if sweep_dir.is_dir() else []
-    return [read_job(p) for p in sorted(folders, key=lambda p: int(p.name))]
+    """The jobs of a sweep, in job order."""
+    from c147.cli import sweep_job_folders
+
+    return [read_job(p) for p in sweep_job_folders(sweep_dir)]
 
 
 def ranked(jobs: list[Job], metric: str | None) -> list[Job]:

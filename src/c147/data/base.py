@@ -160,6 +160,10 @@ class ShardSampler(DistributedSampler):
     def __len__(self) -> int:
         return self.num_samples
 
+    def order(self) -> torch.Tensor:
+        """This rank's sample indices (a tensor)."""
+        return torch.arange(self.rank, self.size, self.num_replicas)
+
     def __iter__(self) -> Iterator[int]:
         return iter(range(self.rank, self.size, self.num_replicas))
 
@@ -245,11 +249,9 @@ class DeviceLoader(ResumableBatches):
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         x, y = self.tensors()
-        if isinstance(self.sampler, ShardSampler):  # this rank's share of an evaluation split
-            self._batches = 0
-            order = torch.as_tensor(list(self.sampler), dtype=torch.long, device=x.device)
-        elif isinstance(self.sampler, ResumableRandomSampler):
-            self._batches = self.sampler.skipped() // self.batch_size
+        if isinstance(self.sampler, (ResumableRandomSampler, ShardSampler)):  # shuffled, or a rank's share
+            resumable = isinstance(self.sampler, ResumableRandomSampler)
+            self._batches = self.sampler.skipped() // self.batch_size if resumable else 0
             order = self.sampler.order().to(x.device)
         else:  # in order: views, no copy
             self._batches = 0
