@@ -11,7 +11,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from c147.cli import CONFIG_DIR
+from c147.app.argv import CONFIG_DIR
 
 BIN = Path(sys.executable).parent
 CONFIG_GROUPS = Path(CONFIG_DIR)
@@ -23,8 +23,8 @@ def compose_config(name: str, overrides: list[str] | None = None) -> DictConfig:
         return compose(config_name=name, overrides=overrides or [])
 
 
-# a run small enough for unit tests: no progress bar, model summary, histograms or figures (tests/lit/test_insight.py
-# and the main job's tests in tests/test_train.py run those)
+# a run small enough for unit tests: no progress bar, model summary, histograms or figures (tests/lit/test_logging.py
+# and the main job's tests in tests/app/test_train.py run those)
 QUIET = ["trainer.enable_progress_bar=false", "callbacks.model_summary=null", "callbacks.histograms=null",
          "callbacks.figures=null"]
 

@@ -55,7 +55,7 @@ def test_make_builds_optimizer_and_scheduler(impl):
 
 
 def test_twinless_pieces_come_from_the_reference_for_torch():
-    from c147 import reference
+    from c147.nn import reference
 
     assert c147.layers("torch").Maxout is reference.Maxout
     assert c147.layers("c147").Maxout is not reference.Maxout

@@ -40,7 +40,7 @@ def dispatch_mode_active() -> bool:
 
 def trunc_normal_by_rejection() -> bool:
     """Whether the installed ``torch.nn.init.trunc_normal_`` samples by rejection, as
-    ``c147.init.trunc_normal_`` does (torch 2.14; older versions used the inverse CDF), so that the
+    ``c147.nn.init.trunc_normal_`` does (torch 2.14; older versions used the inverse CDF), so that the
     same seed gives the same numbers. Probed, not read from the version: in the wide-interval case
     rejection keeps the values of one ``normal_`` draw that fall inside [-2, 2]."""
     state = torch.random.get_rng_state()

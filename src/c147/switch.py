@@ -4,7 +4,7 @@
 either namespace; ``c147.make(kind=..., name=..., impl=...)`` does the same for optimizers,
 learning-rate schedulers and clipping. Every part has a hand-written twin, and ``impl="c147"`` never
 hands out a built-in: a name with no hand-written twin is a ``ValueError`` naming torch's. Pieces torch
-lacks (Maxout) come, for ``impl="torch"``, from ``c147.reference``: plain compositions of torch ops.
+lacks (Maxout) come, for ``impl="torch"``, from ``c147.nn.reference``: plain compositions of torch ops.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ _MODULES = {
     "optim": ("c147.optim", "torch.optim"),
     "lr_scheduler": ("c147.optim.lr_scheduler", "torch.optim.lr_scheduler"),
     "clip": ("c147.optim.clip", "torch.nn.utils"),
-    "init": ("c147.init", "torch.nn.init"),
+    "init": ("c147.nn.init", "torch.nn.init"),
 }
 
 _fallbacks: set[str] = set()  # stays empty: see fallbacks()
@@ -64,7 +64,7 @@ def lookup(kind: str, name: str, impl: str) -> Any:
     mod = importlib.import_module(builtin)
     if hasattr(mod, name):
         return getattr(mod, name)
-    reference = importlib.import_module("c147.reference")
+    reference = importlib.import_module("c147.nn.reference")
     if kind == "nn" and impl == "torch" and hasattr(reference, name):
         return getattr(reference, name)  # twin-less piece: a plain composition of torch ops
     raise ValueError(f"unknown {kind} name {name!r}: {builtin} has no such attribute")

@@ -8,7 +8,13 @@ import torch
 from sklearn.neighbors import KNeighborsClassifier
 from threadpoolctl import threadpool_limits
 
-from c147.classic import KNNClassifier, NotFittedError, distance_concentration, pairwise_sq_distances
+from c147.classic import (
+    KNNClassifier,
+    NotFittedError,
+    distance_concentration,
+    nearest_and_farthest,
+    pairwise_sq_distances,
+)
 from c147.classic.knn import METHODS, _heap_select, nearest
 from tests.twins import DEVICES, rand
 
@@ -178,6 +184,32 @@ def test_distance_concentration_shrinks_with_dimension():
     assert [d for d, _ in distance_concentration(dims, n_points=10)] == dims
     assert all(a > b for a, b in zip(ratios, ratios[1:], strict=False)), ratios
     assert ratios[0] > 10 and ratios[-1] < 0.3
+
+
+def test_distance_concentration_is_one_point_against_the_others():
+    """(max - min) / min of the distances from the first of n + 1 uniform points to the n others."""
+    pts = torch.rand(51, 20, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    dist = (pts[1:] - pts[0]).norm(dim=1)
+    assert distance_concentration([20], n_points=50, seed=3) == [(20, ((dist.max() - dist.min()) / dist.min()).item())]
+
+
+def test_nearest_and_farthest_are_each_querys_extreme_distances():
+    """Against the two-loop squared distances, exact for whole-number features."""
+    g = torch.Generator().manual_seed(0)
+    queries, points = (torch.randint(-5, 6, shape, generator=g).double() for shape in ((7, 4), (30, 4)))
+    sq = pairwise_sq_distances(queries, points, "two_loops")
+    near, far = nearest_and_farthest(queries, points)
+    torch.testing.assert_close(near, sq.min(1).values.sqrt(), rtol=1e-15, atol=0)
+    torch.testing.assert_close(far, sq.max(1).values.sqrt(), rtol=1e-15, atol=0)
+    assert [t.shape for t in nearest_and_farthest(queries[:0], points)] == [(0,), (0,)]
+
+
+@pytest.mark.parametrize("queries, points", [(torch.zeros(2, 3), torch.zeros(4, 2)),  # another d
+                                             (torch.zeros(3), torch.zeros(4, 3)),  # not (q, d)
+                                             (torch.zeros(2, 3), torch.zeros(0, 3))])  # no points
+def test_nearest_and_farthest_bad_shapes(queries, points):
+    with pytest.raises(ValueError, match=r"Expected queries \(q, d\) and points \(n, d\) with the same d and n >= 1"):
+        nearest_and_farthest(queries, points)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 5, 8])

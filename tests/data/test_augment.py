@@ -21,10 +21,10 @@ import torchvision.transforms.v2.functional as TF
 from torchvision.transforms import InterpolationMode
 
 import c147.data.augment as A
+from c147.app.train import train
 from c147.data import DigitsDataModule, SyntheticDataModule
 from c147.data.augment.affine import inverse_affine_matrix, source_coords
 from c147.data.base import batch_seed, bootstrap_indices
-from c147.train import train
 from tests.twins import DEVICES
 
 NEAREST, BILINEAR = InterpolationMode.NEAREST, InterpolationMode.BILINEAR

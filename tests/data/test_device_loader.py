@@ -7,9 +7,9 @@ import lightning as L
 import pytest
 import torch
 
+from c147.app.build import build
 from c147.data import DigitsDataModule
 from c147.data.base import DeviceLoader
-from c147.train import build
 from tests.twins import DEVICES
 
 

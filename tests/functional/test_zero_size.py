@@ -91,6 +91,13 @@ CASES = {
                                                 dict(reduction="none")),
     "multi_margin_loss none of an empty batch": (C.multi_margin_loss, F.multi_margin_loss, [r(0, 3), labels(0)],
                                                  dict(reduction="none")),
+    # OpInfo's samples: an empty vector (no channel dim) with running statistics of size 0, no weight or bias
+    "batch_norm of an empty vector, training": (C.batch_norm, F.batch_norm, [r(0), r(0), u(0)], dict(training=True)),
+    "batch_norm of an empty vector, evaluation": (C.batch_norm, F.batch_norm, [r(0), r(0), u(0)],
+                                                  dict(training=False)),
+    # torch takes weight[0] and bias[0]: their gradients are zeros of their own size
+    "batch_norm of an empty vector, affine": (C.batch_norm, F.batch_norm, [r(0), r(0), u(0), r(3), r(2, seed=1)],
+                                              dict(training=True)),
 }
 
 
@@ -152,3 +159,46 @@ def test_batch_norm_modules_on_an_empty_batch(ours, twin, shape):
     torch.testing.assert_close(a(x), b(x), rtol=0, atol=0)
     for (name, p), q in zip(a.named_buffers(), b.buffers(), strict=True):
         torch.testing.assert_close(p, q, rtol=0, atol=0, msg=name)
+
+
+def bn_both(x, *args, **kwargs):
+    """(ours, torch's) batch_norm of ``x``, or the (type, message) each raised."""
+    out = []
+    for fn in (C.batch_norm, F.batch_norm):
+        try:
+            out.append(fn(x, *args, **kwargs))
+        except (ValueError, IndexError, RuntimeError) as error:
+            out.append((type(error), str(error)))
+    return out
+
+
+EMPTY_VECTOR = {
+    # torch reads no running statistics for (0,): any size, only one of them, or none even in evaluation
+    "no running statistics, training": ((None, None), dict(training=True)),
+    "no running statistics, evaluation": ((None, None), dict(training=False)),
+    "running statistics of another size": ((torch.zeros(3), torch.ones(3)), dict(training=False)),
+    "only running_mean": ((torch.zeros(0), None), dict(training=True)),
+    "float32 weight and bias of size 1": ((None, None, torch.ones(1), torch.zeros(1)), dict(training=False)),
+    "half": ((None, None), dict(training=True, dtype=torch.float16)),
+    # the errors torch raises for (0,): eps, and weight[0] of an empty weight
+    "eps 0 in training": ((None, None), dict(training=True, eps=0.0)),
+    "negative eps in evaluation": ((None, None), dict(training=False, eps=-1.0)),
+    "empty weight": ((None, None, torch.ones(0)), dict(training=True)),
+    "empty bias": ((None, None, None, torch.ones(0)), dict(training=False)),
+}
+
+
+@pytest.mark.parametrize("name", list(EMPTY_VECTOR))
+def test_batch_norm_of_an_empty_vector_like_torch(name):
+    """torch's zero-size shortcut for shape (0,): the same output (empty, the input's dtype) and the same
+    error where torch raises one; the running statistics are left as they were."""
+    args, kwargs = EMPTY_VECTOR[name]
+    x = torch.randn(0, dtype=kwargs.pop("dtype", torch.float32))
+    before = [None if t is None else t.clone() for t in args[:2]]
+    ours, theirs = bn_both(x, *args, **kwargs)
+    if isinstance(theirs, tuple):
+        assert ours == theirs
+        return
+    assert ours.shape == theirs.shape == (0,) and ours.dtype == theirs.dtype == x.dtype
+    for a, b in zip(args[:2], before, strict=True):
+        assert a is None or torch.equal(a, b)

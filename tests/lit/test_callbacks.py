@@ -15,9 +15,9 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from torch.utils.data import TensorDataset
 
+from c147.app.build import build
 from c147.data.base import ResumableDataLoader, ResumableRandomSampler
 from c147.lit.callbacks import LastCheckpoint, RunGuard, TrainingInterrupted, rng_states, set_rng_states
-from c147.train import build
 
 
 def test_the_order_is_a_function_of_seed_and_epoch():

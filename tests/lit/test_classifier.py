@@ -5,7 +5,7 @@ import torch
 import c147
 from c147.lit import Classifier
 from c147.lit.classifier import AUX_WEIGHT
-from c147.regularize import Regularizer
+from c147.nn.regularize import Regularizer
 
 
 class TwoHeads(torch.nn.Module):

@@ -9,8 +9,9 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
+from c147.app.build import check_monitors
+from c147.app.train import train
 from c147.lit.early_stopping import EarlyStopping, stopped_epoch
-from c147.train import check_monitors, train
 
 
 class Scripted(L.LightningModule):

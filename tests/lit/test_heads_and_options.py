@@ -9,12 +9,12 @@ import torch
 from hydra.utils import instantiate
 
 import c147.functional as F
-import c147.reference
-from c147.init import calculate_gain
+import c147.nn.reference
+from c147.app.build import build
 from c147.lit import ClassificationLoss
 from c147.models import lenet5, mlp
 from c147.models.options import ACTIVATIONS, INITS, FeatureMaxout
-from c147.train import build
+from c147.nn.init import calculate_gain
 from tests.conftest import compose_config
 from tests.twins import TOL
 
@@ -94,7 +94,7 @@ def test_activation_layers_are_ours_and_maxout_halves_the_width(activation):
         assert model(torch.randn(2, 1, 32, 32)).shape == (2, 10)
     maxout = lenet5(activation="maxout")
     assert maxout.features[0].out_channels == 12 and maxout.features[3].in_channels == 6
-    assert maxout.features[1]._maxout is F.maxout and FeatureMaxout(impl="torch")._maxout is c147.reference.maxout
+    assert maxout.features[1]._maxout is F.maxout and FeatureMaxout(impl="torch")._maxout is c147.nn.reference.maxout
 
 
 @pytest.mark.parametrize("scheme, std", [
@@ -109,7 +109,7 @@ def test_init_schemes_draw_the_sheets_scales_and_zero_the_biases(scheme, std):
     assert fc.weight.std().item() == pytest.approx(std(1024, 512), rel=0.02) and not fc.bias.any()
     torch.manual_seed(0)
     theirs = mlp(init=scheme, hidden=(512,), impl="torch").net[1]
-    assert torch.equal(fc.weight, theirs.weight)  # c147.init draws what torch.nn.init draws
+    assert torch.equal(fc.weight, theirs.weight)  # c147.nn.init draws what torch.nn.init draws
 
 
 def test_torch_default_init_keeps_the_layers_own_draws():
@@ -162,7 +162,7 @@ def test_balanced_class_weights_come_from_the_training_split(train_config):
     (["model.noise.hidden=-0.1"], "noise.hidden: expected a standard deviation >= 0, got -0.1"),
 ])
 def test_bad_options_are_one_line_errors_naming_the_key(train_config, overrides, message, capsys):
-    from c147.train import train
+    from c147.app.train import train
 
     with pytest.raises(SystemExit) as exit_info:
         train(train_config(*overrides))

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from c147.models import lenet5, mlp
+from c147.models._checks import check_model_arguments
 from c147.models.lenet import lenet5_feature_size, lenet5_min_size
 
 
@@ -48,6 +49,8 @@ def test_lenet5_too_small_input_names_the_smallest_size():
         (dict(noise={"hidden": -1.0}), r"noise.hidden: expected a standard deviation >= 0, got -1.0"),
         (dict(pool="lp"), "pool must be 'max' or 'avg', got 'lp'"),
         (dict(impl="jax"), "impl must be one of"),
+        (dict(num_classes=0), "^num_classes must be positive, got 0$"),
+        (dict(in_channels=-1), "^in_channels must be positive, got -1$"),
     ],
 )
 def test_lenet5_bad_arguments(kwargs, message):
@@ -65,7 +68,10 @@ def test_mlp_shapes_and_parameter_count(impl):
 @pytest.mark.parametrize(
     "kwargs, message",
     [(dict(activation="swish"), "activation: expected one of"), (dict(hidden=(8, 0)), "hidden widths must be positive"),
-     (dict(init="he"), "init: expected one of"), (dict(noise={"weight": "big"}), "noise.weight: expected")],
+     (dict(init="he"), "init: expected one of"), (dict(noise={"weight": "big"}), "noise.weight: expected"),
+     (dict(num_classes=0), "^num_classes must be positive, got 0$"),
+     (dict(in_channels=0), "^in_channels must be positive, got 0$"),
+     (dict(dropout=1.5), "^dropout probability has to be between 0 and 1, but got 1.5$")],  # torch's Dropout
 )
 def test_mlp_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -96,3 +102,18 @@ def test_vgg_variants_come_from_one_table_keyed_by_name():
     assert [(k, v.shape) for k, v in a.state_dict().items()] == [(k, v.shape) for k, v in b.state_dict().items()]
     with pytest.raises(ValueError, match="unknown VGG variant 'vgg12'"):
         vgg("vgg12")
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, message",
+    [((0, 3), {}, "^num_classes must be positive, got 0$"),
+     ((10, 0), dict(name="AlexNet"), "^AlexNet: in_channels must be positive, got 0$"),
+     ((10, 3), dict(dropout=0.5, dropout_aux=1.5), r"^dropout_aux must be in \[0, 1\], got 1.5$"),
+     ((0, 0), dict(dropout=-1.0), "^num_classes"),  # the first argument out of range
+     ((10, 3, "VGG"), dict(dropout=-0.1), r"^VGG: dropout must be in \[0, 1\], got -0.1$")],
+)
+def test_check_model_arguments(args, kwargs, message):
+    """The checks every model shares, in one place (each model's own messages: tests/models/test_*.py)."""
+    with pytest.raises(ValueError, match=message):
+        check_model_arguments(*args, **kwargs)
+    check_model_arguments(10, 3, "AlexNet", dropout=0.0, dropout_aux=1.0)  # the bounds are allowed

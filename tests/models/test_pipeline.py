@@ -2,14 +2,14 @@
 
 import pytest
 
-from c147.train import train
+from c147.app.train import train
 from tests.conftest import CONFIG_GROUPS
 
 MODELS = sorted(p.stem for p in (CONFIG_GROUPS / "model").glob("*.yaml"))
 # what a model needs from the data beyond the defaults: multitask trains on a second label
 NEEDS = {"multitask": ["data.second_label=parity"]}
 # the eight VGG configs are one class with other layer lists (tests/models/test_vgg.py runs each one's forward
-# and backward, tests/test_configs.py instantiates each config): through the pipeline, 2-6 s a run here, the
+# and backward, tests/app/test_configs.py instantiates each config): through the pipeline, 2-6 s a run here, the
 # shallowest with and without batch norm and the deepest with it (impl=c147), the shallowest and the deepest
 # (impl=torch)
 VGG_RUNS = {"c147": ("vgg11", "vgg11_bn", "vgg19_bn"), "torch": ("vgg11", "vgg19_bn")}

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn as torch_nn
 
-from c147 import reference
+from c147.nn import reference
 from c147.nn.activation import ELU, LeakyReLU, Maxout, PReLU, ReLU, Sigmoid, Softplus, Tanh
 from c147.nn.conv import Conv2d
 from c147.nn.flatten import Flatten
@@ -23,7 +23,7 @@ from c147.nn.pooling import AvgPool2d, MaxPool2d
 
 @dataclass(frozen=True)
 class ModuleInfo:
-    """One constructor case: ours, its twin (torch's, or the torch composition of c147.reference), the
+    """One constructor case: ours, its twin (torch's, or the torch composition of c147.nn.reference), the
     constructor kwargs, the input shape, and the scale of the normal input numbers."""
 
     ours: type[torch.nn.Module]

@@ -7,8 +7,8 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import c147
+from c147.app.train import train
 from c147.models import lenet5
-from c147.train import train
 from tests.conftest import tensorboard_run
 from tests.twins import DEVICES, assert_reduced_precision
 
@@ -51,7 +51,7 @@ def test_compile_true_trains_like_eager(train_config):
     (checkpoints load across), and LeNet-5 compiles without a graph break."""
     import lightning as L
 
-    from c147.train import build
+    from c147.app.build import build
 
     assert torch._dynamo.explain(lenet5(impl="c147"))(torch.randn(2, 1, 32, 32)).graph_break_count == 0
     runs = {}

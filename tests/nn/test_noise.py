@@ -7,7 +7,7 @@ import torch
 from c147.functional.noise import GaussianNoiseFunction, gaussian_noise
 from c147.models import lenet5, mlp
 from c147.nn import GaussianNoise
-from c147.reference import GaussianNoise as TwinNoise
+from c147.nn.reference import GaussianNoise as TwinNoise
 from tests.twins import TOL, assert_backward_is, rand
 
 

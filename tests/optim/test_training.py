@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from c147.train import train
+from c147.app.train import train
 from tests.conftest import CONFIG_GROUPS
 
 

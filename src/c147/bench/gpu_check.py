@@ -59,7 +59,7 @@ def _tests(out: Path, timeout: float) -> dict:
 
 def _bench(out: Path, suite: str, compiled: bool, dtype: str, families, timeout: float) -> dict:
     folder = out / f"bench-{suite}-{'compiled' if compiled else 'eager'}-{dtype}"
-    args = [sys.executable, "-m", "c147.bench.run", f"suite={suite}", "device=cuda", f"compile={str(compiled).lower()}",
+    args = [sys.executable, "-m", "c147.app.bench", f"suite={suite}", "device=cuda", f"compile={str(compiled).lower()}",
             f"dtype={dtype}", *BENCH_ARGS, f"hydra.run.dir={folder}"]
     if families:
         args.append(f"families=[{','.join(families)}]")
@@ -87,7 +87,8 @@ def _vgg_epoch(out: Path, timeout: float) -> dict:
     total = 0.0
     for impl in ("c147", "torch"):
         folder = out / f"vgg11-{impl}"
-        args = [sys.executable, "-m", "c147.train", "model=vgg11", "data=digits", "data.image_size=32", "trainer=gpu",
+        args = [sys.executable, "-m", "c147.app.train", "model=vgg11", "data=digits", "data.image_size=32",
+                "trainer=gpu",
                 "trainer.max_epochs=1", f"impl={impl}", "test=false", "trainer.enable_progress_bar=false",
                 "callbacks.histograms=null", "callbacks.figures=null", f"hydra.run.dir={folder}"]
         status, seconds, output = _run(args, out / f"{folder.name}.log", timeout / 2)

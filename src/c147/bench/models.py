@@ -30,7 +30,7 @@ CASES = [
     Case("vgg11", "train step", 3, 32),
 ]
 FAMILIES = [c.family for c in CASES]
-# what every suite declares (c147.bench.run): images a timed call processes, for a throughput column
+# what every suite declares (c147.app.bench): images a timed call processes, for a throughput column
 IMAGES_PER_STEP: int | None = BATCH  # one training step on a batch
 
 

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 import c147.functional as C
-from c147 import reference
 from c147.bench.harness import Pair, relative_error
+from c147.nn import reference
 
 
 @dataclass
@@ -92,7 +92,7 @@ def _batch_norm_case() -> Case:
 
 CASES.append(_batch_norm_case())
 FAMILIES = sorted({c.family for c in CASES})
-# what every suite declares (c147.bench.run): images a timed call processes, for a throughput column
+# what every suite declares (c147.app.bench): images a timed call processes, for a throughput column
 IMAGES_PER_STEP: int | None = None  # one op a case: no images
 
 

@@ -64,7 +64,7 @@ def _case(opt: str, workload: str, label: str, ours: str, twin: str) -> Case:
 CASES = [_case(opt, workload, label, ours, twin) for opt in OPTIMIZERS for workload in WORKLOADS
          for label, (ours, twin) in PATHS.items()]
 FAMILIES = list(OPTIMIZERS)
-# what every suite declares (c147.bench.run): images a timed call processes, for a throughput column
+# what every suite declares (c147.app.bench): images a timed call processes, for a throughput column
 IMAGES_PER_STEP: int | None = None  # optimizer steps: no images
 
 

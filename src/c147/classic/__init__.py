@@ -18,7 +18,7 @@ Example:
 from c147.classic.bagging import Bagging
 from c147.classic.base import NotFittedError, clone
 from c147.classic.grad_check import grad_check, numerical_gradient, rel_error
-from c147.classic.knn import KNNClassifier, distance_concentration, pairwise_sq_distances
+from c147.classic.knn import KNNClassifier, distance_concentration, nearest_and_farthest, pairwise_sq_distances
 from c147.classic.least_squares import LeastSquares, LeastSquaresClassifier, least_squares_solve
 from c147.classic.linear import LinearSVM, SoftmaxClassifier, compare_solvers, plot_solver_comparison
 from c147.classic.losses import binary_hinge_loss_grad, multiclass_hinge_loss_grad, softmax_loss_grad
@@ -37,6 +37,6 @@ __all__ = [
     "NotFittedError",
     "SoftmaxClassifier", "StandardScaler", "binary_hinge_loss_grad", "clone", "compare_solvers", "cross_val_score",
     "distance_concentration", "grad_check", "least_squares_solve", "multiclass_hinge_loss_grad",
-    "numerical_gradient", "pairwise_sq_distances", "plot_accuracy_vs_k", "plot_solver_comparison", "rel_error",
-    "select_k", "softmax_loss_grad", "train_test_split",
+    "nearest_and_farthest", "numerical_gradient", "pairwise_sq_distances", "plot_accuracy_vs_k",
+    "plot_solver_comparison", "rel_error", "select_k", "softmax_loss_grad", "train_test_split",
 ]

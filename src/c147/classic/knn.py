@@ -234,6 +234,26 @@ def distance_concentration(dims: list[int], n_points: int = 500, seed: int = 0) 
     out = []
     for d in dims:
         pts = torch.rand(n_points + 1, d, generator=g, dtype=torch.float64)
-        dist = (pts[1:] - pts[0]).norm(dim=1)
-        out.append((d, ((dist.max() - dist.min()) / dist.min()).item()))
+        near, far = nearest_and_farthest(pts[:1], pts[1:])  # the first point asks, the others answer
+        out.append((d, ((far - near) / near).item()))
     return out
+
+
+def nearest_and_farthest(queries: Tensor, points: Tensor) -> tuple[Tensor, Tensor]:
+    """The Euclidean distance from each row of ``queries`` (q, d) to its nearest and to its farthest row of
+    ``points`` (n, d): two (q,) tensors. Their ratio is what concentrates in high dimension (nearest /
+    farthest -> 1; :func:`distance_concentration`).
+
+    The distances are norms of the differences, query by query, not ``pairwise_sq_distances``'s
+    ||x||^2 + ||y||^2 - 2 x.y: the nearest distance is the smallest, where that form's cancellation weighs most.
+
+    Example:
+        >>> near, far = nearest_and_farthest(torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0], [0.0, 1.0]]))
+        >>> near, far
+        (tensor([1.]), tensor([5.]))
+    """
+    if queries.ndim != 2 or points.ndim != 2 or queries.shape[1] != points.shape[1] or not len(points):
+        raise ValueError(f"Expected queries (q, d) and points (n, d) with the same d and n >= 1, got "
+                         f"{tuple(queries.shape)} and {tuple(points.shape)}")
+    dist = torch.stack([(points - q).norm(dim=1) for q in queries]) if len(queries) else points.new_empty(0, 1)
+    return dist.min(1).values, dist.max(1).values

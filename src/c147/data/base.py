@@ -3,7 +3,10 @@ and the training-time augmentation."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -398,6 +401,48 @@ class ClassificationDataModule(L.LightningDataModule):
         return self._loader(self.test_set, shuffle=False)
 
 
+def loader_arguments(**defaults: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a subclass's ``__init__(self, <its own arguments>, **loader)`` the loader arguments, declared once:
+    :class:`ClassificationDataModule`'s (batch_size, num_workers, seed, augment, bootstrap, split_seed,
+    on_device), which ``loader`` then holds, with the base class's defaults unless ``defaults`` changes them
+    (``@loader_arguments(batch_size=32)``).
+
+    The decorated ``__init__`` shows them in its signature and type hints, keyword-only after its own
+    arguments, as if declared there: the configs pass them as flat keys (``data.batch_size=16``), and the
+    config checks read the target's signature to name a bad value's key (``data.batch_size: expected int``).
+
+    Raises:
+        TypeError: a default for an argument the base class does not take.
+    """
+    base = inspect.signature(ClassificationDataModule.__init__)
+    names = [name for name in base.parameters if name != "self"]
+    unknown = sorted(set(defaults) - set(names))
+    if unknown:
+        raise TypeError(f"loader_arguments: {unknown[0]!r} is not a loader argument ({', '.join(names)})")
+    # resolved hints, not the strings of ``from __future__ import annotations``: a subclass's module need not
+    # import the names they use (``Sequence``)
+    hints = typing.get_type_hints(ClassificationDataModule.__init__)
+    params = [base.parameters[name].replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints[name],
+                                            default=defaults.get(name, base.parameters[name].default))
+              for name in names]
+
+    def decorate(init: Callable[..., None]) -> Callable[..., None]:
+        *own, loader = inspect.signature(init).parameters.values()
+        if loader.kind is not inspect.Parameter.VAR_KEYWORD:
+            raise TypeError(f"loader_arguments: {init.__qualname__} must end with **loader")
+
+        @functools.wraps(init)
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            init(self, *args, **{**defaults, **kwargs})
+
+        __init__.__signature__ = inspect.signature(init).replace(parameters=[*own, *params])
+        __init__.__annotations__ = {**{k: v for k, v in init.__annotations__.items() if k != loader.name},
+                                    **{name: hints[name] for name in names}}
+        return __init__
+
+    return decorate
+
+
 __all__ = [
     "ClassificationDataModule",
     "DeviceLoader",
@@ -410,6 +455,7 @@ __all__ = [
     "bootstrap_indices",
     "epoch_seed",
     "fraction_to_count",
+    "loader_arguments",
     "seeded_split",
     "split_counts",
 ]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_digits
 from torch.utils.data import TensorDataset
 
-from c147.data.base import ClassificationDataModule, seeded_split, split_counts
+from c147.data.base import ClassificationDataModule, loader_arguments, seeded_split, split_counts
 
 # a second label from the digit, for multitask learning
 SECOND_LABELS = {
@@ -35,32 +36,27 @@ class DigitsDataModule(ClassificationDataModule):
             ``"at_least_5"`` (1 for digits 5-9), from the original digit; the labels become (N, 2).
         class_keep: an imbalanced training split: ``{digit: fraction}`` keeps that fraction of the digit's
             training samples (``{0: 0.1}``: a tenth of the zeros; at least one). Validation and test are unchanged.
-        batch_size, num_workers, seed, augment, bootstrap, split_seed, on_device: see :class:`ClassificationDataModule`.
+        **loader: batch_size (32 here), num_workers, seed, augment, bootstrap, split_seed, on_device, keyword only:
+            see :class:`ClassificationDataModule`.
     """
 
     num_classes = 10
     in_channels = 1
     native_size = 8  # the images' own side: 64 pixels, as scikit-learn's load_digits gives them
 
+    @loader_arguments(batch_size=32)  # small data: many small steps per epoch
     def __init__(
         self,
         image_size: int = 32,
         val_fraction: float = 0.15,
         test_fraction: float = 0.2,
-        batch_size: int = 32,
-        num_workers: int = 0,
-        seed: int = 0,
-        augment: str | Sequence[str] | None = None,
-        bootstrap: bool = False,
-        split_seed: int | None = None,
-        on_device: bool = False,
         classes: Sequence[int] | None = None,
         train_samples: int | None = None,
         second_label: str | None = None,
         class_keep: dict[int, float] | None = None,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed, augment=augment,
-                         bootstrap=bootstrap, split_seed=split_seed, on_device=on_device)
+        super().__init__(**loader)
         if not isinstance(image_size, int) or image_size < 1:
             raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
         self.image_size = image_size

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch.utils.data import TensorDataset
 
-from c147.data.base import ClassificationDataModule, seeded_split, split_counts
+from c147.data.base import ClassificationDataModule, loader_arguments, seeded_split, split_counts
 
 KINDS = ("blobs", "spirals")
 
@@ -41,13 +41,14 @@ class SyntheticDataModule(ClassificationDataModule):
         num_samples: total number of points, split into train / val / test.
         num_classes: number of classes (>= 2).
         noise: standard deviation of the Gaussian noise.
-        batch_size, num_workers, seed, bootstrap, split_seed, on_device: see :class:`ClassificationDataModule`.
-        augment: must stay null: the points are not images.
+        **loader: batch_size, num_workers, seed, bootstrap, split_seed, on_device, keyword only: see
+            :class:`ClassificationDataModule`; augment must stay null: the points are not images.
     """
 
     in_channels = 2
     image_size = 1
 
+    @loader_arguments()
     def __init__(
         self,
         kind: str = "spirals",
@@ -56,18 +57,12 @@ class SyntheticDataModule(ClassificationDataModule):
         noise: float = 0.2,
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        seed: int = 0,
-        augment: str | Sequence[str] | None = None,
-        bootstrap: bool = False,
-        split_seed: int | None = None,
-        on_device: bool = False,
+        **loader: Any,
     ) -> None:
+        augment = loader.pop("augment", None)
         if augment:
             raise ValueError(f"augment: the synthetic data are 2-D points, not images; got {augment!r} (use null)")
-        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed, bootstrap=bootstrap,
-                         split_seed=split_seed, on_device=on_device)
+        super().__init__(**loader)
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if not isinstance(num_classes, int) or num_classes < 2:

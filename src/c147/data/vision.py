@@ -7,13 +7,13 @@ where the files live, and the dataset's standard per-channel mean / std.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from torchvision import datasets, transforms
 from torchvision.datasets import VisionDataset
 
-from c147.data.base import ClassificationDataModule, Subset, fraction_to_count, seeded_split
+from c147.data.base import ClassificationDataModule, Subset, fraction_to_count, loader_arguments, seeded_split
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -52,8 +52,8 @@ class TorchvisionDataModule(ClassificationDataModule):
         download: let :meth:`prepare_data` fetch the files when they are missing.
         val_fraction: share of the official train split held out for validation, in [0, 1).
         image_size: side of the square images fed to the network.
-        batch_size, num_workers, seed, augment, bootstrap, split_seed, on_device: see :class:`ClassificationDataModule`;
-            ``split_seed`` fixes the train / val split.
+        **loader: batch_size, num_workers, seed, augment, bootstrap, split_seed, on_device, keyword only: see
+            :class:`ClassificationDataModule`; ``split_seed`` fixes the train / val split.
 
     Raises:
         ValueError: if an argument has the wrong type or is out of range.
@@ -67,22 +67,16 @@ class TorchvisionDataModule(ClassificationDataModule):
     mean: tuple[float, ...]
     std: tuple[float, ...]
 
+    @loader_arguments()
     def __init__(
         self,
         data_dir: str | os.PathLike[str] = "data",
         download: bool = False,
         val_fraction: float = 0.1,
         image_size: int = 32,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        seed: int = 0,
-        augment: str | Sequence[str] | None = None,
-        bootstrap: bool = False,
-        split_seed: int | None = None,
-        on_device: bool = False,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed, augment=augment,
-                         bootstrap=bootstrap, split_seed=split_seed, on_device=on_device)
+        super().__init__(**loader)
         if not isinstance(data_dir, (str, os.PathLike)) or not os.fspath(data_dir):
             raise ValueError(f"data_dir must be a non-empty path, got {data_dir!r}")
         # ValueError, not TypeError, for bad types too: c147 reports every config mistake alike

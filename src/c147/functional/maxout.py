@@ -1,6 +1,6 @@
 """Maxout (Goodfellow et al. 2013) with a hand-written backward.
 
-Torch has no maxout: its reference is ``c147.reference.maxout``, a max over a reshaped view with
+Torch has no maxout: its reference is ``c147.nn.reference.maxout``, a max over a reshaped view with
 autograd doing the backward.
 """
 

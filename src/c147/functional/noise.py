@@ -50,7 +50,7 @@ def gaussian_noise(input: Tensor, sigma: float = 0.1, training: bool = True,
     """``input + sigma * N(0, 1)`` in training, ``input`` itself otherwise (or when ``sigma`` is 0).
 
     The noise is ``torch.randn_like(input)`` (or ``torch.randn`` with ``generator``): the same draws as
-    the twin ``c147.reference.gaussian_noise`` under the same seed.
+    the twin ``c147.nn.reference.gaussian_noise`` under the same seed.
 
     Args:
         input: any shape.
@@ -63,7 +63,7 @@ def gaussian_noise(input: Tensor, sigma: float = 0.1, training: bool = True,
 
     Example:
         >>> import torch
-        >>> from c147.reference import gaussian_noise as twin
+        >>> from c147.nn.reference import gaussian_noise as twin
         >>> x = torch.randn(2, 3)
         >>> _ = torch.manual_seed(0); ours = gaussian_noise(x, 0.1)
         >>> _ = torch.manual_seed(0); theirs = twin(x, 0.1)

@@ -45,7 +45,16 @@ import torch.distributed as dist
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from c147.functional.batch_norm import _affine, _check, _layout, batch_norm
+from c147.functional.batch_norm import (
+    _batch_grad_input,
+    _check,
+    _gamma_invstd,
+    _grads,
+    _layout,
+    _normalize,
+    _update_running,
+    batch_norm,
+)
 
 
 def _all_reduce(t: Tensor, group) -> Tensor:
@@ -103,41 +112,29 @@ class SyncBatchNormFunction(torch.autograd.Function):
         var = (_all_reduce(squares, process_group) / N).to(x.dtype)  # biased sigma^2
         invstd = (var + eps).rsqrt()
         if running_mean is not None:
-            # running = (1 - momentum) running + momentum batch, with the unbiased variance of all N values
-            running_mean.lerp_(mean.to(running_mean.dtype), momentum)
-            running_var.lerp_((var * (N / (N - 1))).to(running_var.dtype), momentum)
-        out = _affine(x, mean, invstd, weight, bias, shape, out=buffer)  # into the squares' temporary
-        ctx.save_for_backward(input, weight, mean, invstd)
+            _update_running(running_mean, running_var, mean, var, N, momentum)  # Bessel's correction for all N values
         ctx.count, ctx.process_group = N, process_group
-        ctx.bias_dtype = None if bias is None else bias.dtype
-        return out.to(input.dtype)
+        return _normalize(ctx, input, x, mean, invstd, weight, bias, shape, out=buffer)  # into the squares' temporary
 
     @staticmethod
     @once_differentiable  # the all-reduce is not differentiable: no double backward
     def backward(ctx, grad_output: Tensor) -> tuple[Tensor | None, ...]:
         input, weight, mean, invstd = ctx.saved_tensors
         C, dims, shape, _, x = _layout(input)
-        N = ctx.count
         g = grad_output.to(x.dtype)
-        need_x, need_w, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[3], ctx.needs_input_grad[4]
         x_hat = (x - mean.view(shape)) * invstd.view(shape)
         sum_g = g.sum(dims)  # local sum_j g_pj: dL/dbeta (zeros for an empty shard)
         sum_g_xhat = (g * x_hat).sum(dims)  # local sum_j g_pj x_hat_pj: dL/dgamma
-        grad_input = grad_weight = grad_bias = None
-        if need_x:
+        grad_input = None
+        if ctx.needs_input_grad[0]:
             # one all-reduce of [sum g, sum g x_hat] over all processes; skipped where dL/dx is not needed,
             # as torch does (the same on every process of a data-parallel model)
             packed = _all_reduce(torch.cat([sum_g, sum_g_xhat]).to(torch.float64), ctx.process_group)
-            total_g, total_g_xhat = (packed / N).to(x.dtype).split(C)
-            gamma_invstd = invstd if weight is None else invstd * weight.to(x.dtype)
+            total_g, total_g_xhat = (packed / ctx.count).to(x.dtype).split(C)
             # dL/dx = gamma / sigma * (g - sum_all g / N - x_hat sum_all(g x_hat) / N)
-            centered_g = torch.addcmul(g - total_g.view(shape), x_hat, -total_g_xhat.view(shape))
-            grad_input = (centered_g * gamma_invstd.view(shape)).to(input.dtype)
-        if need_w:
-            grad_weight = sum_g_xhat.to(weight.dtype)
-        if need_b:
-            grad_bias = sum_g.to(ctx.bias_dtype)
-        return grad_input, None, None, grad_weight, grad_bias, None, None, None
+            grad_input = _batch_grad_input(g, x_hat, total_g, total_g_xhat, _gamma_invstd(invstd, weight, x.dtype),
+                                           shape, input.dtype)
+        return _grads(ctx, grad_input, weight, sum_g_xhat, sum_g)
 
 
 def _group_size(process_group) -> int:

@@ -11,8 +11,8 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
-from c147.checkpoint import CONFIG_KEY, RUN_CONFIG_KEY
-from c147.regularize import Regularizer
+from c147.lit.checkpoint import CONFIG_KEY, RUN_CONFIG_KEY
+from c147.nn.regularize import Regularizer
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
@@ -192,7 +192,7 @@ class Classifier(L.LightningModule):
 
     def test_step(self, batch, batch_idx: int) -> torch.Tensor:
         """Returns the main task's predicted classes: the ``outputs`` of callbacks' ``on_test_batch_end``
-        (:class:`~c147.lit.insight.Figures` counts them without a second forward pass)."""
+        (:class:`~c147.lit.monitors.Figures` counts them without a second forward pass)."""
         loss, preds = self._step(batch, "test")
         self.test_loss(loss, len(batch[1]))
         self.test_acc(preds, self._main(batch[1]))

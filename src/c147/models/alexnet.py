@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from torch import nn as torch_nn
 
+from c147.models._checks import check_model_arguments
 from c147.switch import layers
 from c147.theory.shapes import check_input_size, min_input_size, window_count
 
@@ -130,12 +131,7 @@ class AlexNetFamily(torch_nn.Module):
             raise ValueError(f"{self.name}: variant must be one of {tuple(self.cfgs)}, got {variant!r}")
         if stem not in STEMS:
             raise ValueError(f"{self.name}: stem must be one of {STEMS}, got {stem!r}")
-        if num_classes < 1:
-            raise ValueError(f"{self.name}: num_classes must be positive, got {num_classes}")
-        if in_channels < 1:
-            raise ValueError(f"{self.name}: in_channels must be positive, got {in_channels}")
-        if not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"{self.name}: dropout must be in [0, 1], got {dropout}")
+        check_model_arguments(num_classes, in_channels, self.name, dropout=dropout)
         nn = layers(impl)
         cfg = self.cfgs[variant]
         small = stem == "small" or (stem == "auto" and image_size < min_image_size(cfg))

@@ -60,7 +60,8 @@ import torch
 from torch import Tensor
 from torch import nn as torch_nn
 
-from c147 import init
+from c147.models._checks import check_model_arguments
+from c147.nn import init
 from c147.switch import functional, layers
 from c147.theory.shapes import check_input_size, min_input_size, window_count
 
@@ -279,13 +280,7 @@ class GoogLeNet(torch_nn.Module):
         five_by_five: bool = False,
     ) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be positive, got {num_classes}")
-        if in_channels < 1:
-            raise ValueError(f"in_channels must be positive, got {in_channels}")
-        for name, p in (("dropout", dropout), ("dropout_aux", dropout_aux)):
-            if not 0.0 <= p <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {p}")
+        check_model_arguments(num_classes, in_channels, dropout=dropout, dropout_aux=dropout_aux)
         if transform_input and in_channels != 3:
             raise ValueError(f"transform_input needs in_channels=3 (RGB), got {in_channels}")
         nn = layers(impl)

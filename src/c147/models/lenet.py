@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn as torch_nn
 
+from c147.models._checks import check_model_arguments
 from c147.models.options import activation_layer, check_activation, check_noise, finish, noise_layer, width_factor
 from c147.switch import layers
 from c147.theory.shapes import check_input_size, min_input_size, window_count
@@ -55,6 +56,10 @@ class LeNet5(torch_nn.Module):
         noise: Gaussian noise standard deviations in training, ``{"input": s, "hidden": s, "weight": s}``
             (0 or missing: none): on the input, after every hidden activation, on every weight.
 
+    Raises:
+        ValueError: a non-positive ``num_classes`` or ``in_channels``, an unknown ``activation``, ``pool``,
+            ``init`` or ``impl``, a bad ``noise``, or ``image_size`` below 16.
+
     Shape:
         - Input: (N, in_channels, H, W), H and W at least 16.
         - Output: (N, num_classes).
@@ -84,6 +89,7 @@ class LeNet5(torch_nn.Module):
         noise: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
+        check_model_arguments(num_classes, in_channels)
         check_activation(activation)
         sigma = check_noise(noise)
         if pool not in ("max", "avg"):

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn as torch_nn
 
+from c147.models._checks import check_model_arguments
 from c147.models.options import activation_layer, check_activation, check_noise, finish, noise_layer, width_factor
 from c147.switch import layers
 
@@ -27,6 +28,10 @@ class MLP(torch_nn.Module):
         init: weight initialisation, one of :data:`c147.models.options.INITS`.
         noise: Gaussian noise standard deviations in training, ``{"input": s, "hidden": s, "weight": s}``
             (0 or missing: none): on the input, after every hidden activation, on every weight.
+
+    Raises:
+        ValueError: a non-positive ``num_classes``, ``in_channels`` or hidden width, an unknown ``activation``,
+            ``init`` or ``impl``, a bad ``noise``, or ``dropout`` above 1 (its Dropout layers', torch's message).
 
     Shape:
         - Input: (N, in_channels, image_size, image_size), flattened to in_features.
@@ -59,6 +64,7 @@ class MLP(torch_nn.Module):
         batch_norm: bool = False,
     ) -> None:
         super().__init__()
+        check_model_arguments(num_classes, in_channels)  # dropout: its layers check it, with torch's message
         check_activation(activation)
         sigma = check_noise(noise)
         if any(int(h) < 1 for h in hidden):

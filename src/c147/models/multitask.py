@@ -14,10 +14,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn as torch_nn
 
+from c147.models.heads import HEADS, head_name
 from c147.models.lenet import lenet5
 from c147.models.mlp import mlp
 from c147.switch import layers
-from c147.transfer import HEADS, head_name
 
 BACKBONES = {"lenet5": lenet5, "mlp": mlp}
 
@@ -33,7 +33,7 @@ class MultitaskNet(torch_nn.Module):
     """A trunk and one head per task.
 
     Args:
-        backbone: a network of a family in :data:`c147.transfer.HEADS`, built for the main task.
+        backbone: a network of a family in :data:`c147.lit.transfer.HEADS`, built for the main task.
         task_classes: classes per task, the main task's first (it must be the backbone's output size).
         loss_weights: one weight per task, the coefficients of the summed loss.
         impl: ``"c147"`` or ``"torch"``, for the extra heads' layers.

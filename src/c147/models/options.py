@@ -1,6 +1,6 @@
 """What a model config can choose for LeNet-5 and the MLP: the activation, the initialisation and
 Gaussian noise on inputs, hidden units and weights. Every choice follows ``impl``: the layers come from
-``c147.layers(impl)``, the initializers from ``c147.init`` or ``torch.nn.init`` (``lookup("init", ...)``).
+``c147.layers(impl)``, the initializers from ``c147.nn.init`` or ``torch.nn.init`` (``lookup("init", ...)``).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class FeatureMaxout(torch_nn.Module):
     channels of a conv output, the features of a linear one). The layer before it has ``pieces`` times
     the outputs, so together they are the sheet's max of ``pieces`` affine maps (``c147.nn.Maxout`` is
     the same with its own linear layer). ``impl="c147"``: ``c147.functional.maxout`` (hand-written
-    backward); ``"torch"``: ``c147.reference.maxout`` (torch ops).
+    backward); ``"torch"``: ``c147.nn.reference.maxout`` (torch ops).
 
     Example:
         >>> import torch
@@ -71,7 +71,7 @@ class FeatureMaxout(torch_nn.Module):
         if impl == "c147":
             from c147.functional import maxout
         else:
-            from c147.reference import maxout
+            from c147.nn.reference import maxout
         self._maxout = maxout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

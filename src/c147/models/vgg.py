@@ -41,7 +41,8 @@ from __future__ import annotations
 import torch
 from torch import nn as torch_nn
 
-from c147 import init
+from c147.models._checks import check_model_arguments
+from c147.nn import init
 from c147.switch import layers
 from c147.theory.shapes import check_input_size, min_input_size, window_count
 
@@ -124,12 +125,7 @@ class VGG(torch_nn.Module):
         super().__init__()
         if cfg not in cfgs:
             raise ValueError(f"cfg must be one of {tuple(cfgs)}, got {cfg!r}")
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be positive, got {num_classes}")
-        if in_channels < 1:
-            raise ValueError(f"in_channels must be positive, got {in_channels}")
-        if not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"dropout must be in [0, 1], got {dropout}")
+        check_model_arguments(num_classes, in_channels, dropout=dropout)
         nn = layers(impl)
         depth = {v: k for k, v in _DEPTH.items()}[cfg]
         self.arch = f"{depth}-BN" if batch_norm else depth

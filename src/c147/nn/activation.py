@@ -1,5 +1,5 @@
 """Activation modules, twins of ``torch.nn``'s (Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, Softplus),
-plus ``Maxout``, which torch lacks (its reference is ``c147.reference.Maxout``)."""
+plus ``Maxout``, which torch lacks (its reference is ``c147.nn.reference.Maxout``)."""
 
 from __future__ import annotations
 
@@ -204,7 +204,7 @@ class Maxout(torch_nn.Module):
 
     The sheet's max(w1^T x + b1, w2^T x + b2) is ``pieces=2``. Built as our ``Linear`` to
     ``out_features * pieces`` features (submodule ``linear``, so the state_dict keys are
-    ``linear.weight`` and ``linear.bias``, as ``c147.reference.Maxout``'s) and a max over each
+    ``linear.weight`` and ``linear.bias``, as ``c147.nn.reference.Maxout``'s) and a max over each
     consecutive group of ``pieces`` of them.
 
     Args:
@@ -223,7 +223,7 @@ class Maxout(torch_nn.Module):
 
     Example:
         >>> import torch
-        >>> from c147.reference import Maxout as TorchMaxout
+        >>> from c147.nn.reference import Maxout as TorchMaxout
         >>> ours, theirs = Maxout(4, 3, pieces=2), TorchMaxout(4, 3, pieces=2)
         >>> _ = ours.load_state_dict(theirs.state_dict())
         >>> x = torch.randn(5, 4)

@@ -23,9 +23,9 @@ import torch
 from torch import Tensor
 from torch.nn import Module, Parameter
 
-from c147 import init
 from c147.functional.batch_norm import batch_norm
 from c147.functional.sync_batch_norm import sync_batch_norm
+from c147.nn import init
 
 
 class _BatchNorm(Module):

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch import nn as torch_nn
 
-from c147 import init
 from c147.functional.conv import IntPair, _pair, conv2d
+from c147.nn import init
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 

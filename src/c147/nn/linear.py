@@ -8,8 +8,8 @@ import torch
 from torch import Tensor
 from torch import nn as torch_nn
 
-from c147 import init
 from c147.functional.linear import linear
+from c147.nn import init
 
 
 class Linear(torch_nn.Module):

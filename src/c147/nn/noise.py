@@ -3,7 +3,7 @@
 In training ``y = x + sigma * N(0, 1)``, in evaluation the identity; the backward is the identity.
 Placed first in a network it perturbs the inputs, after an activation the hidden units; registered as
 a parametrization of a weight (``torch.nn.utils.parametrize``) it perturbs the weights at every
-training forward. torch has no twin: ``c147.reference.GaussianNoise`` is the plain composition.
+training forward. torch has no twin: ``c147.nn.reference.GaussianNoise`` is the plain composition.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class GaussianNoise(Module):
 
     Example:
         >>> import torch
-        >>> from c147.reference import GaussianNoise as Twin
+        >>> from c147.nn.reference import GaussianNoise as Twin
         >>> x = torch.randn(2, 3)
         >>> _ = torch.manual_seed(0); ours = GaussianNoise(0.1)(x)
         >>> _ = torch.manual_seed(0); theirs = Twin(0.1)(x)

@@ -29,7 +29,7 @@ from c147.theory.evidence import (
     wrong_if,
 )
 
-INIT = "tests/test_init.py::"
+INIT = "tests/nn/test_init.py::"
 
 
 def _deep_tanh_grad(sigma: float | None, depth: int = 8, width: int = 64) -> tuple[float, float]:

@@ -1,5 +1,5 @@
-"""The sheet's K-nearest-neighbour lines (15-25, 559-569): the classifier in a few lines of torch (checked
-against scikit-learn's KNeighborsClassifier), distances in high dimension, and choosing K.
+"""The sheet's K-nearest-neighbour lines (15-25, 559-569): the classifier (:class:`c147.classic.KNNClassifier`,
+checked against scikit-learn's KNeighborsClassifier), distances in high dimension, and choosing K.
 
 Distances between independent rows x, x' ∈ Rⁿ with i.i.d. entries of variance v:
 
@@ -19,6 +19,7 @@ from sklearn.model_selection import KFold
 from sklearn.neighbors import KNeighborsClassifier
 from torch import Tensor
 
+from c147.classic import KNNClassifier, nearest_and_farthest, pairwise_sq_distances
 from c147.theory.evidence import (
     CONVENTION,
     FINDINGS,
@@ -35,21 +36,10 @@ from c147.theory.evidence import (
 )
 
 
-def knn_predict(train_x: Tensor, train_y: Tensor, x: Tensor, k: int | list[int]) -> Tensor:
-    """The sheet's KNN: distances from each query to every training row, the k nearest, the mode of their
-    labels (ties to the smallest label, as scikit-learn). A list of k gives one row of predictions per k.
-
-    Example:
-        >>> import torch
-        >>> knn_predict(torch.tensor([[0.0], [1.0], [5.0]]), torch.tensor([0, 0, 1]), torch.tensor([[4.0]]), 1)
-        tensor([1])
-    """
-    ks = [k] if isinstance(k, int) else k
-    order = torch.cdist(x, train_x).topk(max(ks), dim=1, largest=False).indices  # (q, max k), nearest first
-    onehot = torch.nn.functional.one_hot(train_y[order], int(train_y.max()) + 1)
-    votes = onehot.cumsum(1)  # votes[:, j]: the counts among the j + 1 nearest
-    preds = torch.stack([votes[:, kk - 1].argmax(1) for kk in ks])  # argmax: the first, i.e. smallest, label
-    return preds[0] if isinstance(k, int) else preds
+def _predict(train_x: Tensor, train_y: Tensor, x: Tensor, k: int) -> Tensor:
+    """The sheet's KNN, c147's: the mode of the labels of the k nearest training rows (ties to the smallest
+    label, as scikit-learn)."""
+    return KNNClassifier(k).fit(train_x, train_y).predict(x)
 
 
 def _blobs(n: int, seed: int, flip: float = 0.1):
@@ -71,18 +61,18 @@ def _model_selection():
     """Train / test error for K = 1..n on noisy blobs, a one-label outlier, and 5-fold CV's choice of K."""
     (x, y), (xt, yt) = _blobs(200, 70), _blobs(2000, 71)
     ks = [1, 3, 5, 9, 15, 25, 41, 61, 101, 200]
-    train = dict(zip(ks, (error(p, y) for p in knn_predict(x, y, x, ks)), strict=True))
-    test = dict(zip(ks, (error(p, yt) for p in knn_predict(x, y, xt, ks)), strict=True))
+    train = {k: error(_predict(x, y, x, k), y) for k in ks}
+    test = {k: error(_predict(x, y, xt, k), yt) for k in ks}
     folds = KFold(5, shuffle=True, random_state=0).split(np.arange(len(y)))
     cv = {k: 0.0 for k in ks[:-1]}
     for tr, va in folds:
-        for k, p in zip(cv, knn_predict(x[tr], y[tr], x[va], list(cv)), strict=True):
-            cv[k] += error(p, y[va]) / 5
+        for k in cv:
+            cv[k] += error(_predict(x[tr], y[tr], x[va], k), y[va]) / 5
     chosen = min(cv, key=cv.get)
     x_out = torch.cat([x, torch.zeros(1, 2, dtype=x.dtype)])  # an outlier: a class-1 label at class 0's centre
     y_out = torch.cat([y, torch.ones(1, dtype=y.dtype)])
     near = 0.01 * torch.randn(50, 2, generator=generator(76), dtype=x.dtype)  # queries right next to it
-    changed = {k: (knn_predict(x, y, near, k) != knn_predict(x_out, y_out, near, k)).double().mean().item()
+    changed = {k: (_predict(x, y, near, k) != _predict(x_out, y_out, near, k)).double().mean().item()
                for k in (1, 15)}
     return ks, train, test, chosen, changed
 
@@ -90,7 +80,7 @@ def _model_selection():
 def knn_cost() -> Evidence:
     """The model is the training set (n·d numbers); a query needs a distance to all n rows."""
     (x, _), (xt, _) = _blobs(200, 70), _blobs(50, 71)
-    distances = torch.cdist(xt, x)
+    distances = pairwise_sq_distances(xt, x)
     return evidence(holds_if(distances.shape == (50, 200)),
                     "KNN stores all n·d numbers; each query computes n distances", stored=x.numel(),
                     distances_per_query=distances.shape[1])
@@ -107,8 +97,8 @@ def concentration(n_pairs: int = 5000, dims: int = 1000) -> Evidence:
     for d in (2, dims):
         pts, q = (torch.rand(500, d, generator=g, dtype=torch.float64),
                   torch.rand(50, d, generator=g, dtype=torch.float64))
-        dist = torch.cdist(q, pts)
-        ratios[d] = (dist.min(1).values / dist.max(1).values).mean().item()
+        near, far = nearest_and_farthest(q, pts)
+        ratios[d] = (near / far).mean().item()
     ok = run.ok and ratios[2] < 0.1 and ratios[dims] > 0.6
     return evidence(holds_if(ok),
                     "d = 1000: nearest/farthest ≈ 0.9 (d = 2: 0.02); the spread of ‖x - x'‖² is √(7d/180) around d/6",
@@ -118,7 +108,7 @@ def concentration(n_pairs: int = 5000, dims: int = 1000) -> Evidence:
 def knn_twin() -> Evidence:
     (x, y), (xt, _) = _blobs(120, 73), _blobs(300, 74)
     y3 = (y + (x[:, 0] > 1).long()).clamp(max=2)  # three classes
-    ours = knn_predict(x, y3, xt, 5)
+    ours = _predict(x, y3, xt, 5)
     ref = KNeighborsClassifier(5).fit(x.numpy(), y3.numpy()).predict(xt.numpy())
     agree = (ours.numpy() == ref).mean()
     return evidence(holds_if(agree == 1.0), "our KNN equals sklearn's KNeighborsClassifier(5) on 300 queries",
@@ -130,7 +120,7 @@ def knn_mode() -> Evidence:
     (x, y), (xt, _) = _blobs(120, 73), _blobs(300, 74)
     ref = KNeighborsClassifier(5).fit(x.numpy(), y.numpy()).predict(xt.numpy())
     all_labels = torch.full((300,), int(torch.bincount(y).argmax())).numpy()
-    ours = knn_predict(x, y, xt, 5).numpy()
+    ours = _predict(x, y, xt, 5).numpy()
     return evidence(convention_if((ours == ref).all(), (all_labels == ref).all()),
                     "mode of the K nearest = sklearn; mode of all labels agrees on only a fraction",
                     agreement_all_labels=float((all_labels == ref).mean()))
@@ -151,7 +141,7 @@ def distance_2n_var(n_pairs: int = 20_000, dims: int = 50) -> Evidence:
 
 def knn_error() -> Evidence:
     (x, y), (xt, yt) = _blobs(200, 70), _blobs(500, 71)
-    pred = knn_predict(x, y, xt, 5)
+    pred = _predict(x, y, xt, 5)
     ref = 1 - KNeighborsClassifier(5).fit(x.numpy(), y.numpy()).score(xt.numpy(), yt.numpy())
     return evidence(
         holds_if(abs(error(pred, yt) - ref) < 1e-12), "#wrong/#total = 1 - sklearn's accuracy", error=error(pred, yt)

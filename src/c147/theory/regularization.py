@@ -11,7 +11,7 @@ import torch
 from sklearn.linear_model import Lasso, Ridge
 from sklearn.model_selection import KFold
 
-from c147.regularize import l1_penalty, l2_penalty
+from c147.nn.regularize import l1_penalty, l2_penalty
 from c147.theory.evidence import (
     CONVENTION,
     HOLDS,
@@ -217,13 +217,13 @@ CLAIMS = [
 S = Section("Regularization")
 CLAIMS += [
     S("l2-update-first", 11, WRONG, "W ← (I - εI)W - ε∇_W J", "W ← (1 - εα)W - ε∇_W J (the form drops α)",
-      lambda: l2_update("a"), "tests/test_regularize.py::test_sheet_erratum_l2_update_rule"),
+      lambda: l2_update("a"), "tests/nn/test_regularize.py::test_sheet_erratum_l2_update_rule"),
     S("omega-frobenius", 230, CONVENTION, "Ω(Θ) = ½WᵀW = ½‖W‖_F²",
       "with WᵀW read as tr(WᵀW) (for a matrix W, WᵀW is a matrix)", omega_frobenius),
     S("shrink-before-update", 232, HOLDS, "shrink weights before gradient update",
       "as written: W ← (1 - εα)W, then -ε∇J", shrink_then_step),
     S("l2-update-second", 238, WRONG, "W = (1 - α)W - ε∇_w J", "W ← (1 - εα)W - ε∇_w J (the form drops ε)",
-      lambda: l2_update("b"), "tests/test_regularize.py::test_sheet_erratum_l2_update_rule"),
+      lambda: l2_update("b"), "tests/nn/test_regularize.py::test_sheet_erratum_l2_update_rule"),
     S("l2-shrinks", 240, HOLDS, "causes weights to shrink", "as written: ‖W_t‖ = (1 - εα)^t ‖W_0‖ with ∇J = 0",
       l2_shrinks),
     S("regularization-tradeoff", 246, HOLDS, "sacrifices higher train loss for lower test loss", "as written",

@@ -1,0 +1,70 @@
+"""Run folders and the files in them: the one "never overwrite" check, ``metrics.json``, the summary table,
+and removing the folder of an invocation that failed before it did anything."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+
+def holds_files(folder: Path) -> bool:
+    """Whether ``folder`` is a folder with anything in it."""
+    return folder.is_dir() and any(folder.iterdir())
+
+
+def check_fresh(run_dir: Path, *names: str) -> None:
+    """Refuse to reuse a run folder that already holds what this run writes (``names``; by default
+    a training run's ``checkpoints`` and ``metrics.json``): the one "never overwrite" check."""
+    taken = [run_dir / n for n in names or ("checkpoints", "metrics.json") if (run_dir / n).exists()]
+    if taken:
+        raise FileExistsError(f"run folder {run_dir} already holds {taken[0].name}; refusing to overwrite it")
+
+
+def remove_failed_run(run_dir: Path) -> None:
+    """Remove ``run_dir`` (made by an invocation that failed before doing anything) and the parents left
+    empty (``outputs/train/runs``), up to the working directory."""
+    if not run_dir.is_dir():
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    cwd = Path.cwd().resolve()
+    for parent in run_dir.resolve().parents:
+        if parent == cwd or cwd not in parent.parents or any(parent.iterdir()):
+            break
+        parent.rmdir()
+
+
+def sweep_job_folders(sweep_dir: Path) -> list[Path]:
+    """The job folders of a multirun folder (``0``, ``1``, ...), in job order (none if it is not a folder)."""
+    if not sweep_dir.is_dir():
+        return []
+    return sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+
+
+def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> Path:
+    """Write ``metrics.json`` into ``run_dir``; an earlier one (an interrupted attempt) is kept as
+    ``metrics.attempt<N>.json``, never overwritten."""
+    path = run_dir / "metrics.json"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        n = 1
+        while (run_dir / f"metrics.attempt{n}.json").exists():
+            n += 1
+        path.rename(run_dir / f"metrics.attempt{n}.json")
+    with path.open("x") as f:
+        json.dump(metrics, f, indent=2, sort_keys=True)
+    return path
+
+
+def print_summary(title: str, rows: dict[str, Any]) -> None:
+    """A two-column table on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows.items():
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    Console(width=max(100, len(str(max(map(str, rows.values()), key=len))) + 30)).print(table)

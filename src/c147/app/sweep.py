@@ -1,0 +1,222 @@
+"""Sweeps (``c147-train -m ...``): each job's failure kept to itself, and a summary at the end.
+
+A job of a multirun that fails (a bad value in one combination, a diverging loss, a crash) does not end
+the sweep: :func:`run_job` records its one-line error in the job's ``metrics.json`` (``"error"``) and the
+sweep goes on with the next job, on any launcher (Hydra's basic one, joblib, submitit). A signal
+(Ctrl-C, SLURM's SIGTERM) still stops the sweep.
+
+:class:`SweepSummary`, a Hydra callback (``hydra.callbacks.sweep_summary`` in train.yaml), runs in the
+process that launched the sweep once every job has ended: a table on the terminal and ``summary.csv``
+in the multirun folder, one row per job (its overrides, final metrics and run folder), sorted by the
+optimized metric (``optimized_metric``, best first), failed jobs last with their one-line error. The
+command then exits with status 1 if any job failed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+SIGNAL_EXITS = (130, 143)  # SIGINT, SIGTERM: the sweep stops (c147-train exits 128 + the signal)
+# columns shown in the terminal table beside the optimized metric (every numeric metric goes to the CSV)
+SHOWN = ("test/acc", "val/acc_best", "val/loss", "train/loss", "fit_seconds")
+
+
+def run_job(task: Callable[[DictConfig], Any], cfg: DictConfig, output_dir: Path) -> Any:
+    """Run one job of a sweep: its value, or None after recording its failure in ``output_dir/metrics.json``.
+
+    Args:
+        task: the entry point's task function.
+        cfg: the job's config.
+        output_dir: the job's folder.
+
+    Raises:
+        SystemExit: a signal's exit status (130, 143): the sweep stops.
+        KeyboardInterrupt: likewise.
+    """
+    try:
+        return task(cfg)
+    except SystemExit as e:
+        if e.code in (0, None):
+            return None
+        if e.code in SIGNAL_EXITS:
+            raise
+        error = getattr(e, "message", None) or f"exited with status {e.code}"  # a UserError's one line
+    except Exception as e:  # noqa: BLE001 - a crash of one job is that job's result, not the sweep's
+        from c147.app.entry import one_line
+
+        traceback.print_exc()
+        error = f"{type(e).__name__}: {one_line(e)}"
+    record_failure(output_dir, error)
+    return None
+
+
+def record_failure(output_dir: Path, error: str) -> None:
+    """``output_dir/metrics.json`` with ``"error"`` (unless the job wrote its own, with its error)."""
+    from c147.app.runs import write_metrics
+
+    path = output_dir / "metrics.json"
+    if path.is_file():
+        try:
+            if "error" in json.loads(path.read_text()):
+                return
+        except (OSError, ValueError):
+            pass
+    write_metrics(output_dir, {"error": error, "failed": True, "run_dir": str(output_dir)})
+
+
+@dataclass
+class Job:
+    """One job of a sweep as its folder tells it."""
+
+    num: int
+    folder: Path
+    overrides: list[str] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None  # None: the job completed
+
+    def value(self, metric: str) -> float | None:
+        v = self.metrics.get(metric)
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def read_job(folder: Path) -> Job:
+    """A job's overrides (``.hydra/overrides.yaml``), metrics (``metrics.json``) and error, if it failed."""
+    job = Job(int(folder.name), folder)
+    overrides = folder / ".hydra" / "overrides.yaml"
+    if overrides.is_file():
+        job.overrides = [str(o) for o in OmegaConf.load(overrides)]
+    path = folder / "metrics.json"
+    if not path.is_file():
+        job.error = f"did not finish: no metrics.json in {folder} (see its log)"
+        return job
+    try:
+        job.metrics = json.loads(path.read_text())
+    except ValueError as e:
+        job.error = f"unreadable metrics.json: {e}"
+        return job
+    if job.metrics.get("error"):
+        job.error = str(job.metrics["error"])
+    elif job.metrics.get("interrupted"):
+        job.error = f"interrupted by {job.metrics.get('signal', 'a signal')}"
+    return job
+
+
+def read_sweep(sweep_dir: Path) -> list[Job]:
+    """The jobs of a sweep, in job order."""
+    from c147.app.runs import sweep_job_folders
+
+    return [read_job(p) for p in sweep_job_folders(sweep_dir)]
+
+
+def ranked(jobs: list[Job], metric: str | None) -> list[Job]:
+    """Completed jobs best first by ``metric`` (its direction from its name: losses lowest first,
+    accuracies highest; unknown: highest first), jobs without it after them, failed jobs last."""
+    from c147.lit.early_stopping import metric_mode
+
+    sign = 1.0 if metric and metric_mode(metric) == "min" else -1.0
+
+    def key(job: Job) -> tuple[int, float, int]:
+        v = job.value(metric) if metric else None
+        if job.error is not None:
+            return (2, 0.0, job.num)
+        if v is None or math.isnan(v):
+            return (1, 0.0, job.num)
+        return (0, sign * v, job.num)
+
+    return sorted(jobs, key=key)
+
+
+def write_csv(path: Path, jobs: list[Job], metric: str | None) -> None:
+    """``summary.csv``: rank, job, status, overrides, the optimized metric, every numeric metric, folder, error."""
+    numeric = sorted({k for j in jobs for k in j.metrics if j.value(k) is not None} - {metric})
+    columns = ["rank", "job", "status", "overrides", *([metric] if metric else []), *numeric, "run_dir", "error"]
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        for rank, job in enumerate(jobs, 1):
+            values = [job.value(k) for k in ([metric] if metric else []) + numeric]
+            writer.writerow([rank, job.num, "failed" if job.error else "ok", " ".join(job.overrides),
+                             *["" if v is None else repr(v) for v in values], str(job.folder), job.error or ""])
+
+
+def print_table(jobs: list[Job], metric: str | None, sweep_dir: Path) -> None:
+    """The summary on the terminal: per job the overrides that differ between jobs (the ones all share in the
+    caption), the optimized metric and a few others, and the run folder or the error."""
+    shown = [k for k in ([metric] if metric else []) + [k for k in SHOWN if k != metric]
+             if any(j.value(k) is not None for j in jobs)]
+    common = [o for o in jobs[0].overrides if all(o in j.overrides for j in jobs)] if len(jobs) > 1 else []
+    failed = sum(j.error is not None for j in jobs)
+    caption = (f"every job: {' '.join(common)}\n" if common else "") + f"all metrics: {sweep_dir / 'summary.csv'}"
+    table = Table(title=f"sweep summary: {len(jobs)} jobs, {failed} failed"
+                  + (f", best {metric} first" if metric else ""), caption=escape(caption))
+    table.add_column("#", justify="right")
+    table.add_column("job", justify="right")
+    table.add_column("overrides")
+    for k in shown:
+        table.add_column(k, justify="right")
+    table.add_column("run folder / error")
+    for rank, job in enumerate(jobs, 1):
+        values = ["" if job.error else ("-" if job.value(k) is None else f"{job.value(k):.4g}") for k in shown]
+        last = f"[red]{escape(job.error)}[/red]" if job.error else escape(str(job.folder))
+        table.add_row(str(rank), str(job.num), escape(" ".join(o for o in job.overrides if o not in common)), *values,
+                      last)
+    Console(width=max(120, Console().width)).print(table)
+
+
+def summarize(sweep_dir: Path, metric: str | None) -> list[Job]:
+    """Print the table and write ``summary.csv`` of the sweep in ``sweep_dir``; returns its jobs, ranked."""
+    jobs = ranked(read_sweep(sweep_dir.absolute()), metric)
+    if not jobs:
+        return jobs
+    write_csv(sweep_dir / "summary.csv", jobs, metric)
+    print_table(jobs, metric, sweep_dir)
+    return jobs
+
+
+def check_launcher(launcher: DictConfig) -> None:
+    """What a launcher needs before a sweep is submitted (a ``ValueError`` naming it): SLURM, a partition."""
+    if str(launcher.get("_target_", "")).endswith(".SlurmLauncher") and not launcher.get("partition"):
+        raise ValueError("hydra.launcher.partition: expected your cluster's partition for SLURM jobs "
+                         "(hydra.launcher.partition=NAME; sinfo lists them), got none")
+
+
+class SweepSummary(Callback):
+    """Hydra callback around a multirun: before it, :func:`check_launcher` (a one-line error and exit status 2);
+    after it, :func:`summarize` (see the module docstring)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from c147.app.entry import user_errors
+
+        with user_errors(f"{Path(sys.argv[0]).name}"):
+            check_launcher(config.hydra.launcher)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        metric = config.get("optimized_metric")
+        try:
+            jobs = summarize(Path(str(config.hydra.sweep.dir)), str(metric) if metric else None)
+        except OSError as e:  # the sweep ran; a summary that cannot be written is not worth its results
+            print(f"sweep summary: could not write it: {e}", file=sys.stderr)
+            return
+        failed = [j.num for j in jobs if j.error is not None]
+        if failed:  # the table listed them with their errors
+            print(f"{Path(sys.argv[0]).name}: error: {len(failed)} job(s) of the sweep failed: "
+                  f"{', '.join(map(str, failed))} (see the summary above)", file=sys.stderr)
+            raise SystemExit(1)
+
+
+__all__ = ["Job", "SweepSummary", "check_launcher", "read_sweep", "record_failure", "run_job",
+           "summarize"]

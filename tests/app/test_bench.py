@@ -1,0 +1,123 @@
+"""c147-bench runs ours and the twin side by side and writes ratios (no timing is asserted): the tests run it
+in its tiny mode and check what it writes."""
+
+import csv
+import json
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from c147.app.bench import COLUMNS
+from c147.bench import ops, targets
+from c147.bench.harness import Result, close_enough, compare, relative_error
+from tests.conftest import compose_config, run_cli
+from tests.twins import DEVICES
+
+OPS = ops.FAMILIES
+
+
+def test_compare_and_result_ratio():
+    ours_ms, twin_ms = compare(lambda: torch.ones(10).sum(), lambda: torch.ones(10).sum(), rounds=1, min_run_time=0.01)
+    assert ours_ms > 0 and twin_ms > 0
+    row = Result("ops", "f", "n", "10", 2.0, 4.0, bytes_moved=4000).as_dict(copy_gbps=1.0)
+    assert row["ratio"] == 0.5 and row["ours_fraction_of_copy_bw"] == pytest.approx(4000 / 2e6)
+
+
+def test_accuracy_columns():
+    ref = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    assert relative_error([torch.tensor([1.0, -2.5])], [ref]) == pytest.approx(0.25)
+    assert close_enough(3e-7, 1e-7, torch.float32) and not close_enough(5e-6, 1e-7, torch.float32)
+    assert close_enough(1e-6, 0.0, torch.float32)  # within 16 ulps of float32 when the twin is exact
+
+
+def test_targets_and_summary():
+    t = targets.targets_for("ops", "cpu", False)
+    row = {"family": "conv", "name": "conv2d depthwise", "ratio": 3.5}
+    targets.judge(row, t)
+    assert (row["target"], row["meets_target"]) == (4.0, True)
+    row = {"family": "activation", "name": "tanh", "ratio": 2.6}
+    targets.judge(row, t)
+    assert (row["target"], row["meets_target"]) == (2.5, False)
+    fused = {"family": "Adam", "name": "10M in 50: fused vs fused", "ratio": 1.3, "ours_fraction_of_copy_bw": 0.6}
+    targets.judge(fused, targets.targets_for("optim", "cpu", False))
+    assert (fused["target_kind"], fused["meets_target"]) == ("bandwidth", True)
+    s = targets.summary("ops", [{"ratio": 2.0, "meets_target": True}, {"ratio": 0.5, "meets_target": False}], t)
+    assert s["geomean"] == pytest.approx(1.0) and s["geomean_meets"] and s["rows_meeting_target"] == 1
+    assert targets.summary_line(s) == ("ops: geometric mean ours / twin 1.00 (target <= 1.5: met); "
+                                       "1 of 2 rows meet their target")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("device", DEVICES)
+def test_tiny_run_of_every_suite_writes_json_csv_png_and_tensorboard(tmp_path, device):
+    """Every op family, Adam on its four paths (its fused path compiles: each optimizer's compiled kernel is
+    checked in tests/optim/test_fused.py, and compiling all five here would cost a minute) and LeNet-5's training
+    step (VGG-11's takes seconds a step: the pipeline tests train it) in tiny mode: ratios, accuracy within the
+    twin's own, the documented schema, the chart and the TensorBoard scalars."""
+    families = ",".join([*OPS, "Adam", "lenet5"])
+    proc = run_cli("c147-bench", "suite=all", "size=tiny", f"device={device}", f"families=[{families}]", "rounds=1",
+                   "min_run_time=0.002", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run,) = (tmp_path / "outputs" / "bench" / "runs").iterdir()
+    data = json.loads((run / "results.json").read_text())
+    assert data["meta"]["torch"] == torch.__version__ and data["meta"]["size"] == "tiny"
+    rows = data["results"]
+    assert {r["family"] for r in rows} == {*OPS, "Adam", "lenet5"}
+    assert len([r for r in rows if r["suite"] == "ops"]) == len(ops.CASES)
+    assert all(r["ratio"] == pytest.approx(r["ours_ms"] / r["twin_ms"]) for r in rows)
+    checked = [r for r in rows if r["ours_err"] is not None]
+    assert {r["family"] for r in rows} - {r["family"] for r in checked} == {"dropout"}  # random: not compared
+    assert [r["name"] for r in checked if not r["close"]] == []
+    # the reference is the twin's own computation in float64: the twin in float32 is near it (a broken
+    # reference, e.g. different starting values, would make every row "close")
+    assert [r["name"] for r in checked if not r["twin_err"] < 1e-4] == []
+    assert [r["name"] for r in rows if r["suite"] == "optim" and "fused" in r["name"]]  # the compiled path ran
+    assert [s["suite"] for s in data["summary"]] == ["ops", "optim", "models"]
+    with open(run / "results.csv") as f:
+        lines = list(csv.DictReader(f))
+    assert tuple(lines[0]) == COLUMNS and len(lines) == len(rows)
+    assert (run / "ratios.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    assert "ratio/ops/conv/conv2d_depthwise" in events.Tags()["scalars"] and "ratios" in events.Tags()["images"]
+    assert "geometric mean ours / twin" in proc.stdout and "ours / twin" in proc.stdout
+
+
+def test_compiled_case_reports_graph_breaks_and_the_eager_twin():
+    """compile=true: both sides compiled, the twin also eager, the graph breaks in ours counted (softmax: 0), the
+    compiled outputs as accurate as the twin's."""
+    (case,) = [c for c in ops.CASES if c.name == "softmax"]
+    pair = ops.closures(case, "cpu", torch.float32, tiny=True, compiled=True)
+    pair.ours(), pair.twin(), pair.twin_eager()
+    assert pair.graph_breaks == 0 and pair.twin_eager is not None
+    assert close_enough(pair.errors["ours_err"], pair.errors["twin_err"], torch.float32)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        # (unknown suites and families: tests/app/test_resume.py, with the check that no folder is left)
+        (["dtype=int8"], "c147-bench: error: dtype must be one of"),
+        (["size=huge"], "c147-bench: error: size must be one of ('default', 'tiny'), got 'huge'"),
+    ],
+)
+def test_cli_bad_input(args, message, tmp_path):
+    proc = run_cli("c147-bench", *args, cwd=tmp_path)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_bench_config_composes():
+    cfg = compose_config("bench")
+    assert cfg.suite == "ops" and cfg.device == "cpu" and cfg.compile is False and cfg.size == "default"
+
+
+@pytest.mark.parametrize("name", ["ops", "optim", "models"])
+def test_every_suite_declares_what_run_reads(name):
+    import importlib
+
+    suite = importlib.import_module(f"c147.bench.{name}")
+    assert suite.CASES and set(suite.FAMILIES) == {c.family for c in suite.CASES}
+    assert callable(suite.closures)
+    assert suite.IMAGES_PER_STEP is None or (isinstance(suite.IMAGES_PER_STEP, int) and suite.IMAGES_PER_STEP > 0)
+    assert (suite.IMAGES_PER_STEP is not None) == (name == "models")
