@@ -84,9 +84,9 @@ def test_logger_and_callbacks_instantiate(group, tmp_path):
         assert objects
 
 
-@pytest.mark.parametrize("name", options("experiment"))
-def test_every_experiment_composes(name, tmp_path):
-    cfg = compose_config("train", [f"experiment={name}", f"paths.output_dir={tmp_path}"])
+@pytest.mark.parametrize("name", options("recipe"))
+def test_every_recipe_composes(name, tmp_path):
+    cfg = compose_config("train", [f"recipe={name}", f"paths.output_dir={tmp_path}"])
     dm = instantiate(cfg.data)
     net = instantiate(cfg.model, num_classes=dm.num_classes, in_channels=dm.in_channels, image_size=dm.image_size)
     assert sum(p.numel() for p in net.parameters()) > 0

@@ -44,13 +44,13 @@ def test_same_seed_same_run_and_impls_agree(train_config):
 
 
 def test_mlp_learns_the_spirals(train_config):
-    metrics = train(train_config("experiment=mlp_spirals", "~logger"))
+    metrics = train(train_config("recipe=mlp_spirals", "~logger"))
     assert metrics["test/acc"] >= 0.9
 
 
 @pytest.mark.slow
 def test_the_paper_lenet5_recipe_learns_the_digits(train_config):
-    cfg = train_config("experiment=lenet5_paper", "~logger", "callbacks.model_checkpoint=null")
+    cfg = train_config("recipe=lenet5_paper", "~logger", "callbacks.model_checkpoint=null")
     assert (cfg.model.activation, cfg.model.pool, cfg.optim.name) == ("tanh", "avg", "SGD")
     assert train(cfg)["test/acc"] >= 0.95
 

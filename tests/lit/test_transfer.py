@@ -7,7 +7,7 @@ import torch
 from omegaconf import OmegaConf
 
 from c147.app.build import build
-from c147.app.experiments import untrained_copy
+from c147.app.studies.transfer import untrained_copy
 from c147.app.train import train
 from c147.data import DigitsDataModule
 from c147.lit.transfer import finetune, freeze, head_name

@@ -14,15 +14,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-import torch
 from omegaconf import DictConfig
-from rich.console import Console
-from rich.table import Table
 
 from c147.app.entry import Invocation, hydra_entry
 from c147.app.runs import check_fresh
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
+DTYPES = ("float32", "float64", "bfloat16")  # torch dtypes by name
 SUITES = ("ops", "optim", "models")
 SIZES = ("default", "tiny")
 OUTPUTS = ("results.json", "results.csv", "ratios.png", "tensorboard")
@@ -41,15 +38,24 @@ def _suite(name: str):
     return importlib.import_module(f"c147.bench.{name}")
 
 
-def _check(cfg: DictConfig) -> tuple[list[str], list[str] | None]:
-    suites = list(SUITES) if cfg.suite == "all" else [cfg.suite]
-    modules = [_suite(s) for s in suites]
+def check_names(inv: Invocation, cfg: DictConfig) -> None:
+    """Before Hydra (nothing imported): the suite, dtype, size and compile values."""
+    if cfg.suite != "all" and cfg.suite not in SUITES:
+        raise ValueError(f"unknown benchmark suite {cfg.suite!r}; expected one of {SUITES} or 'all'")
     if cfg.dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {tuple(DTYPES)}, got {cfg.dtype!r}")
+        raise ValueError(f"dtype must be one of {DTYPES}, got {cfg.dtype!r}")
     if cfg.size not in SIZES:
         raise ValueError(f"size must be one of {SIZES}, got {cfg.size!r}")
     if not isinstance(cfg.compile, bool):
         raise ValueError(f"compile must be true or false, got {cfg.compile!r}")
+
+
+def _check(cfg: DictConfig) -> tuple[list[str], list[str] | None]:
+    import torch
+
+    check_names(Invocation(), cfg)
+    suites = list(SUITES) if cfg.suite == "all" else [cfg.suite]
+    modules = [_suite(s) for s in suites]
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {cfg.device!r} asked for, but CUDA is not available here")
     families = list(cfg.families) if cfg.get("families") else None
@@ -71,6 +77,10 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def run(cfg: DictConfig, inv: Invocation | None = None) -> list[dict]:
     """Run the benchmark described by ``cfg``; print the table and the summary, write the outputs."""
+    import torch
+    from rich.console import Console
+    from rich.table import Table
+
     inv = inv or Invocation(prog="c147-bench")
     out_dir = Path(cfg.paths.output_dir)
     with inv.user_errors(out_dir):
@@ -82,7 +92,7 @@ def run(cfg: DictConfig, inv: Invocation | None = None) -> list[dict]:
     from c147.bench import targets as T
     from c147.bench.harness import Result, close_enough, compare, copy_bandwidth_gbps, time_ms
 
-    dtype, compiled, tiny = DTYPES[cfg.dtype], bool(cfg.compile), cfg.size == "tiny"
+    dtype, compiled, tiny = getattr(torch, cfg.dtype), bool(cfg.compile), cfg.size == "tiny"
     copy_gbps = copy_bandwidth_gbps(cfg.device)  # large tensors: main memory
     console = Console(width=220)
     rows: list[dict] = []
@@ -217,7 +227,7 @@ def _outputs(out_dir: Path, rows: list[dict], summaries: list[dict], meta: dict[
         writer.add_text("results", header + body, 0)
 
 
-main = hydra_entry("c147-bench", "bench", run)
+main = hydra_entry("c147-bench", "bench", run, extra=check_names)
 
 
 if __name__ == "__main__":

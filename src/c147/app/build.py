@@ -141,19 +141,25 @@ def hparams_of(cfg: DictConfig) -> dict[str, Any]:
     return hparams(config, (*HPARAM_KEYS, "name", "tags"), group_keys(Path(CONFIG_DIR), groups))
 
 
-def check_config(cfg: DictConfig) -> None:
-    """What Lightning would accept and then do something surprising with, or fail on much later."""
+def check_config(cfg: DictConfig, use_table: bool = False) -> None:
+    """What Lightning would accept and then do something surprising with, or fail on much later.
+
+    Args:
+        cfg: a composed train config.
+        use_table: the value types from :data:`~c147.app.config_checks.TYPES_FILE` (before Hydra: nothing
+            imported) rather than the signatures (in the run).
+    """
     from c147.switch import check_impl
 
     check_impl(cfg.impl)
     if not isinstance(cfg.get("seed"), int) or isinstance(cfg.seed, bool):
         raise TypeError(f"seed: expected int, got {cfg.get('seed')!r}")
-    check_config_types(cfg, keys=("trainer",))  # first: other keys interpolate trainer.max_epochs
+    check_config_types(cfg, keys=("trainer",), use_table=use_table)  # first: other keys interpolate max_epochs
     max_epochs = cfg.trainer.get("max_epochs")
     if max_epochs is not None and (not isinstance(max_epochs, int) or isinstance(max_epochs, bool)
                                    or (max_epochs < 1 and max_epochs != -1)):
         raise ValueError(f"trainer.max_epochs: expected a positive integer (or -1: no limit), got {max_epochs!r}")
-    check_config_types(cfg)
+    check_config_types(cfg, use_table=use_table)
 
 
 def check_monitors(callbacks: list) -> None:

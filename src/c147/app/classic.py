@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
-from rich.console import Console
-from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
 
 from c147.app.entry import Invocation, hydra_entry
 from c147.app.runs import check_fresh, print_summary, write_metrics
+
+if TYPE_CHECKING:  # torch takes seconds to import: not before the command line is known to be good
+    import torch
+    from torch import Tensor
+    from torch.utils.data import Dataset
 
 PROG = "c147-classic"
 
@@ -36,6 +36,9 @@ PROG = "c147-classic"
 def features(dataset: Dataset, device: torch.device, dtype: torch.dtype, limit: int | None = None
              ) -> tuple[Tensor, Tensor]:
     """A split as (X, y): every sample flattened into one row of ``dtype`` on ``device``."""
+    import torch
+    from torch.utils.data import DataLoader
+
     n = len(dataset) if limit is None else min(limit, len(dataset))
     xs, ys = [], []
     for x, y in DataLoader(torch.utils.data.Subset(dataset, range(n)), batch_size=1024):
@@ -47,6 +50,9 @@ def features(dataset: Dataset, device: torch.device, dtype: torch.dtype, limit: 
 def load_splits(cfg: DictConfig) -> dict[str, tuple[Tensor, Tensor]]:
     """The data module's train / val / test splits as feature rows (the training split capped at
     ``max_train_samples``)."""
+    import torch
+    from hydra.utils import get_class, instantiate
+
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device=cuda: expected a CUDA device, found none (use device=cpu)")
     device, dtype = torch.device(cfg.device), getattr(torch, cfg.dtype)
@@ -66,6 +72,8 @@ def load_splits(cfg: DictConfig) -> dict[str, tuple[Tensor, Tensor]]:
 
 def timed(fn, X: Tensor, y: Tensor) -> tuple[Any, float]:
     """``fn(X, y)`` and its wall time (after the device of ``X`` has finished)."""
+    import torch
+
     start = time.perf_counter()
     out = fn(X, y)
     if X.is_cuda:
@@ -75,6 +83,8 @@ def timed(fn, X: Tensor, y: Tensor) -> tuple[Any, float]:
 
 def run_task(cfg: DictConfig, splits: dict[str, tuple[Tensor, Tensor]], run_dir: Path, writer) -> dict[str, Any]:
     """Choose, fit and score the task's estimator; log curves and figures to ``writer``."""
+    from hydra.utils import instantiate
+
     from c147.classic import compare_solvers, plot_accuracy_vs_k, plot_solver_comparison, select_k
 
     task, (X, y) = cfg.task, splits["train"]
@@ -116,6 +126,7 @@ def run_task(cfg: DictConfig, splits: dict[str, tuple[Tensor, Tensor]], run_dir:
 
 def add_png(writer, tag: str, path: Path) -> None:
     """A saved PNG as a TensorBoard image."""
+    import torch
     from matplotlib.image import imread
 
     image = torch.from_numpy(imread(path)[..., :3].copy())  # (H, W, 3) floats in [0, 1]
@@ -124,9 +135,10 @@ def add_png(writer, tag: str, path: Path) -> None:
 
 def classic(cfg: DictConfig, inv: Invocation | None = None) -> dict[str, Any]:
     """Run one task; write ``metrics.json`` and TensorBoard events; return the metrics."""
-    inv = inv or Invocation(prog=PROG)
+    from rich.console import Console
     from torch.utils.tensorboard import SummaryWriter
 
+    inv = inv or Invocation(prog=PROG)
     run_dir = Path(cfg.paths.output_dir)
     with inv.user_errors(run_dir):
         check_fresh(run_dir, "metrics.json", "tensorboard")

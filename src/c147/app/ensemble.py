@@ -26,15 +26,15 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from c147.app.entry import Invocation, hydra_entry
 from c147.app.runs import check_fresh, print_summary, sweep_job_folders, write_metrics
-from c147.lit.checkpoint import checkpoint_config, read_checkpoint
-from c147.theory.ensembles import ensemble_squared_error
+
+if TYPE_CHECKING:  # torch takes seconds to import: not before the command line is known to be good
+    import torch
 
 PROG = "c147-ensemble"
 # data keys that change how a member trained, never which samples its test split holds (``seed``: only when a
@@ -133,12 +133,13 @@ def check_same_data(runs: list[Path], configs: list[DictConfig]) -> None:
                                  f"{run} has {b!r}")
 
 
-@torch.no_grad()
 def member_probabilities(run_cfg: DictConfig, state: dict, ckpt: Path, device: str) -> dict[str, tuple[
         torch.Tensor, torch.Tensor]]:
     """A member's softmax probabilities on its test split (N x C, float64) and the split's labels (N), per task:
     ``{"": (p, y)}`` for a one-task network; for a ``model=multitask`` one, the main task under ``""`` and each
     other task under its name (``{"": ..., "parity": ...}``)."""
+    import torch
+
     from c147.app.build import build
     from c147.app.eval import load_weights
 
@@ -148,11 +149,12 @@ def member_probabilities(run_cfg: DictConfig, state: dict, ckpt: Path, device: s
     names = [""] + list(getattr(datamodule, "task_names", []))[1:]
     probs: list[list[torch.Tensor]] = [[] for _ in names]
     labels = []
-    for x, y in datamodule.test_dataloader():
-        scores = net.forward_tasks(x.to(device)) if len(names) > 1 else (net(x.to(device)),)
-        for t, s in enumerate(scores):
-            probs[t].append(torch.softmax(s.double(), dim=1).cpu())
-        labels.append(y if y.dim() == 2 else y[:, None])
+    with torch.no_grad():
+        for x, y in datamodule.test_dataloader():
+            scores = net.forward_tasks(x.to(device)) if len(names) > 1 else (net(x.to(device)),)
+            for t, s in enumerate(scores):
+                probs[t].append(torch.softmax(s.double(), dim=1).cpu())
+            labels.append(y if y.dim() == 2 else y[:, None])
     y = torch.cat(labels)
     return {name: (torch.cat(p), y[:, t]) for t, (name, p) in enumerate(zip(names, probs, strict=True))}
 
@@ -163,6 +165,8 @@ def member_probabilities(run_cfg: DictConfig, state: dict, ckpt: Path, device: s
 def error_correlation(wrong: torch.Tensor) -> float:
     """The mean over member pairs of the Pearson correlation of their 0/1 error indicators (K x N); pairs
     where a member errs on all or none of the samples (no variance) are left out; NaN if none is left."""
+    import torch
+
     values = []
     for i, j in itertools.combinations(range(wrong.shape[0]), 2):
         a, b = wrong[i].double(), wrong[j].double()
@@ -180,6 +184,10 @@ def ensemble_figures(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, Any
         (E[||ē||²]), ``member_squared_errors`` (E[||e_i||²]) and ``ensemble_error_vs_k`` (the error of the
         average of the first k members, k = 1..K).
     """
+    import torch
+
+    from c147.theory.ensembles import ensemble_squared_error
+
     k, n, classes = probs.shape
     errors = probs - torch.nn.functional.one_hot(labels, classes).to(probs)  # e_i = p_i - y: (K, N, C)
     gram = torch.einsum("inc,jnc->ij", errors, errors) / n  # E[e_i · e_j]: (K, K)
@@ -224,14 +232,23 @@ def log_tensorboard(folder: Path, figures: dict[str, Any], prefix: str = "") -> 
 # ---------------------------------------------------------------------------------- the job
 
 
+def check_checkpoint_choice(inv: Invocation, cfg: DictConfig) -> None:
+    """``checkpoint=best|last`` (before Hydra too: nothing imported)."""
+    if cfg.checkpoint not in CHECKPOINTS:
+        raise ValueError(f"checkpoint: expected best or last, got {cfg.checkpoint!r}")
+
+
 def ensemble(cfg: DictConfig, inv: Invocation | None = None) -> dict[str, Any]:
     """Load the members, check they share the test split, average them, write and print the figures."""
+    import torch
+
+    from c147.lit.checkpoint import checkpoint_config, read_checkpoint
+
     inv = inv or Invocation(prog=PROG)
     run_dir = Path(cfg.paths.output_dir)
     with inv.user_errors(run_dir):
         check_fresh(run_dir, "metrics.json", "tensorboard")
-        if cfg.checkpoint not in CHECKPOINTS:
-            raise ValueError(f"checkpoint: expected best or last, got {cfg.checkpoint!r}")
+        check_checkpoint_choice(inv, cfg)
         runs = member_folders(cfg)
         ckpts = [member_checkpoint(run, cfg.checkpoint) for run in runs]
         states = [read_checkpoint(path, key="runs") for path in ckpts]
@@ -286,7 +303,7 @@ def ensemble(cfg: DictConfig, inv: Invocation | None = None) -> dict[str, Any]:
     return metrics
 
 
-main = hydra_entry(PROG, "ensemble", ensemble)
+main = hydra_entry(PROG, "ensemble", ensemble, extra=check_checkpoint_choice)
 
 
 if __name__ == "__main__":

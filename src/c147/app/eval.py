@@ -5,17 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from c147.app.argv import split_override
 from c147.app.build import build
 from c147.app.entry import Invocation, hydra_entry
 from c147.app.runs import check_fresh, print_summary, write_metrics
-from c147.lit.checkpoint import checkpoint_config, net_weights, read_checkpoint, weight_mismatch
 
 if TYPE_CHECKING:
+    import torch
+
     from c147.lit import Classifier
 
 PROG = "c147-eval"
@@ -28,6 +27,8 @@ def load_checkpoint(ckpt_path: str | Path) -> tuple[DictConfig, dict]:
         FileNotFoundError: no file at ``ckpt_path``.
         ValueError: the file is not a checkpoint written by ``c147-train``.
     """
+    from c147.lit.checkpoint import checkpoint_config, read_checkpoint
+
     state = read_checkpoint(ckpt_path)
     return checkpoint_config(state), state
 
@@ -35,6 +36,8 @@ def load_checkpoint(ckpt_path: str | Path) -> tuple[DictConfig, dict]:
 def load_weights(model: Classifier, state_dict: dict[str, torch.Tensor], ckpt_path: str | Path) -> None:
     """The checkpoint's network weights into ``model.net``; a mismatch is one ``ValueError`` naming
     the first differing entries, not a dump of every key."""
+    from c147.lit.checkpoint import net_weights, weight_mismatch
+
     weights, want = net_weights(state_dict), model.net.state_dict()
     missing, unexpected, shapes = weight_mismatch(want, weights)
     if missing or unexpected or shapes:
@@ -48,9 +51,10 @@ def load_weights(model: Classifier, state_dict: dict[str, torch.Tensor], ckpt_pa
 
 def evaluate(cfg: DictConfig, inv: Invocation | None = None) -> dict[str, Any]:
     """Rebuild the checkpoint's run (its data unless ``cfg.data`` is set), test it, write metrics."""
-    inv = inv or Invocation(prog=PROG)
     import lightning as L
+    from hydra.utils import instantiate
 
+    inv = inv or Invocation(prog=PROG)
     run_dir = Path(cfg.paths.output_dir)
     with inv.user_errors(run_dir):
         check_fresh(run_dir)
@@ -74,6 +78,8 @@ def check_ckpt_path(inv: Invocation, cfg: DictConfig) -> None:
     for arg in inv.overrides:
         kv = split_override(arg)
         if kv and kv[0] == "ckpt_path":
+            from c147.lit.checkpoint import read_checkpoint
+
             read_checkpoint(kv[1].strip("'\""))
             return
     raise ValueError("ckpt_path: expected the checkpoint to evaluate, e.g. "

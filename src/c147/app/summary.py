@@ -12,14 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig
-from rich.console import Console
 
 from c147.app.entry import Invocation, hydra_entry
 from c147.app.runs import check_fresh
 from c147.switch import check_impl
-from c147.theory import format_table, summarize
 
 PROG = "c147-summary"
 
@@ -34,6 +31,11 @@ def _short(count: int) -> str:
 
 def summary(cfg: DictConfig, inv: Invocation | None = None) -> dict[str, Any]:
     """Build the model, summarize it, print the table, write ``summary.json``; return what was written."""
+    from hydra.utils import instantiate
+    from rich.console import Console
+
+    from c147.theory import format_table, summarize
+
     inv = inv or Invocation(prog=PROG)
     run_dir = Path(cfg.paths.output_dir)
     path = run_dir / "summary.json"

@@ -250,7 +250,14 @@ def _task(cfg: DictConfig, inv: Invocation) -> float | None:
     return float(value) if value is not None else None
 
 
-main = hydra_entry(PROG, "train", _task, extra=prepare_resume)
+def prepare_train(inv: Invocation, cfg: DictConfig) -> None:
+    """Before Hydra: the config's values (:func:`~c147.app.build.check_config`, from the types table: no
+    imports), then ``ckpt_path`` (:func:`~c147.app.resume.prepare_resume`)."""
+    check_config(cfg, use_table=True)
+    prepare_resume(inv, cfg)
+
+
+main = hydra_entry(PROG, "train", _task, extra=prepare_train)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ constraint all leave them alone, bit for bit.
 The head of each model family (:data:`HEADS`): the last layer of ``classifier`` (LeNet-5) or of ``net``
 (MLP). Other models are refused.
 
-Measured on the bundled digits (``c147-experiment study=transfer``, about 2.5 minutes here; LeNet-5, 32x32;
+Measured on the bundled digits (``c147-study study=transfer``, about 2.5 minutes here; LeNet-5, 32x32;
 trunk: ``data.classes=[0,1,2,3,4] data.augment=[crop,rotate]``, 15 epochs, test accuracy 1.0;
 target: ``data.classes=[5,6,7,8,9] data.train_samples=50 data.batch_size=10 trainer.max_epochs=30
 ~scheduler optim.lr=0.01``; test accuracy, mean of seeds 0-2 with each seed's value):

@@ -1,0 +1,13 @@
+"""``transfer``: in its reduced mode it writes its figures and runs, and its claim holds on its own output."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app.studies.conftest import check_study
+
+
+@pytest.mark.slow
+def test_writes_its_figures_and_its_claim_holds(tmp_path):
+    check_study(tmp_path, "transfer", figures=["transfer"],
+                runs=["head_on_learned_trunk_seed0", "head_on_untrained_trunk_seed0", "trunk"])
