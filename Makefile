@@ -1,11 +1,12 @@
 # make train: set up .venv (first time) and run the main job on the bundled digits.
-# make test:  set up .venv (first time) and run the test suite.
+# make test:  set up .venv (first time) and run the test suite (everything; CI).
+# make check: the quick tier for the edit loop: every library module's fast tests and the layout checks.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.c147-installed
 
-.PHONY: install train test lint bench clean-venv
+.PHONY: install train test check lint bench clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +20,11 @@ train: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
+
+# the end-to-end runs (tests/app, tests/lit: Lightning and the console scripts) and tests marked slow are left
+# to make test
+check: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" -x --ignore=tests/app --ignore=tests/lit $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/c147-bench $(ARGS)

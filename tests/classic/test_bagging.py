@@ -29,6 +29,7 @@ def test_bagging_beats_the_mean_member_on_noisy_labels():
     assert bag.score(X_test, y_test) > KNNClassifier(k=1).fit(X, y_noisy).score(X_test, y_test) + 0.05
 
 
+@pytest.mark.slow
 def test_full_size_bootstraps_give_back_1nn():
     """Why the test above subsamples: a point is in a size-N bootstrap with probability 1 - (1 - 1/N)^N ~ 0.632 > 1/2,
     so most members' nearest point is the full set's nearest, and the vote returns plain 1-NN's prediction."""

@@ -12,6 +12,7 @@ from tests.twins import DEVICES, rand, tol
 MODELS = [SoftmaxClassifier, LinearSVM, lambda **kw: LinearSVM(loss="binary", **kw)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", [SoftmaxClassifier, LinearSVM], ids=["softmax", "svm"])
 def test_digits_test_accuracy_at_least_095(digits_std, make):
     X_train, X_test, y_train, y_test = digits_std
@@ -55,6 +56,7 @@ def test_batch_step_is_the_sheets_update():
     torch.testing.assert_close(clf.b_, b0 - 0.3 * db, **tol(torch.float64))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", MODELS, ids=["softmax", "svm", "binary_svm"])
 @pytest.mark.parametrize("solver, lr", [("batch", 1.0), ("minibatch", 0.3), ("sgd", 0.05)])
 def test_seeded_history_and_convergence(make, solver, lr):
@@ -82,6 +84,7 @@ def test_predict_proba_is_softmax_of_scores():
     assert not hasattr(LinearSVM(), "predict_proba")  # votes only: Bagging counts them
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", ["float32", torch.float64])
 def test_devices_and_dtypes(digits_std, device, dtype):

@@ -85,6 +85,7 @@ def test_cross_val_score_bad_input(estimator, X, y, exc, match):
         cross_val_score(estimator, X, y, cv=2)
 
 
+@pytest.mark.slow
 def test_select_k_picks_a_k_with_the_best_validation_accuracy(digits, tmp_path):
     X, y = digits[0][:600], digits[2][:600]
     ks = [1, 3, 5, 10, 25]

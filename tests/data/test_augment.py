@@ -251,6 +251,7 @@ def test_bootstrap_draws_with_replacement():
         assert torch.equal(getattr(dm, split).tensors[0], getattr(plain, split).tensors[0])
 
 
+@pytest.mark.slow
 def test_config_switches_train_in_process(train_config, capsys, monkeypatch):
     import c147.data.base as base
 

@@ -70,6 +70,7 @@ def test_held_on_the_trainers_device(device):
         held.train_set)
 
 
+@pytest.mark.slow
 def test_a_lightning_run_trains_the_same_weights(train_config):
     """Two epochs of a few batches through a real Trainer: on_device=true ends with the same weights."""
     weights = []

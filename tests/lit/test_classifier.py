@@ -1,10 +1,11 @@
 """The LightningModule's loss with auxiliary heads (GoogLeNet) and with a regularizer."""
 
+import pytest
 import torch
 
 import c147
 from c147.lit import Classifier
-from c147.lit.classifier import AUX_WEIGHT
+from c147.models import GoogLeNet
 from c147.nn.regularize import Regularizer
 
 
@@ -14,6 +15,7 @@ class TwoHeads(torch.nn.Module):
     def __init__(self):
         super().__init__()
         self.main, self.aux = torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
+        self.aux_weight = GoogLeNet.aux_weight
 
     def forward(self, x):
         return (self.main(x), self.aux(x)) if self.training else self.main(x)
@@ -25,7 +27,7 @@ def test_auxiliary_losses_are_weighted_by_0_3():
     model = Classifier(net, loss, optimizer=lambda p: torch.optim.SGD(p, lr=0.1), num_classes=3)
     x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
     value, preds = model._step((x, y))
-    expected = loss(net.main(x), y) + AUX_WEIGHT * loss(net.aux(x), y)
+    expected = loss(net.main(x), y) + 0.3 * loss(net.aux(x), y)
     torch.testing.assert_close(value, expected)
     assert torch.equal(preds, net.main(x).argmax(1))
     model.eval()
@@ -44,3 +46,11 @@ def test_penalty_is_added_to_the_training_loss_only():
     total = model.training_step((x, y), 0)
     data_loss, _ = model._step((x, y))
     torch.testing.assert_close(total, data_loss + 0.25 * net.weight.pow(2).sum())
+
+
+def test_auxiliary_outputs_without_their_weight_are_refused():
+    net = TwoHeads()
+    del net.aux_weight
+    model = Classifier(net, torch.nn.CrossEntropyLoss(), optimizer=lambda p: torch.optim.SGD(p, lr=0.1), num_classes=3)
+    with pytest.raises(TypeError, match="TwoHeads returns auxiliary outputs in training but has no aux_weight"):
+        model._step((torch.randn(8, 4), torch.randint(0, 3, (8,))))

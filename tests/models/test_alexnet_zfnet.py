@@ -328,6 +328,7 @@ def test_c147_impl_uses_only_hand_written_layers(factory):
     assert {type(m).__module__.split(".")[0] for m in leaves} == {"c147"}, {type(m).__module__ for m in leaves}
 
 
+@pytest.mark.slow
 def test_dropout_is_off_in_eval_and_zero_dropout_is_deterministic():
     model = alexnet(impl="c147", image_size=32, num_classes=10, dropout=0.0)
     x = rand(2, 3, 32, 32)

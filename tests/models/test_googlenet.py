@@ -70,6 +70,7 @@ def test_c147_impl_uses_only_hand_written_layers():
     assert model.conv1._relu is c147.functional.relu and model.aux1._F is c147.functional
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("impl", IMPLS)
 def test_seeded_init_equals_torchvision_and_eval_outputs_match(impl, device):
@@ -84,6 +85,7 @@ def test_seeded_init_equals_torchvision_and_eval_outputs_match(impl, device):
     torch.testing.assert_close(out, ref(x), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("impl", IMPLS)
 def test_training_outputs_and_gradients_match_torchvision_in_float64(impl, device):

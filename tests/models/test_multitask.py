@@ -52,6 +52,7 @@ def test_one_training_step_is_the_same_on_both_impls_in_float64(train_config):
         torch.testing.assert_close(ours[key], theirs[key], **TOL[torch.float64], msg=key)
 
 
+@pytest.mark.slow
 def test_both_heads_learn_the_digits(train_config):
     cfg = train_config(*MULTITASK.split(), "data.image_size=16", "trainer.max_epochs=3", "~logger")
     metrics = train(cfg)
@@ -60,6 +61,7 @@ def test_both_heads_learn_the_digits(train_config):
     assert metrics["test/acc_parity"] > 0.8, metrics
 
 
+@pytest.mark.slow
 def test_multitask_checkpoints_evaluate_ensemble_and_refuse_fine_tuning(train_config, tmp_path, capsys):
     """c147-eval tests every task of a multitask checkpoint; c147-ensemble averages multitask members on every
     task (the main one as usual, the others under tasks.<name>); finetune.from refuses one by name."""

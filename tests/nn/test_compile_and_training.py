@@ -22,6 +22,7 @@ def small_net(impl: str) -> torch.nn.Sequential:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 def test_hand_written_layers_work_under_torch_compile(device):
     """Dynamo traces every layer without a graph break, and AOTAutograd runs our hand-written forward and

@@ -16,7 +16,6 @@ from c147.nn.regularize import Regularizer
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
-AUX_WEIGHT = 0.3  # GoogLeNet's auxiliary classifiers' share of the loss (Szegedy et al. 2014)
 
 
 def trainable(net: nn.Module) -> list[torch.nn.Parameter]:
@@ -139,7 +138,11 @@ class Classifier(L.LightningModule):
         scores = self(x)
         if isinstance(scores, tuple):  # GoogLeNet in training: (logits, *auxiliary logits)
             scores, *aux = scores
-            loss = self.loss(scores, y) + AUX_WEIGHT * sum(self.loss(a, y) for a in aux if a is not None)
+            weight = getattr(self.net, "aux_weight", None)  # the net says its auxiliary outputs' share of the loss
+            if weight is None:
+                raise TypeError(f"{type(self.net).__name__} returns auxiliary outputs in training but has no "
+                                f"aux_weight (their share of the loss)")
+            loss = self.loss(scores, y) + weight * sum(self.loss(a, y) for a in aux if a is not None)
             return loss, scores.argmax(dim=1)
         return self.loss(scores, y), scores.argmax(dim=1)
 

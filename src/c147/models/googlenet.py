@@ -267,6 +267,8 @@ class GoogLeNet(torch_nn.Module):
         (13004888, 13004888)
     """
 
+    aux_weight = 0.3  # the auxiliary classifiers' share of the training loss (Szegedy et al. 2014)
+
     def __init__(
         self,
         impl: str = "c147",
