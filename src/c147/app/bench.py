@@ -38,8 +38,8 @@ def _suite(name: str):
     return importlib.import_module(f"c147.bench.{name}")
 
 
-def check_names(inv: Invocation, cfg: DictConfig) -> None:
-    """Before Hydra (nothing imported): the suite, dtype, size and compile values."""
+def check_names(cfg: DictConfig) -> None:
+    """The suite, dtype, size and compile values (before Hydra too: nothing imported)."""
     if cfg.suite != "all" and cfg.suite not in SUITES:
         raise ValueError(f"unknown benchmark suite {cfg.suite!r}; expected one of {SUITES} or 'all'")
     if cfg.dtype not in DTYPES:
@@ -53,7 +53,7 @@ def check_names(inv: Invocation, cfg: DictConfig) -> None:
 def _check(cfg: DictConfig) -> tuple[list[str], list[str] | None]:
     import torch
 
-    check_names(Invocation(), cfg)
+    check_names(cfg)
     suites = list(SUITES) if cfg.suite == "all" else [cfg.suite]
     modules = [_suite(s) for s in suites]
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
@@ -227,7 +227,7 @@ def _outputs(out_dir: Path, rows: list[dict], summaries: list[dict], meta: dict[
         writer.add_text("results", header + body, 0)
 
 
-main = hydra_entry("c147-bench", "bench", run, extra=check_names)
+main = hydra_entry("c147-bench", "bench", run, extra=lambda inv, cfg: check_names(cfg))
 
 
 if __name__ == "__main__":

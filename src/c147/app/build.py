@@ -141,25 +141,27 @@ def hparams_of(cfg: DictConfig) -> dict[str, Any]:
     return hparams(config, (*HPARAM_KEYS, "name", "tags"), group_keys(Path(CONFIG_DIR), groups))
 
 
-def check_config(cfg: DictConfig, use_table: bool = False) -> None:
+def check_config(cfg: DictConfig, types: bool = True) -> None:
     """What Lightning would accept and then do something surprising with, or fail on much later.
 
     Args:
         cfg: a composed train config.
-        use_table: the value types from :data:`~c147.app.config_checks.TYPES_FILE` (before Hydra: nothing
-            imported) rather than the signatures (in the run).
+        types: also every value's type, against the targets' signatures (False before Hydra, where
+            :func:`~c147.app.argv.prepare` has checked them against the types table).
     """
     from c147.switch import check_impl
 
     check_impl(cfg.impl)
     if not isinstance(cfg.get("seed"), int) or isinstance(cfg.seed, bool):
         raise TypeError(f"seed: expected int, got {cfg.get('seed')!r}")
-    check_config_types(cfg, keys=("trainer",), use_table=use_table)  # first: other keys interpolate max_epochs
+    if types:
+        check_config_types(cfg, keys=("trainer",), use_table=False)  # first: other keys interpolate max_epochs
     max_epochs = cfg.trainer.get("max_epochs")
     if max_epochs is not None and (not isinstance(max_epochs, int) or isinstance(max_epochs, bool)
                                    or (max_epochs < 1 and max_epochs != -1)):
         raise ValueError(f"trainer.max_epochs: expected a positive integer (or -1: no limit), got {max_epochs!r}")
-    check_config_types(cfg, use_table=use_table)
+    if types:
+        check_config_types(cfg, use_table=False)
 
 
 def check_monitors(callbacks: list) -> None:

@@ -251,9 +251,9 @@ def _task(cfg: DictConfig, inv: Invocation) -> float | None:
 
 
 def prepare_train(inv: Invocation, cfg: DictConfig) -> None:
-    """Before Hydra: the config's values (:func:`~c147.app.build.check_config`, from the types table: no
-    imports), then ``ckpt_path`` (:func:`~c147.app.resume.prepare_resume`)."""
-    check_config(cfg, use_table=True)
+    """Before Hydra (the types already checked): the config's values (:func:`~c147.app.build.check_config`),
+    then ``ckpt_path`` (:func:`~c147.app.resume.prepare_resume`)."""
+    check_config(cfg, types=False)
     prepare_resume(inv, cfg)
 
 

@@ -23,7 +23,7 @@ UNKNOWN = f"c147-study: error: study: expected one of {', '.join(STUDIES)}, got 
 def test_every_registered_study_has_a_module_and_a_test():
     package = Path(c147.app.studies.__file__).parent
     modules = sorted(p.stem for p in package.glob("*.py") if p.stem not in PLUMBING)
-    assert sorted(STUDIES.values()) == modules
+    assert sorted(STUDIES) == modules
     for name in STUDIES:
         assert callable(load(name).run), name
         assert (Path(__file__).parent / f"test_{name}.py").is_file(), name

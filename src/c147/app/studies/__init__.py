@@ -11,22 +11,9 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-# study name -> its module in this package
-STUDIES: dict[str, str] = {
-    "optimizer_paths": "optimizer_paths",
-    "init": "init",
-    "regularization": "regularization",
-    "ensemble": "ensemble",
-    "class_weights": "class_weights",
-    "optimizers": "optimizers",
-    "lr_decay": "lr_decay",
-    "batch_size": "batch_size",
-    "label_smoothing": "label_smoothing",
-    "batchnorm": "batchnorm",
-    "augmentation": "augmentation",
-    "transfer": "transfer",
-    "multitask": "multitask",
-}
+# the studies, each the module of its name in this package
+STUDIES = ("optimizer_paths", "init", "regularization", "ensemble", "class_weights", "optimizers", "lr_decay",
+           "batch_size", "label_smoothing", "batchnorm", "augmentation", "transfer", "multitask")
 
 
 def check_name(name: object) -> str:
@@ -38,4 +25,4 @@ def check_name(name: object) -> str:
 
 def load(name: str) -> ModuleType:
     """The module of the study ``name`` (imported now: torch with it)."""
-    return importlib.import_module(f"{__name__}.{STUDIES[check_name(name)]}")
+    return importlib.import_module(f"{__name__}.{check_name(name)}")
