@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import logging
 import os
 import subprocess
 import sys
@@ -53,6 +55,34 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
     env.update(extra or {})
     return env
+
+
+def run_in_process(script: str, *args: str, cwd: Path, monkeypatch: pytest.MonkeyPatch,
+                   capsys: pytest.CaptureFixture[str]) -> subprocess.CompletedProcess:
+    """Run a c147 console script's entry point in this process, from ``cwd``, as :func:`run_cli` does in a new
+    one: for the checks and one-line errors, where a new process proves nothing more and costs the imports
+    (seconds each; tests/test_layout.py runs the console scripts' own path to an error in a new process)."""
+    (entry,) = importlib.metadata.entry_points(group="console_scripts", name=script)
+    main = entry.load()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "argv", [script, *args])
+    for key in [k for k in os.environ if k.startswith("HYDRA_")]:
+        monkeypatch.delenv(key)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    finally:  # Hydra's job logging: its file handler and level stay with the run, not the next test
+        for handler in root.handlers:
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess([script, *args], code, out.out, out.err)
 
 
 def run_cli(script: str, *args: str, cwd: Path, timeout: float = 300,

@@ -15,7 +15,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from c147.app.train import train
-from tests.conftest import BIN, cli_env, run_cli, tensorboard_run
+from tests.conftest import BIN, cli_env, run_cli, run_in_process, tensorboard_run
 
 QUIET = ["callbacks.model_summary=null", "trainer.enable_progress_bar=false"]
 # dropout and hidden-unit noise (the global RNG), augmentation (drawn per seed, epoch and batch), max-norm after
@@ -191,13 +191,15 @@ BAD_TRAIN = [
 
 
 @pytest.mark.parametrize("args, message", BAD_TRAIN, ids=[" ".join(a) for a, _ in BAD_TRAIN])
-def test_bad_train_input_is_one_line_naming_the_key_and_leaves_no_folder(tmp_path, args, message):
+def test_bad_train_input_is_one_line_naming_the_key_and_leaves_no_folder(tmp_path, monkeypatch, capsys, args,
+                                                                         message):
     files = make_files(tmp_path)
     (tmp_path / "afile").write_text("x")
     subs = {**{k: str(v) for k, v in files.items()}, "tmp": str(tmp_path), "file": str(tmp_path / "afile")}
     cwd = tmp_path / "cwd"
     cwd.mkdir()
-    proc = run_cli("c147-train", *[a.format(**subs) for a in args], *QUIET, cwd=cwd, timeout=120)
+    proc = run_in_process("c147-train", *[a.format(**subs) for a in args], *QUIET, cwd=cwd, monkeypatch=monkeypatch,
+                          capsys=capsys)
     assert proc.returncode == 2, proc.stderr[-3000:]
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr[-3000:]
@@ -272,9 +274,10 @@ BAD_EVAL = [
 
 
 @pytest.mark.parametrize("args, message", BAD_EVAL, ids=[" ".join(a) or "nothing" for a, _ in BAD_EVAL])
-def test_bad_eval_input_is_one_line(tmp_path, args, message):
+def test_bad_eval_input_is_one_line(tmp_path, monkeypatch, capsys, args, message):
     subs = {k: str(v) for k, v in make_files(tmp_path).items()}
-    proc = run_cli("c147-eval", *[a.format(**subs) for a in args], cwd=tmp_path, timeout=120)
+    proc = run_in_process("c147-eval", *[a.format(**subs) for a in args], cwd=tmp_path, monkeypatch=monkeypatch,
+                          capsys=capsys)
     assert proc.returncode == 2, proc.stderr[-3000:]
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("c147-eval: error: ") and message in line, line
@@ -306,8 +309,9 @@ BAD_OTHER = [
 
 
 @pytest.mark.parametrize("script, args, message", BAD_OTHER, ids=[f"{s} {' '.join(a)}" for s, a, _ in BAD_OTHER])
-def test_bad_bench_and_summary_input_is_one_line_and_leaves_no_folder(tmp_path, script, args, message):
-    proc = run_cli(script, *args, cwd=tmp_path, timeout=120)
+def test_bad_bench_and_summary_input_is_one_line_and_leaves_no_folder(tmp_path, monkeypatch, capsys, script, args,
+                                                                      message):
+    proc = run_in_process(script, *args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert proc.returncode == 2, proc.stderr[-3000:]
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith(f"{script}: error: ") and message in line, line

@@ -14,7 +14,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from c147.app.train import train
-from tests.conftest import BIN, cli_env, run_cli, tensorboard_run
+from tests.conftest import BIN, cli_env, run_cli, run_in_process, tensorboard_run
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -179,8 +179,8 @@ def test_tensorboard_server_serves_the_run(main_run):
         (["impl=numpy"], "c147-train: error: impl must be one of ('c147', 'torch'), got 'numpy'"),
     ],
 )
-def test_bad_input_ends_with_a_clear_message(args, message, tmp_path):
-    proc = run_cli("c147-train", *args, cwd=tmp_path)
+def test_bad_input_ends_with_a_clear_message(args, message, tmp_path, monkeypatch, capsys):
+    proc = run_in_process("c147-train", *args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert proc.returncode != 0
     assert message in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
@@ -194,8 +194,8 @@ def test_bad_input_ends_with_a_clear_message(args, message, tmp_path):
 # c147-eval's bad input: tests/app/test_resume.py (BAD_EVAL)
 
 
-def test_instantiation_errors_name_the_cause_and_the_key(tmp_path):
-    proc = run_cli("c147-train", "model.activation=gelu", cwd=tmp_path)
+def test_instantiation_errors_name_the_cause_and_the_key(tmp_path, monkeypatch, capsys):
+    proc = run_in_process("c147-train", "model.activation=gelu", cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
         "c147-train: error: activation: expected one of relu, leaky_relu, prelu, elu, softplus, sigmoid, tanh, maxout, "
