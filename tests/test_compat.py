@@ -48,3 +48,18 @@ def test_dispatch_mode_active_sees_flop_counter_mode():
     with FlopCounterMode(display=False):
         assert dispatch_mode_active()
     assert not dispatch_mode_active()
+
+
+def test_tensorboard_file_writer_writes_a_summary_and_reopens_after_close(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter
+    from torch.utils.tensorboard.summary import scalar
+
+    writer = SummaryWriter(str(tmp_path))
+    writer.close()
+    file_writer = _compat.tensorboard_file_writer(writer)  # reopened: close() dropped it
+    file_writer.add_summary(scalar("x", 1.5), global_step=3)
+    writer.close()
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    assert [(e.step, e.value) for e in events.Scalars("x")] == [(3, 1.5)]

@@ -55,7 +55,15 @@ def trunc_normal_by_rejection() -> bool:
     return bool(torch.equal(drawn[inside], normal[inside]))
 
 
+def tensorboard_file_writer(writer):
+    """The ``FileWriter`` of a ``torch.utils.tensorboard.SummaryWriter`` (``writer._get_file_writer()``, reopened
+    if it was closed), for summaries ``SummaryWriter`` has no public method for: an HParams session without its
+    experiment summary (torch's own ``add_hparams`` and Lightning's logger call it the same way)."""
+    return writer._get_file_writer()
+
+
 __all__ = [
+    "tensorboard_file_writer",
     "EPOCH_DEPRECATION_WARNING",
     "_default_to_fused_or_foreach",
     "_device_has_foreach_support",

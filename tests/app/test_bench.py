@@ -59,6 +59,7 @@ def test_tiny_run_of_every_suite_writes_json_csv_png_and_tensorboard(tmp_path, d
     proc = run_cli("c147-bench", "suite=all", "size=tiny", f"device={device}", f"families=[{families}]", "rounds=1",
                    "min_run_time=0.002", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "CUDA_HOME" not in proc.stdout + proc.stderr  # torch.utils.cpp_extension's notice, filtered (quiet)
     (run,) = (tmp_path / "outputs" / "bench" / "runs").iterdir()
     data = json.loads((run / "results.json").read_text())
     assert data["meta"]["torch"] == torch.__version__ and data["meta"]["size"] == "tiny"

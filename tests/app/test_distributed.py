@@ -102,7 +102,7 @@ def test_a_non_finite_loss_in_ddp_stops_both_processes_with_one_report(tmp_path)
                    timeout=120)
     assert proc.returncode == 1, proc.stderr[-3000:]
     (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("c147-train:")]
-    assert "at epoch 1, step" in line and "the last good checkpoint is" in line, line
+    assert "in epoch 2, step" in line and "the last good checkpoint is" in line, line
     run = tmp_path / "run"
     assert "the training loss" in json.loads((run / "metrics.json").read_text())["error"]
     assert not list(run.glob("metrics.attempt*.json"))  # written once

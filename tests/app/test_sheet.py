@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 
 from c147.app import sheet
-from c147.theory.claims import CLAIMS, counts
+from c147.theory.claims import CLAIMS, counts, evaluate
 from c147.theory.evidence import HOLDS, WRONG, Claim, Evidence
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,25 +22,64 @@ def wide_console(monkeypatch):
 
 def expected_summary(claims=CLAIMS) -> str:
     n = counts(tuple(claims))
-    return (f"{len(claims)} claims: {n['holds']} holds, {n['wrong']} wrong, {n['convention']} convention, "
-            f"{n['ocr']} ocr; every check agrees")
+    return (f"{len(claims)} claim{'s' * (len(claims) != 1)}: {n['holds']} holds, {n['wrong']} wrong, "
+            f"{n['convention']} convention, {n['ocr']} ocr; every check agrees")
 
 
-def test_table_summary_and_markdown(tmp_path, capsys):
+def test_a_terminal_80_columns_wide_gets_a_line_per_claim_and_the_markdown_every_field(tmp_path, capsys,
+                                                                                       monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
     out = tmp_path / "SHEET.md"
     assert sheet.main(["--markdown", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert expected_summary() in printed
-    for claim in (CLAIMS[0], CLAIMS[-1]):
-        assert claim.id in printed
+    printed = capsys.readouterr().out.splitlines()
+    assert len(CLAIMS) < len(printed) < 400
+    too_wide = [line for line in printed if max(len(line), cell_len(line)) > 80]
+    assert not too_wide, too_wide[:3]
+    by_id = {line.split()[1]: line.split() for line in printed if line[:4].strip().isdigit()}
+    assert [by_id[c.id][:3] for c in CLAIMS] == [[str(c.line), c.id, c.verdict] for c in CLAIMS]
+    assert printed[-4:] == [expected_summary(), *sheet.HINT.splitlines(), f"wrote {out}"]
     text = out.read_text(encoding="utf-8")
     assert text.splitlines()[0] == sheet.HEADER
     assert f"**{expected_summary()}**" in text
     rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| line")]
     assert len(rows) == len(CLAIMS)
     assert all(f"`{c.id}`" in row and f"`{c.test}`" in row for c, row in zip(CLAIMS, rows, strict=True))
-    assert sheet.main(["--markdown", str(out)]) == 0  # its own file: rewritten
-    assert out.read_text(encoding="utf-8") == text
+    assert sheet.main(["-k", "trace-cyclic", "--markdown", str(out)]) == 0  # its own file: rewritten
+    assert "`trace-cyclic`" in out.read_text(encoding="utf-8") and "`l2-objective`" not in out.read_text()
+
+
+@pytest.mark.parametrize("columns", [sheet.WIDE - 1, sheet.WIDE])
+def test_the_wide_table_from_its_width_on(capsys, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    claims = CLAIMS[:4]
+    assert sheet.main([], claims=claims) == 0
+    printed = capsys.readouterr().out
+    assert max(cell_len(line) for line in printed.splitlines()) <= columns
+    wide = "┃ corrected" in printed
+    assert wide == (columns >= sheet.WIDE)
+    if wide:  # ids whole, each claim's correction and evidence
+        assert all(f"│ {c.id} " in printed and c.corrected.split()[0] in printed for c in claims)
+    assert printed.splitlines()[-2:] == sheet.HINT.splitlines()
+
+
+@pytest.mark.parametrize("columns", ["80", "250"])
+def test_one_claim_in_full(capsys, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", columns)
+    (claim,) = [c for c in CLAIMS if "xavier-both" in c.id]
+    assert sheet.main(["-k", "xavier-both"]) == 0
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    assert lines[0].startswith(claim.id) and lines[-1] == expected_summary([claim])
+    assert max(cell_len(line) for line in lines) <= int(columns)
+    if columns == "250":  # every field on its own line, every number (the table shows 6)
+        evidence = evaluate(claim)
+        assert len(evidence.numbers) > 6
+        fields = {line.split("  ", 1)[0]: line.split("  ", 1)[1].strip() for line in lines[1:-1]}
+        assert fields == {
+            "claim": f"{claim.id} ({claim.section})", "line": f"{claim.line} of cheatsheet.md",
+            "the sheet says": claim.sheet, "verdict": claim.verdict, "correct": claim.corrected,
+            "evidence": evidence.summary, "test": claim.test,
+            "numbers": ", ".join(f"{k}={sheet._fmt(v)}" for k, v in evidence.numbers.items())}
 
 
 def _without_evidence(markdown: str) -> list[list[str]]:
@@ -93,7 +133,7 @@ def _claim(id: str, verdict: str, check) -> Claim:
     return Claim(id, "Test", 1, "a claim", verdict, "as written", check)
 
 
-def test_a_failing_check_is_reported_and_exits_1(tmp_path, capsys):
+def test_a_failing_check_is_reported_and_exits_1(tmp_path, capsys, monkeypatch):
     def observes_wrong():
         return Evidence(WRONG, {"x": 1.0}, "observed wrong")
 
@@ -114,3 +154,9 @@ def test_a_failing_check_is_reported_and_exits_1(tmp_path, capsys):
                        "boom)"]
     assert "FAILED" in out.read_text(encoding="utf-8")
     assert sheet.main([], claims=claims[:1]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("COLUMNS", "80")  # a line per claim: FAILED in the verdict column, the exit status as wide
+    assert sheet.main([], claims=claims) == 1
+    verdicts = {line.split()[1]: line.split()[2] for line in capsys.readouterr().out.splitlines()
+                if line.split()[:1] == ["1"]}
+    assert verdicts == {"fake-ok": "holds", "fake-disagrees": "FAILED", "fake-raises": "FAILED"}

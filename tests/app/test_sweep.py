@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from c147.app.argv import check_launcher_installed, compose_check
 from c147.app.sweep import check_launcher, read_sweep, record_failure, summarize
-from tests.conftest import QUIET, run_cli
+from tests.conftest import QUIET, run_cli, run_in_process
 
 # two tiny jobs: ~1 s of training each, the rest is each process's start
 TINY = ["model=mlp", "data.train_samples=64", "trainer.max_epochs=1", *QUIET]
@@ -30,7 +31,7 @@ def metrics(folder: str | Path) -> dict:
 @pytest.mark.slow
 def test_a_joblib_sweep_runs_its_jobs_in_parallel_processes_and_records_the_failed_one(tmp_path):
     proc = run_cli("c147-train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *TINY,
-                   "optim.lr=0.002,-1,0.02", "hydra.sweep.dir=sweep", cwd=tmp_path)
+                   "optim.lr=0.002,1e30,0.02", "hydra.sweep.dir=sweep", cwd=tmp_path)  # 1e30: the loss diverges
     sweep = tmp_path / "sweep"
     assert proc.returncode == 1, proc.stderr[-3000:]  # one job failed: the sweep says so in its exit status
     assert proc.stderr.strip().splitlines()[-1] == \
@@ -45,11 +46,25 @@ def test_a_joblib_sweep_runs_its_jobs_in_parallel_processes_and_records_the_fail
         assert float(row["val/acc_best"]) == job["val/acc_best"] and float(row["test/acc"]) == job["test/acc"]
         assert row["overrides"].endswith(f"optim.lr={ {'0': '0.002', '2': '0.02'}[row['job']] }")
     failed = rows[2]
-    assert failed["error"] == "Invalid learning rate: -1" and failed["val/acc_best"] == ""
-    assert metrics(sweep / "1")["error"] == "Invalid learning rate: -1"
+    diverged = re.compile(r"the training loss is (nan|inf) in epoch 1, step \d+")
+    assert diverged.match(failed["error"]) and failed["val/acc_best"] == "", failed
+    assert diverged.match(metrics(sweep / "1")["error"])
     assert (sweep / "1" / ".hydra" / "config.yaml").is_file()  # the failed job's folder is kept, with its config
     assert "sweep summary: 3 jobs, 1 failed, best val/acc_best first" in proc.stdout
-    assert "Invalid learning rate: -1" in proc.stdout
+    assert diverged.search(proc.stdout.replace("\n", " ")) or "the training loss is" in proc.stdout
+
+
+def test_a_sweep_with_a_bad_value_is_refused_before_any_job_runs(tmp_path, monkeypatch, capsys):
+    """Each value of each sweep is composed and checked before Hydra starts a job (a typo in the last of 20
+    values is not found hours later): one line, exit 2, no sweep folder."""
+    for args, message in [(["optim.lr=0.002,-1,0.02"], "optim.lr: expected a number >= 0, got -1"),
+                          (["optim=sgd,adamm", "seed=0,1"], "optim=adamm: no such option; did you mean optim=adam"),
+                          (["trainer.max_epoch=1,2"], "trainer.max_epoch: no such key; did you mean")]:
+        proc = run_in_process("c147-train", "-m", *args, "hydra.sweep.dir=sweep", cwd=tmp_path,
+                              monkeypatch=monkeypatch, capsys=capsys)
+        (line,) = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and line.startswith(f"c147-train: error: {message}"), (args, proc.stderr)
+        assert not (tmp_path / "sweep").exists()
 
 
 @pytest.mark.slow
@@ -106,7 +121,7 @@ def job(sweep: Path, num: int, overrides: list[str], **values) -> Path:
 def test_the_summary_ranks_by_the_metric_in_its_direction_failed_jobs_last(tmp_path, metric, order):
     sweep = tmp_path / "multirun"
     job(sweep, 0, ["optim.lr=0.1"], **{"val/acc_best": 0.5, "val/loss": 0.2})
-    job(sweep, 1, ["optim.lr=0.2"], error="the training loss is nan at epoch 1", **{"val/acc_best": 0.9})
+    job(sweep, 1, ["optim.lr=0.2"], error="the training loss is nan in epoch 2", **{"val/acc_best": 0.9})
     job(sweep, 2, ["optim.lr=0.3"], **{"val/acc_best": 0.7, "val/loss": 0.3})
     job(sweep, 3, ["optim.lr=0.4"])  # no metrics.json: killed, or still running
     job(sweep, 4, ["optim.lr=0.5"], **{"test/acc": 0.1})  # finished without the metric
@@ -118,7 +133,7 @@ def test_the_summary_ranks_by_the_metric_in_its_direction_failed_jobs_last(tmp_p
     assert list(rows[0])[:5] == ["rank", "job", "status", "overrides", metric] and list(rows[0])[-2:] == \
         ["run_dir", "error"]
     by_job = {r["job"]: r for r in rows}
-    assert by_job["1"]["status"] == "failed" and by_job["1"]["error"] == "the training loss is nan at epoch 1"
+    assert by_job["1"]["status"] == "failed" and by_job["1"]["error"] == "the training loss is nan in epoch 2"
     assert by_job["3"]["error"].startswith("did not finish: no metrics.json in")
     assert by_job["2"]["overrides"] == "optim.lr=0.3" and by_job["4"][metric] == ""
 
@@ -133,3 +148,24 @@ def test_a_failure_record_keeps_the_jobs_own_error(tmp_path):
     (tmp_path / "1" / "metrics.json").write_text(json.dumps({"test/acc": 0.5, "interrupted": True,
                                                              "signal": "SIGTERM"}))
     assert [j.error for j in read_sweep(tmp_path)] == ["exited with status 1", "interrupted by SIGTERM"]
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_the_table_keeps_each_run_folder_whole_and_the_overrides_as_written(tmp_path, capsys, monkeypatch, columns):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    sweep = Path("outputs/train/multiruns/2026-12-07_03-43-45_177466")  # as Hydra names it, below the current folder
+    job(sweep, 0, ["data.augment=[flip,crop]", "optim.lr=0.1"], **{"val/acc_best": 0.5, "test/acc": 0.4})
+    job(sweep, 1, ["data.augment=[flip]", "optim.lr=0.2"], **{"val/acc_best": 0.7, "test/acc": 0.6})
+    job(sweep, 2, ["data.augment=[flip,crop]", "optim.lr=-1"], error="Invalid learning rate: -1")
+    summarize(sweep, "val/acc_best")
+    lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) <= columns
+    for num in (1, 0, 2):  # best first, each folder relative to the current one, on one line
+        assert sum(line.endswith(f" {sweep}/{num}") for line in lines) == 1
+    if columns == 120:  # room for the overrides on one line, markup-like brackets and all
+        assert [line.split()[0] for line in lines if line.endswith(tuple(f" {sweep}/{n}" for n in range(3)))] == [
+            "data.augment=[flip]", "data.augment=[flip,crop]", "data.augment=[flip,crop]"]
+    assert re.search(r"Invalid\s+learning\s+rate:\s+-1", " ".join(lines))  # the failed job's error, wrapped
+    assert f"all metrics: {sweep}/summary.csv" in " ".join(lines)
+    assert ("test/acc" in lines[1]) == (columns == 120)  # beyond the optimized metric, what fits

@@ -85,7 +85,9 @@ def test_main_job_reaches_097_and_writes_a_complete_run(main_run):
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     ckpts = {p.name for p in (run_dir / "checkpoints").iterdir()}
     assert "last.ckpt" in ckpts and any(n.startswith("epoch_") for n in ckpts), ckpts
-    assert "test accuracy" in proc.stdout and f"tensorboard --logdir {run_dir}" in proc.stdout.replace("\n", "")
+    table = proc.stdout.replace("\n", "")  # the summary names the run folder as typed from here, and its TensorBoard
+    assert "test accuracy" in table and f"c147-tensorboard outputs/train/runs/{run_dir.name}" in table
+    assert f"│ run folder        │ outputs/train/runs/{run_dir.name} " in table
 
 
 @pytest.mark.slow
@@ -97,21 +99,19 @@ def test_event_files_hold_every_scalar_and_the_hparams(main_run):
     tags = set(acc.Tags()["scalars"])
     assert SCALARS <= tags, SCALARS - tags
     assert "epoch" not in tags  # Lightning's epoch counter is not a card
-    # the default logging callbacks: per-layer histograms each epoch, the figures after testing
-    assert {"figures/confusion_matrix", "figures/misclassified", "figures/first_layer"} <= set(acc.Tags()["images"])
-    histograms = set(acc.Tags()["histograms"])
-    for tag in ("weight/net.features.0.weight", "grad/net.classifier.5.weight", "activation/features.1.ReLU"):
-        assert tag in histograms and len(acc.Histograms(tag)) == 15, tag
+    # the default logging callbacks: the figures after testing; histograms only when asked for (test_logging.py)
+    assert {"visual/confusion_matrix", "visual/misclassified", "visual/first_layer"} <= set(acc.Tags()["images"])
+    assert acc.Tags()["histograms"] == []
     assert {p.name for p in (run_dir / "figures").iterdir()} == {"confusion_matrix.png", "misclassified.png",
                                                                   "first_layer.png"}
-    assert len(acc.Scalars("time/examples_per_second")) == 15
+    assert len(acc.Scalars("walltime/examples_per_second")) == 15
     assert len(acc.Scalars("val/acc")) == 15 and len(acc.Scalars("train/lr")) == 15
     lrs = [e.value for e in acc.Scalars("train/lr")]
     assert lrs[0] == pytest.approx(0.002) and lrs == sorted(lrs, reverse=True), "cosine: decreasing lr"
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert acc.Scalars("test/acc")[-1].value == pytest.approx(metrics["test/acc"])
-    assert acc.Scalars("hparams/test_acc")[-1].value == pytest.approx(metrics["test/acc"])
-    assert "hparams" in acc.PluginTagToContent("hparams") or acc.PluginTagToContent("hparams")
+    assert not [t for t in tags if t.startswith(("hparam/", "hparams/"))]  # the HParams metrics are the curves
+    assert "_hparams_/session_start_info" in acc.PluginTagToContent("hparams")
 
 
 @pytest.mark.slow
@@ -150,17 +150,14 @@ def test_tensorboard_server_serves_the_run(main_run):
             except OSError:
                 pass
             time.sleep(0.5)
-        name = "lenet5-c147-adam-lr0.002"  # the run's readable name: model, impl, optimizer, lr
-        assert runs == [f"tensorboard/{name}"], runs
+        name = "lenet5-c147-adam-lr0.002"  # the run's readable name (model, impl, optimizer, lr), then its time
+        assert runs == [f"{name} {run_dir.name[:19]}"], runs
         run = urllib.parse.quote(runs[0], safe="")
         query = f"{base}/data/plugin/scalars/scalars?run={run}&tag=val/acc"
         points = json.load(urllib.request.urlopen(query, timeout=10))
         assert len(points) == 15 and all(0.0 <= p[2] <= 1.0 for p in points)
-        for plugin, tag in (("images", "figures/confusion_matrix"), ("histograms", "weight/net.features.0.weight")):
-            tags = json.load(urllib.request.urlopen(f"{base}/data/plugin/{plugin}/tags", timeout=10))
-            assert tag in tags[runs[0]], (plugin, tags)
-        query = f"{base}/data/plugin/histograms/histograms?run={run}&tag=activation/features.1.ReLU"
-        assert len(json.load(urllib.request.urlopen(query, timeout=10))) == 15
+        tags = json.load(urllib.request.urlopen(f"{base}/data/plugin/images/tags", timeout=10))
+        assert "visual/confusion_matrix" in tags[runs[0]], tags
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -170,12 +167,13 @@ def test_tensorboard_server_serves_the_run(main_run):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["model=resnet999"], "Could not find 'model/resnet999'"),
-        (["no_such_key=1"], "Could not override 'no_such_key'"),
-        (["optim.lr=-0.1"], "c147-train: error: Invalid learning rate: -0.1"),
+        (["model=resnet999"], "c147-train: error: model=resnet999: no such option; expected one of alexnet"),
+        (["no_such_key=1"], "c147-train: error: no_such_key: no such key (nothing close); to add it as a new key: "
+                            "+no_such_key=1"),
+        (["optim.lr=-0.1"], "c147-train: error: optim.lr: expected a number >= 0, got -0.1"),
         (["data=mnist", "paths.data_dir=nowhere"], "c147-train: error: MNIST not found"),
         (["data=cifar10", "paths.data_dir=nowhere"], "c147-train: error: CIFAR10 not found"),
-        (["optim.no_such_arg=1"], "Could not override 'optim.no_such_arg'"),
+        (["optim.no_such_arg=1"], "c147-train: error: optim.no_such_arg: no such key (nothing close)"),
         (["impl=numpy"], "c147-train: error: impl must be one of ('c147', 'torch'), got 'numpy'"),
     ],
 )
@@ -198,8 +196,8 @@ def test_instantiation_errors_name_the_cause_and_the_key(tmp_path, monkeypatch, 
     proc = run_in_process("c147-train", "model.activation=gelu", cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
-        "c147-train: error: activation: expected one of relu, leaky_relu, prelu, elu, softplus, sigmoid, tanh, maxout, "
-        "got 'gelu' (config key 'model')"
+        "c147-train: error: model.activation: expected one of relu, leaky_relu, prelu, elu, softplus, sigmoid, tanh, "
+        "maxout, got 'gelu'"
     ), proc.stderr
 
 

@@ -55,7 +55,7 @@ def loader():
 ])
 def test_stops_at_the_expected_epoch_and_tests_the_best_weights(train_config, overrides, metric, script, stop, best,
                                                                 tmp_path):
-    cfg = train_config(*overrides, "callbacks.last_checkpoint=null")
+    cfg = train_config(*overrides, "callbacks.last_checkpoint=null", "callbacks.progress_bar=null")
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c]
     check_monitors(callbacks)
     trainer = L.Trainer(max_epochs=len(script), callbacks=callbacks, logger=False, enable_progress_bar=False,

@@ -15,7 +15,7 @@ def test_the_weighted_sum_is_the_objective():
     losses = [torch.tensor(2.0, requires_grad=True), torch.tensor(4.0, requires_grad=True)]
     total = multitask_loss(losses, [1.0, 0.5])
     total.backward()
-    assert float(total) == 4.0 and [float(x.grad) for x in losses] == [1.0, 0.5]
+    assert float(total.detach()) == 4.0 and [float(x.grad) for x in losses] == [1.0, 0.5]
     with pytest.raises(ValueError, match="model.loss_weights"):
         multitask_loss(losses, [1.0])
 

@@ -17,7 +17,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from c147.app.entry import Invocation, hydra_entry
-from c147.app.runs import check_fresh
+from c147.app.runs import cell, check_fresh
 
 DTYPES = ("float32", "float64", "bfloat16")  # torch dtypes by name
 SUITES = ("ops", "optim", "models")
@@ -132,7 +132,7 @@ def run(cfg: DictConfig, inv: Invocation | None = None) -> list[dict]:
                 row["close"] = close_enough(row["ours_err"], row["twin_err"], dtype)
             T.judge(row, targets)
             suite_rows.append(row)
-            cells = [case.family, case.name, pair.shape, f"{ours_ms:.3f}", f"{twin_ms:.3f}",
+            cells = [cell(case.family), cell(case.name), cell(pair.shape), f"{ours_ms:.3f}", f"{twin_ms:.3f}",
                      f"[{_style(row)}]{row['ratio']:.2f}[/]" if _style(row) else f"{row['ratio']:.2f}",
                      _target_text(row)]
             if compiled:

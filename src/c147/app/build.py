@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # Lightning takes seconds to import: not before the command l
 # the parts of the config shown in TensorBoard's hparams tab
 HPARAM_KEYS = ("impl", "seed", "data", "model", "optim", "scheduler", "regularizer", "clip", "loss", "trainer",
                "finetune")
+# the columns a user compares runs by: first in every run's hparams (scripts/tensorboard shows them first)
+HPARAMS_FIRST = ("impl", "model", "optim", "optim/lr", "data/batch_size", "trainer/max_epochs", "seed")
 
 
 def build(cfg: DictConfig, stage: str = "fit", data: DictConfig | None = None) -> tuple[L.LightningDataModule,
@@ -133,12 +135,15 @@ def _run_config(cfg: DictConfig) -> dict[str, Any]:
 
 def hparams_of(cfg: DictConfig) -> dict[str, Any]:
     """The run's hparams, flat (``optim/lr``), with every key any option of a group has (``none`` where this
-    run's option lacks it, or the group is off): every run has the same columns in TensorBoard."""
+    run's option lacks it, or the group is off): every run has the same columns in TensorBoard.
+    :data:`HPARAMS_FIRST` first, then the rest by name."""
     from c147.lit.logger import group_keys, hparams
 
     config = OmegaConf.to_container(cfg, resolve=True)
     groups = [k for k in HPARAM_KEYS if (Path(CONFIG_DIR) / k).is_dir()]
-    return hparams(config, (*HPARAM_KEYS, "name", "tags"), group_keys(Path(CONFIG_DIR), groups))
+    flat = hparams(config, (*HPARAM_KEYS, "name", "tags"), group_keys(Path(CONFIG_DIR), groups), HPARAMS_FIRST)
+    flat.pop("trainer/default_root_dir", None)  # the run folder, not a setting
+    return flat
 
 
 def check_config(cfg: DictConfig, types: bool = True) -> None:
@@ -146,7 +151,7 @@ def check_config(cfg: DictConfig, types: bool = True) -> None:
 
     Args:
         cfg: a composed train config.
-        types: also every value's type, against the targets' signatures (False before Hydra, where
+        types: also every value's type and range, against the targets' signatures (False before Hydra, where
             :func:`~c147.app.argv.prepare` has checked them against the types table).
     """
     from c147.switch import check_impl
@@ -154,13 +159,8 @@ def check_config(cfg: DictConfig, types: bool = True) -> None:
     check_impl(cfg.impl)
     if not isinstance(cfg.get("seed"), int) or isinstance(cfg.seed, bool):
         raise TypeError(f"seed: expected int, got {cfg.get('seed')!r}")
-    if types:
+    if types:  # the values too (trainer.max_epochs >= 1, ...: config_checks.VALUE_RULES)
         check_config_types(cfg, keys=("trainer",), use_table=False)  # first: other keys interpolate max_epochs
-    max_epochs = cfg.trainer.get("max_epochs")
-    if max_epochs is not None and (not isinstance(max_epochs, int) or isinstance(max_epochs, bool)
-                                   or (max_epochs < 1 and max_epochs != -1)):
-        raise ValueError(f"trainer.max_epochs: expected a positive integer (or -1: no limit), got {max_epochs!r}")
-    if types:
         check_config_types(cfg, use_table=False)
 
 

@@ -8,7 +8,7 @@ splits, and the run folder gets:
 
 - ``metrics.json``: accuracies, the chosen K, fit and predict times;
 - ``tensorboard/``: the per-fold accuracy of every K (step = K) or the training loss per epoch, the
-  final accuracies, the figures, and the hyperparameters with the final metrics;
+  final accuracies, the figures, and the hyperparameters (their metric columns: the final accuracies);
 - ``accuracy_vs_k.png`` (KNN with ``select_k``), ``solvers.png`` (``compare_solvers=true``).
 
 Hydra lives here (an entry point), never in the estimators.
@@ -138,6 +138,8 @@ def classic(cfg: DictConfig, inv: Invocation | None = None) -> dict[str, Any]:
     from rich.console import Console
     from torch.utils.tensorboard import SummaryWriter
 
+    from c147.lit.logger import log_session
+
     inv = inv or Invocation(prog=PROG)
     run_dir = Path(cfg.paths.output_dir)
     with inv.user_errors(run_dir):
@@ -152,9 +154,7 @@ def classic(cfg: DictConfig, inv: Invocation | None = None) -> dict[str, Any]:
                 writer.add_scalar(key, metrics[key], 0)
             hparams = {k: v for k, v in OmegaConf.to_container(cfg.task.estimator, resolve=True).items()
                        if isinstance(v, int | float | str | bool)}
-            writer.add_hparams({"task": cfg.task.name, **hparams},
-                               {f"hparam/{k}": v for k, v in metrics.items() if isinstance(v, int | float)},
-                               run_name=".")
+            log_session(writer, {"task": cfg.task.name, **hparams})  # metric columns: the accuracies above
     n = {split: len(y) for split, (_, y) in splits.items()}
     metrics.update(task=cfg.task.name, samples=n, features=splits["train"][0].shape[1])
     write_metrics(run_dir, metrics)

@@ -1,5 +1,7 @@
 """Config values against the types of the parameters they are passed to: ``optim.lr=abc`` is one line
-naming the key, the type expected and the value that came, before anything is built.
+naming the key, the type expected and the value that came, before anything is built. Values of the right type
+that no run can want (``trainer.max_epochs=0``, ``optim.lr=-0.1``, ``model.dropout=1.5``) are refused the same
+way, by the parameter's name (:data:`VALUE_RULES`).
 
 A value under a ``_target_`` node must fit the target's annotation for that parameter (or its default's
 type, where the annotation says nothing a config can hold). The signatures are the one source of the types;
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import sys
 import types
 import typing
@@ -169,6 +172,49 @@ def _table() -> dict[str, dict[str, tuple[type, ...] | None]]:
             for key, entry in raw.items()}
 
 
+# ---------------------------------------------------------------------------------- the values
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+POSITIVE = ("a positive integer", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1)
+NON_NEGATIVE = ("a number >= 0", lambda v: _number(v) and v >= 0)
+PROBABILITY = ("a number in [0, 1)", lambda v: _number(v) and 0 <= v < 1)
+PROBABILITIES = ("numbers in [0, 1)", lambda v: isinstance(v, (list, tuple, ListConfig))
+                 and all(PROBABILITY[1](x) for x in v))
+
+# parameter -> (what is expected, test), for every target taking it: the types say "int", these what int; null
+# (where the types allow it) always passes. (a target prefix, parameter) where the name means other things
+# elsewhere: RMSprop's alpha is a decay rate, an ELU's is not.
+VALUE_RULES: dict[str | tuple[str, str], tuple[str, Callable[[Any], bool]]] = {
+    "max_epochs": POSITIVE,  # Lightning reads -1 as "no limit": a run that never ends
+    "epochs": POSITIVE,
+    "batch_size": POSITIVE,
+    "image_size": POSITIVE,
+    "lr": NON_NEGATIVE,
+    "weight_decay": NON_NEGATIVE,
+    "eps": NON_NEGATIVE,
+    "dropout": PROBABILITY,  # p=1 zeroes every activation
+    "dropout_aux": PROBABILITY,
+    "label_smoothing": PROBABILITY,
+    "val_fraction": PROBABILITY,
+    "test_fraction": PROBABILITY,
+    ("c147.make:optim:", "momentum"): PROBABILITY,  # 1 and above: the velocity never decays
+    ("c147.make:optim:", "alpha"): PROBABILITY,
+    ("c147.make:optim:", "betas"): PROBABILITIES,
+}
+
+
+def value_rule(target: str, key: str) -> tuple[str, Callable[[Any], bool]] | None:
+    """The rule for ``key`` of a node instantiating ``target`` (its :func:`target_key`), if any."""
+    for name, rule in VALUE_RULES.items():
+        if name == key or (isinstance(name, tuple) and target.startswith(name[0]) and name[1] == key):
+            return rule
+    return None
+
+
 # ---------------------------------------------------------------------------------- the check
 
 
@@ -201,6 +247,7 @@ def check_config_types(cfg: DictConfig, keys: tuple[str, ...] | None = None, use
 
     Raises:
         TypeError: naming the config key, the type expected and the value that came.
+        ValueError: a value of the right type outside its range (:data:`VALUE_RULES`), naming the key.
     """
 
     def walk(node: Any, prefix: str) -> None:
@@ -215,8 +262,10 @@ def check_config_types(cfg: DictConfig, keys: tuple[str, ...] | None = None, use
     interpolated: list[tuple[DictConfig, str, str, tuple[type, ...]]] = []
 
     def check_node(node: DictConfig, prefix: str) -> None:
-        for key, allowed in _node_types(node, use_table).items():
-            if not allowed or key not in node or OmegaConf.is_missing(node, key):
+        types_ = _node_types(node, use_table)
+        for key in (str(k) for k in node if not str(k).startswith("_")):  # the rules also for **kwargs' keys
+            allowed = types_.get(key) or ()
+            if OmegaConf.is_missing(node, key) or not (allowed or value_rule(target_key(node), key)):
                 continue
             if OmegaConf.is_interpolation(node, key):  # after the values it copies: name the key the user set
                 interpolated.append((node, prefix, key, allowed))
@@ -225,10 +274,14 @@ def check_config_types(cfg: DictConfig, keys: tuple[str, ...] | None = None, use
 
     def check_value(node: DictConfig, prefix: str, key: str, allowed: tuple[type, ...]) -> None:
         value = node[key]
-        if not _fits(value, allowed):
+        if allowed and not _fits(value, allowed):
             names = " or ".join(dict.fromkeys("a list" if t in (list, tuple, ListConfig) else
                                               "null" if t is type(None) else t.__name__ for t in allowed))
             raise TypeError(f"{prefix}{key}: expected {names}, got {value!r} ({type(value).__name__})")
+        rule = value_rule(target_key(node), key)
+        if rule is not None and value is not None and not rule[1](value):
+            shown = list(value) if isinstance(value, ListConfig) else value
+            raise ValueError(f"{prefix}{key}: expected {rule[0]}, got {shown!r}")
 
     for key in keys or tuple(k for k in cfg if k != "hydra"):
         if key in cfg and OmegaConf.is_dict(cfg._get_node(key)):
@@ -236,6 +289,18 @@ def check_config_types(cfg: DictConfig, keys: tuple[str, ...] | None = None, use
     for node, prefix, key, allowed in interpolated:
         if resolvable(node, key):  # before Hydra runs, ${hydra:...} has nothing to resolve to yet
             check_value(node, prefix, key, allowed)
+
+
+def name_the_key(message: str, node_key: str | None) -> str:
+    """A target's error ``message`` naming the full config key: ``batch_size must be ...`` raised by the
+    node at ``data`` becomes ``data.batch_size: must be ...`` (a message naming no parameter keeps
+    ``(config key 'data')`` at its end)."""
+    if not node_key or message.startswith(f"{node_key}."):
+        return message
+    head = re.match(r"([a-z_][a-z0-9_]*)(?::| must )", message)
+    if head:
+        return f"{node_key}.{head.group(1)}: {message[len(head.group(1)):].lstrip(': ')}"
+    return f"{message} (config key '{node_key}')"
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from c147.app.entry import Invocation, hydra_entry
-from c147.app.runs import check_fresh, print_summary, sweep_job_folders, write_metrics
+from c147.app.runs import check_fresh, print_summary, shown, sweep_job_folders, tensorboard_line, write_metrics
 
 if TYPE_CHECKING:  # torch takes seconds to import: not before the command line is known to be good
     import torch
@@ -284,7 +284,6 @@ def ensemble(cfg: DictConfig, inv: Invocation | None = None) -> dict[str, Any]:
         "mean member test error": figures["mean_member_error"],
         f"ensemble of {k} test error": figures["ensemble_error"],
         "mean pairwise error correlation": figures["error_correlation"],
-        # no square brackets: rich reads them as markup
         "v = mean_i E(||e_i||^2)": figures["v"],
         "c = mean_(i!=j) E(e_i . e_j)": figures["c"],
         "the sheet: (1/K) v + ((K-1)/K) c": figures["formula"],
@@ -296,8 +295,8 @@ def ensemble(cfg: DictConfig, inv: Invocation | None = None) -> dict[str, Any]:
                      f"{name}: the sheet's formula / measured": f"{task_figures['formula']:.4f} / "
                                                                 f"{task_figures['measured']:.4f}"})
     rows.update({
-        "run folder": str(run_dir),
-        "TensorBoard": f"tensorboard --logdir {run_dir}",
+        "run folder": shown(run_dir),
+        "TensorBoard": tensorboard_line(run_dir),
     })
     print_summary(f"{PROG}: {k} members, e_i = softmax_i - onehot(y)", rows)
     return metrics

@@ -10,12 +10,18 @@
    with a summary (:mod:`c147.app.sweep`) and exit 1 if a job failed.
 4. The processes Lightning starts for DDP on one machine run the first process's run, in its folder
    (:func:`c147.app.ddp.ddp_process_argv`).
+5. Ctrl-C (or SIGTERM) is one line on stderr and exit status 130 (143): before Hydra nothing was written;
+   after, the run folder this invocation made is removed unless it holds something beyond its log and
+   ``.hydra/`` (:func:`interrupted`; :mod:`c147.app.cli`, and inside a fit :class:`c147.lit.RunGuard`).
+6. The terminal is quiet (:func:`quiet_terminal`): log records below WARNING go to ``<run>/<task>.log``
+   only; ``verbose=true`` or ``hydra.verbose`` prints them too.
 
 ``HYDRA_FULL_ERROR=1`` shows the full traceback instead of the one line.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -30,6 +36,8 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from c147.app.argv import CONFIG_DIR, pop_config_dirs, prepare
+from c147.app.cli import Interrupt, stop
+from c147.app.config_checks import name_the_key
 from c147.app.runs import remove_failed_run
 
 # what a user can get wrong in a config or on the command line: reported in one line
@@ -52,7 +60,7 @@ def one_line(error: BaseException) -> str:
     text = str(error)
     if isinstance(error, InstantiationException) and error.__cause__ is not None:
         key = re.search(r"full_key: (\S+)", text)
-        text = f"{error.__cause__}" + (f" (config key '{key.group(1)}')" if key else "")
+        text = name_the_key(str(error.__cause__), key.group(1) if key else None)
     text = text.split("Config search path:")[0]  # Hydra's "could not find" lists its search path after
     text = text.replace("Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.", "")
     return " ".join(part.strip() for part in text.splitlines() if part.strip()) or type(error).__name__
@@ -113,12 +121,67 @@ class Invocation:
 Task = Callable[[DictConfig, Invocation], Any]
 
 
+def is_verbose(cfg: DictConfig) -> bool:
+    """Whether the terminal shows every log record: ``verbose=true``, or Hydra's ``hydra.verbose``."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return bool(cfg.get("verbose")) or (HydraConfig.initialized() and bool(HydraConfig.get().verbose))
+
+
+class _DropCudaHome(logging.Filter):
+    """torch's "No CUDA runtime is found, using CUDA_HOME=..." (logged when torch.utils.cpp_extension is first
+    imported, by torch.compile for one, on a machine with a CUDA toolkit but no GPU)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No CUDA runtime is found")
+
+
+def quiet_terminal(cfg: DictConfig) -> None:
+    """Unless :func:`is_verbose`: records below WARNING reach Hydra's log file only, not its console handler,
+    and torch's CUDA_HOME notice is dropped where it is logged."""
+    if is_verbose(cfg):
+        return
+    for handler in logging.getLogger().handlers:
+        if handler.get_name() == "console":  # Hydra's job_logging: handlers "console" and "file"
+            handler.setLevel(max(handler.level, logging.WARNING))
+    cpp_extension = logging.getLogger("torch.utils.cpp_extension")
+    if not any(isinstance(f, _DropCudaHome) for f in cpp_extension.filters):
+        cpp_extension.addFilter(_DropCudaHome())
+
+
+def _job_folder() -> Path | None:
+    """The folder of the Hydra job this process runs, from its log file (Hydra makes the file right after the
+    folder; its own record of the folder is reset when an exception leaves the job)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler) and handler.get_name() == "file":
+            return Path(handler.baseFilename).parent
+    return None
+
+
+def interrupted(inv: Invocation) -> str:
+    """After Ctrl-C or SIGTERM outside a fit: remove the run folder this invocation made if it holds nothing
+    but its log and ``.hydra/``; the words that end the one line (what happened to the folder)."""
+    folder = _job_folder() or inv.run_dir
+    if folder is None or not folder.is_dir():  # Hydra has not started: nothing was written
+        return ""
+    kept = [p for p in folder.rglob("*") if p.is_file() and ".hydra" not in p.relative_to(folder).parts
+            and p.suffix != ".log"]
+    if not kept and inv.created:
+        remove_failed_run(folder)
+        return f"; removed {folder}: nothing was saved yet"
+    last = folder / "checkpoints" / "last.ckpt"
+    if inv.prog == "c147-train" and last.is_file():
+        return f"; run folder {folder}; resume with: c147-train ckpt_path={last}"
+    return f"; run folder {folder}"
+
+
 def run_task(task: Task, cfg: DictConfig, inv: Invocation) -> Any:
     """Inside ``@hydra.main``: the task, or in a sweep (``-m``) a job whose failure is recorded and the
     sweep goes on (:func:`c147.app.sweep.run_job`)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    quiet_terminal(cfg)
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode != RunMode.MULTIRUN:
         return task(cfg, inv)
@@ -133,11 +196,17 @@ def hydra_entry(prog: str, config_name: str, task: Task,
     command's own), then ``task(cfg, invocation)`` under ``@hydra.main``."""
 
     def main() -> None:
+        inv = Invocation(prog=prog, config_name=config_name)
+        try:
+            _run(inv)
+        except (Interrupt, KeyboardInterrupt) as e:
+            stop(prog, e, interrupted(inv))
+
+    def _run(inv: Invocation) -> None:
         import hydra
 
         from c147.app.ddp import ddp_process_argv
 
-        inv = Invocation(prog=prog, config_name=config_name)
         child = ddp_process_argv()
         if child is not None:  # a DDP process Lightning started: the first process's run, in its folder
             inv.overrides = child
@@ -151,7 +220,8 @@ def hydra_entry(prog: str, config_name: str, task: Task,
             return run_task(task, cfg, inv)
 
         sys.argv = [sys.argv[0], *inv.overrides]
-        _main()
+        with user_errors(prog):  # Hydra's own refusals of its flags (-m with --cfg, ...); the task reports its own
+            _main()
 
     main.__doc__ = f"Console entry point ``{prog}``."
     return main

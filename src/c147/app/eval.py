@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 
 from c147.app.argv import split_override
 from c147.app.build import build
-from c147.app.entry import Invocation, hydra_entry
+from c147.app.entry import Invocation, hydra_entry, is_verbose
 from c147.app.runs import check_fresh, print_summary, write_metrics
 
 if TYPE_CHECKING:
@@ -54,6 +54,9 @@ def evaluate(cfg: DictConfig, inv: Invocation | None = None) -> dict[str, Any]:
     import lightning as L
     from hydra.utils import instantiate
 
+    from c147.lit.progress import quiet_lightning
+
+    quiet_lightning(not is_verbose(cfg))
     inv = inv or Invocation(prog=PROG)
     run_dir = Path(cfg.paths.output_dir)
     with inv.user_errors(run_dir):

@@ -62,11 +62,12 @@ def resumed_config(cfg: DictConfig, state: dict[str, Any], overrides: list[str],
     with open_dict(run_cfg):
         run_cfg.paths.output_dir = str(cfg.paths.output_dir)
         run_cfg.ckpt_path = str(Path(cfg.ckpt_path).resolve())
+        run_cfg.verbose = bool(cfg.get("verbose", False))  # this invocation's terminal, not the run's setting
     groups = config_groups() if groups is None else groups
     for arg in overrides:
         kv = split_override(arg)
         key = kv[0] if kv else arg.lstrip("+~").split("=")[0]
-        if key == "ckpt_path" or key.startswith("hydra."):
+        if key in ("ckpt_path", "verbose") or key.startswith("hydra."):
             continue
         if kv is None or key in groups:
             raise ValueError(f"'{arg}': a resumed run keeps its own config; only values may change "

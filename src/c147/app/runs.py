@@ -1,12 +1,16 @@
-"""Run folders and the files in them: the one "never overwrite" check, ``metrics.json``, the summary table,
-and removing the folder of an invocation that failed before it did anything."""
+"""Run folders and the files in them: the one "never overwrite" check, ``metrics.json``, the summary table
+(and :func:`cell`, how every table shows a value as written), and removing the folder of an invocation that
+failed before it did anything."""
 
 from __future__ import annotations
 
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 
 def holds_files(folder: Path) -> bool:
@@ -57,14 +61,39 @@ def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> Path:
     return path
 
 
+def cell(value: Any, style: str = "") -> Text:
+    """``value`` as a rich table cell (or title), shown as written: rich reads ``[...]`` in a string as markup
+    (``data.augment=[flip,crop]`` would print as ``data.augment=``); a :class:`~rich.text.Text` is not read."""
+    from rich.text import Text
+
+    return value if isinstance(value, Text) else Text(str(value), style=style)
+
+
+def shown(folder: Path | str) -> str:
+    """``folder`` relative to the current folder when it lies below it (``outputs/train/runs/<time>``), else
+    as given: what a user types next."""
+    folder, cwd = Path(folder).absolute(), Path.cwd().absolute()
+    return str(folder.relative_to(cwd)) if folder.is_relative_to(cwd) else str(folder)
+
+
+def tensorboard_line(run_dir: Path | str) -> str:
+    """The command that opens a run in TensorBoard, under its readable name (:mod:`c147.app.tensorboard_view`)."""
+    return f"c147-tensorboard {shown(run_dir)}"
+
+
 def print_summary(title: str, rows: dict[str, Any]) -> None:
-    """A two-column table on stdout."""
+    """A two-column table on stdout, keys and values as written: as wide as the terminal (a long value wraps
+    in its cell), or when stdout is not a terminal (a log file) as wide as the longest row."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, show_header=False)
-    table.add_column(style="bold")
-    table.add_column()
-    for key, value in rows.items():
-        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    Console(width=max(100, len(str(max(map(str, rows.values()), key=len))) + 30)).print(table)
+    table = Table(title=cell(title), show_header=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    texts = {key: f"{value:.4f}" if isinstance(value, float) else str(value) for key, value in rows.items()}
+    for key, text in texts.items():
+        table.add_row(cell(key), cell(text))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(80, max(map(len, texts)) + max(map(len, texts.values())) + 7))
+    console.print(table)

@@ -1,7 +1,7 @@
 """``c147-sheet``: run the check of every claim on the cheat sheet and print the verdicts.
 
-    c147-sheet                          # the table and a summary line (counts per verdict)
-    c147-sheet -k lse                   # only the claims whose id contains "lse"
+    c147-sheet                          # the table (a line per claim under 160 columns) and a summary line
+    c147-sheet -k lse                   # only the claims whose id contains "lse", every field in full
     c147-sheet --markdown docs/SHEET.md # also write the table as a markdown document
 
 Exit status: 0 when every check observes its registered verdict, 1 when one does not (or raises), 2 on bad
@@ -15,16 +15,29 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console, RenderableType
 from rich.markup import escape
+from rich.segment import Segment, Segments
 from rich.table import Table
+from rich.text import Text
 
-from c147.theory.claims import CLAIMS, counts, evaluate
-from c147.theory.evidence import VERDICTS, Claim, Evidence, Number
+from c147.app.help import argparse_texts
+
+if TYPE_CHECKING:  # the claims import torch: not before the command line is parsed (--help is instant)
+    from c147.theory.evidence import Claim, Evidence, Number
 
 HEADER = "<!-- written by c147-sheet (c147.app.sheet); rerun `c147-sheet --markdown PATH` to update -->"
 STYLE = {"holds": "green", "wrong": "red", "convention": "yellow", "ocr": "cyan"}
+# the narrowest terminal for the wide table: below it, its six columns break ids and claims mid-word
+WIDE = 160
+GAP = 3  # the narrow view's columns between two of its columns (padding, a space, padding)
+SHEET_MIN = 12  # the narrow view shows what the sheet says when it has this many columns for it
+HINT = ("c147-sheet -k ID: the claims whose id contains ID, every field in full\n"
+        "c147-sheet --markdown PATH: the whole table, as markdown (as in docs/SHEET.md)")
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,8 @@ def numbers(evidence: Evidence | None, limit: int = 6) -> str:
 
 
 def run(claims: Sequence[Claim]) -> list[Row]:
+    from c147.theory.claims import evaluate
+
     rows = []
     for claim in claims:
         try:
@@ -67,9 +82,12 @@ def run(claims: Sequence[Claim]) -> list[Row]:
 
 
 def summary(rows: Sequence[Row]) -> str:
+    from c147.theory.claims import counts
+    from c147.theory.evidence import VERDICTS
+
     n = counts(tuple(r.claim for r in rows))
     failed = [r for r in rows if not r.ok]
-    head = f"{len(rows)} claims: " + ", ".join(f"{n[v]} {v}" for v in VERDICTS)
+    head = f"{len(rows)} claim{'s' * (len(rows) != 1)}: " + ", ".join(f"{n[v]} {v}" for v in VERDICTS)
     if not failed:
         return head + "; every check agrees"
     return (head + f"; {len(failed)} FAILED: " + ", ".join(
@@ -77,23 +95,107 @@ def summary(rows: Sequence[Row]) -> str:
 
 
 def table(rows: Sequence[Row]) -> Table:
+    """The wide view: every claim with what the sheet says, the verdict, the correction and the evidence."""
     t = Table(title="The cheat sheet, claim by claim", show_lines=False)
     for name in ("line", "claim", "sheet", "verdict", "corrected", "evidence"):
         t.add_column(name, overflow="fold")
     for r in rows:
-        verdict = f"[{STYLE[r.claim.verdict]}]{r.claim.verdict}[/]"
-        if not r.ok:
-            verdict = f"[bold red]FAILED[/] registered {r.claim.verdict}, observed {escape(r.observed)}"
         evidence = r.evidence.summary + "; " + numbers(r.evidence) if r.evidence else r.error
         t.add_row(
             str(r.claim.line),
             f"{escape(r.claim.id)}\n[dim]{escape(r.claim.section)}[/]",
             escape(r.claim.sheet),
-            verdict,
+            _verdict(r, observed=True),
             escape(r.claim.corrected),
             escape(evidence),
         )
     return t
+
+
+def _verdict(r: Row, observed: bool) -> str:
+    """The verdict as markup: in its colour, or FAILED (with what was registered and observed when ``observed``)."""
+    if r.ok:
+        return f"[{STYLE[r.claim.verdict]}]{r.claim.verdict}[/]"
+    return "[bold red]FAILED[/]" + (f" registered {r.claim.verdict}, observed {escape(r.observed)}" if observed else "")
+
+
+def compact(rows: Sequence[Row], width: int) -> Table:
+    """The narrow view, ``width`` columns wide: a line per claim (its line on the sheet, id, verdict, and what the
+    sheet says, shortened to fit; left out below :data:`SHEET_MIN` columns of room)."""
+    from c147.theory.evidence import VERDICTS
+
+    widths = {"line": max(len("line"), *(len(str(r.claim.line)) for r in rows)),
+              "claim": max(len(r.claim.id) for r in rows), "verdict": max(map(len, VERDICTS))}
+    room = width - sum(widths.values()) - len(widths) * GAP
+    t = Table(title="The cheat sheet, claim by claim", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for name, w in widths.items():
+        t.add_column(name, justify="right" if name == "line" else "left", width=w, no_wrap=True)
+    if room >= SHEET_MIN:
+        t.add_column("the sheet says", width=room, no_wrap=True, overflow="ellipsis")
+    for r in rows:
+        sheet = [escape(_shorten(r.claim.sheet, room))] if room >= SHEET_MIN else []
+        t.add_row(str(r.claim.line), escape(r.claim.id), _verdict(r, observed=False), *sheet)
+    return t
+
+
+def details(r: Row) -> Table:
+    """One claim in full: every field of its row, wrapped to the terminal."""
+    evidence = r.evidence.summary if r.evidence else r.error
+    every_number = ", ".join(f"{k}={_fmt(v)}" for k, v in r.evidence.numbers.items()) if r.evidence else ""
+    fields = {
+        "claim": f"[bold]{escape(r.claim.id)}[/] ({escape(r.claim.section)})",
+        "line": f"{r.claim.line} of cheatsheet.md",
+        "the sheet says": escape(r.claim.sheet),
+        "verdict": _verdict(r, observed=True),
+        "correct": escape(r.claim.corrected),
+        "evidence": escape(evidence),
+        "numbers": escape(every_number),
+        "test": escape(r.claim.test),
+    }
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column(overflow="fold")
+    for name, value in fields.items():
+        t.add_row(name, value)
+    return t
+
+
+def _shorten(text: str, width: int) -> str:
+    """``text`` on one line of at most ``width`` cells and characters (a combining accent is a character of
+    no width), ending in "…" when shortened."""
+    text = " ".join(text.split())
+    if cell_len(text) <= width and len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    while cell_len(cut) > width - 1:
+        cut = cut[:-1]
+    return cut.rstrip() + "…"
+
+
+def trimmed(console: Console, renderable: RenderableType) -> Segments:
+    """``renderable`` as ``console`` draws it, less the spaces that end its lines (rich pads every cell)."""
+    out: list[Segment] = []
+    for line in console.render_lines(renderable, pad=False):
+        while line and not line[-1].control and not line[-1].text.rstrip(" "):
+            line.pop()
+        if line:
+            line[-1] = Segment(line[-1].text.rstrip(" "), line[-1].style, line[-1].control)
+        out += [*line, Segment.line()]
+    return Segments(out)
+
+
+def show(console: Console, rows: Sequence[Row], in_full: bool) -> None:
+    """Print ``rows``: each in full (``-k``), or the table (wide or, on a narrower terminal, a line per claim)
+    with the summary line, and how to see more."""
+    if in_full:
+        for r in rows:
+            console.rule(Text(r.claim.id), align="left")
+            console.print(trimmed(console, details(r)))
+    else:
+        console.print(table(rows) if console.width >= WIDE else trimmed(console, compact(rows, console.width)))
+    console.print(summary(rows), markup=False)
+    if not in_full:
+        console.print(HINT, markup=False)
 
 
 def _cell(text: str) -> str:
@@ -153,8 +255,8 @@ def _writable(path: Path) -> str | None:
     return None
 
 
-def main(argv: Sequence[str] | None = None, claims: Sequence[Claim] = CLAIMS) -> int:
-    parser = argparse.ArgumentParser(prog="c147-sheet", description="Check every claim on the cheat sheet.")
+def main(argv: Sequence[str] | None = None, claims: Sequence[Claim] | None = None) -> int:
+    parser = argparse.ArgumentParser(**argparse_texts("c147-sheet", "[-k TEXT] [--markdown PATH]"))
     parser.add_argument(
         "--markdown",
         metavar="PATH",
@@ -163,6 +265,8 @@ def main(argv: Sequence[str] | None = None, claims: Sequence[Claim] = CLAIMS) ->
     )
     parser.add_argument("-k", metavar="TEXT", default="", help="only the claims whose id contains TEXT")
     args = parser.parse_args(argv)
+    if claims is None:
+        from c147.theory.claims import CLAIMS as claims
     selected = [c for c in claims if args.k in c.id]
     if not selected:
         print(f"c147-sheet: no claim id contains {args.k!r}", file=sys.stderr)
@@ -172,8 +276,7 @@ def main(argv: Sequence[str] | None = None, claims: Sequence[Claim] = CLAIMS) ->
         return 2
     rows = run(selected)
     console = Console()
-    console.print(table(rows))
-    console.print(summary(rows), markup=False)
+    show(console, rows, in_full=bool(args.k))
     if args.markdown is not None:
         args.markdown.write_text(markdown(rows), encoding="utf-8")
         console.print(f"wrote {args.markdown}", markup=False)

@@ -51,12 +51,12 @@ def summary(cfg: DictConfig, inv: Invocation | None = None) -> dict[str, Any]:
                                              f"(impl={cfg.impl})"))
     unused = f", {result.unused_params:,} not used by the forward pass" if result.unused_params else ""
     console.print(f"{name}: {result.params:,} parameters{unused}, {_short(result.macs)} multiply-adds (MACs), "
-                  f"{result.fc_share:.1%} of the parameters in FC layers")
+                  f"{result.fc_share:.1%} of the parameters in FC layers", markup=False)
     written = dict(model=cfg.model._target_, impl=cfg.impl, num_classes=cfg.num_classes, **result.to_dict())
     run_dir.mkdir(parents=True, exist_ok=True)
     with inv.user_errors(), path.open("x") as f:
         json.dump(written, f, indent=2)
-    console.print(f"written to {path}")
+    console.print(f"written to {path}", markup=False)
     return written
 
 

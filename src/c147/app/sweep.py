@@ -26,13 +26,20 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+
+from c147.app.runs import cell, sweep_job_folders, write_metrics
+from c147.app.runs import shown as shown_folder
 
 SIGNAL_EXITS = (130, 143)  # SIGINT, SIGTERM: the sweep stops (c147-train exits 128 + the signal)
 # columns shown in the terminal table beside the optimized metric (every numeric metric goes to the CSV)
 SHOWN = ("test/acc", "val/acc_best", "val/loss", "train/loss", "fit_seconds")
+# the overrides column: at least this wide, as wide as its longest line (an error too) up to this, before the
+# metrics beyond the optimized one take room
+OVERRIDES_WIDTH = (24, 48)
+GAP = 3  # the columns between two of the table's columns (padding, a space, padding)
 
 
 def run_job(task: Callable[[DictConfig], Any], cfg: DictConfig, output_dir: Path) -> Any:
@@ -66,8 +73,6 @@ def run_job(task: Callable[[DictConfig], Any], cfg: DictConfig, output_dir: Path
 
 def record_failure(output_dir: Path, error: str) -> None:
     """``output_dir/metrics.json`` with ``"error"`` (unless the job wrote its own, with its error)."""
-    from c147.app.runs import write_metrics
-
     path = output_dir / "metrics.json"
     if path.is_file():
         try:
@@ -117,8 +122,6 @@ def read_job(folder: Path) -> Job:
 
 def read_sweep(sweep_dir: Path) -> list[Job]:
     """The jobs of a sweep, in job order."""
-    from c147.app.runs import sweep_job_folders
-
     return [read_job(p) for p in sweep_job_folders(sweep_dir)]
 
 
@@ -153,28 +156,52 @@ def write_csv(path: Path, jobs: list[Job], metric: str | None) -> None:
                              *["" if v is None else repr(v) for v in values], str(job.folder), job.error or ""])
 
 
+def fitting(metrics: list[str], reserved: int, width: int) -> list[str]:
+    """The first of ``metrics`` (the optimized one first) that fit in ``width`` columns beside ``reserved`` ones
+    (the run folder and the overrides); at least the first, the one the rows are ranked by."""
+    used = reserved + GAP + len(metrics[0]) + GAP
+    shown = metrics[:1]
+    for k in metrics[1:]:
+        used += len(k) + GAP
+        if used > width:
+            break
+        shown.append(k)
+    return shown
+
+
 def print_table(jobs: list[Job], metric: str | None, sweep_dir: Path) -> None:
-    """The summary on the terminal: per job the overrides that differ between jobs (the ones all share in the
-    caption), the optimized metric and a few others, and the run folder or the error."""
-    shown = [k for k in ([metric] if metric else []) + [k for k in SHOWN if k != metric]
-             if any(j.value(k) is not None for j in jobs)]
+    """The summary on the terminal, best job first: per job the overrides that differ between jobs (the ones all
+    share in the caption) and its error if it failed, the optimized metric and as many others as fit, and the run
+    folder, kept whole (a path to copy) while the overrides wrap to fit the terminal (a blank line between jobs
+    when they do)."""
+    console = Console()
+    folders = [shown_folder(j.folder) for j in jobs]
+    metrics = [k for k in ([metric] if metric else []) + [k for k in SHOWN if k != metric]
+               if any(j.value(k) is not None for j in jobs)]
     common = [o for o in jobs[0].overrides if all(o in j.overrides for j in jobs)] if len(jobs) > 1 else []
+    overrides = [" ".join(o for o in j.overrides if o not in common) for j in jobs]
+    longest = max(len(t) for j, o in zip(jobs, overrides, strict=True) for t in (o, j.error or ""))
+    reserved = max(map(len, folders)) + min(max(longest, OVERRIDES_WIDTH[0]), OVERRIDES_WIDTH[1])
+    shown = fitting(metrics, reserved, console.width) if metrics else []
+    room = console.width - max(map(len, folders)) - sum(len(k) + GAP for k in shown) - GAP
+    wraps = any(j.error for j in jobs) or max(map(len, overrides)) > room
+    caption = ((f"every job: {' '.join(common)}\n" if common else "")
+               + f"all metrics: {shown_folder(sweep_dir.absolute() / 'summary.csv')}")
     failed = sum(j.error is not None for j in jobs)
-    caption = (f"every job: {' '.join(common)}\n" if common else "") + f"all metrics: {sweep_dir / 'summary.csv'}"
-    table = Table(title=f"sweep summary: {len(jobs)} jobs, {failed} failed"
-                  + (f", best {metric} first" if metric else ""), caption=escape(caption))
-    table.add_column("#", justify="right")
-    table.add_column("job", justify="right")
-    table.add_column("overrides")
+    table = Table(title=cell(f"sweep summary: {len(jobs)} jobs, {failed} failed"
+                             + (f", best {metric} first" if metric else "")), caption=cell(caption),
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, leading=int(wraps))
+    table.add_column("overrides", overflow="fold")
     for k in shown:
-        table.add_column(k, justify="right")
-    table.add_column("run folder / error")
-    for rank, job in enumerate(jobs, 1):
+        table.add_column(k, justify="right", no_wrap=True)
+    table.add_column("run folder", no_wrap=True)
+    for job, folder, text in zip(jobs, folders, overrides, strict=True):
+        first = cell(text)
+        if job.error:
+            first.append(("\n" if text else "") + job.error, style="red")
         values = ["" if job.error else ("-" if job.value(k) is None else f"{job.value(k):.4g}") for k in shown]
-        last = f"[red]{escape(job.error)}[/red]" if job.error else escape(str(job.folder))
-        table.add_row(str(rank), str(job.num), escape(" ".join(o for o in job.overrides if o not in common)), *values,
-                      last)
-    Console(width=max(120, Console().width)).print(table)
+        table.add_row(first, *values, cell(folder))
+    console.print(table)
 
 
 def summarize(sweep_dir: Path, metric: str | None) -> list[Job]:

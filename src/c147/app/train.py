@@ -23,9 +23,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from c147.app.argv import config_groups
 from c147.app.build import build, check_config, check_monitors, hparams_of
-from c147.app.entry import Invocation, hydra_entry
+from c147.app.entry import Invocation, hydra_entry, is_verbose
 from c147.app.resume import Resume, prepare_resume
-from c147.app.runs import check_fresh, print_summary, write_metrics
+from c147.app.runs import check_fresh, print_summary, remove_failed_run, shown, tensorboard_line, write_metrics
 
 if TYPE_CHECKING:  # Lightning takes seconds to import: not before the command line is known to be good
     import lightning as L
@@ -83,21 +83,27 @@ def assemble(cfg: DictConfig, run_dir: Path) -> Run:
     trainer; what Lightning or DDP would refuse late is refused here."""
     import lightning as L
     from hydra.utils import instantiate
-    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.callbacks import ModelCheckpoint, ModelSummary, ProgressBar
 
     from c147.app.ddp import check_distributed
     from c147.lit import LastCheckpoint, RunGuard
     from c147.lit.callbacks import last_checkpoint
+    from c147.lit.progress import quiet_lightning
 
+    quiet_lightning(not is_verbose(cfg))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, model = build(cfg)
     guard = RunGuard()
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c] + [guard]
+    if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a progress bar callback then
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     check_monitors(callbacks)
     extra: dict[str, Any] = {}
     if not any(isinstance(c, ModelCheckpoint) for c in callbacks):  # else Lightning adds its own default one
         extra["enable_checkpointing"] = False
+    if any(isinstance(c, ModelSummary) for c in callbacks):  # ours: Lightning need not look for a default one
+        extra["enable_model_summary"] = False
     if cfg.trainer.get("sync_batchnorm") and cfg.impl == "c147":  # ours: c147.nn.SyncBatchNorm
         from c147.lit.distributed import SyncBatchNormPlugin
 
@@ -128,8 +134,10 @@ def fit_and_test(run: Run, overrides: list[str], inv: Invocation) -> None:
             run.metrics.update({k: v for k, v in _metrics(trainer).items() if k.startswith("test/")})
 
 
-def report_interrupt(run: Run, e: Any, start: float) -> None:
-    """A signal stopped the run: ``metrics.json`` says where, the terminal says how to resume; exit 130 / 143."""
+def report_interrupt(run: Run, e: Any, start: float, inv: Invocation) -> None:
+    """A signal stopped the run: ``metrics.json`` says where, the terminal says how to resume; exit 130 / 143.
+    A run folder this invocation made is removed when it holds nothing to resume or look at (no checkpoint, no
+    finished epoch)."""
     name = signal.Signals(e.signum).name
     if not run.trainer.is_global_zero:  # DDP: the first process writes and tells
         raise SystemExit(e.exit_code) from None
@@ -141,13 +149,18 @@ def report_interrupt(run: Run, e: Any, start: float) -> None:
         print(f"{PROG}: interrupted by {name} while testing; training had finished"
               + (f"; test it with: c147-eval ckpt_path={tested}" if tested else ""), file=sys.stderr)
         raise SystemExit(e.exit_code) from None
+    if e.checkpoint is None and run.guard.epochs_done == 0 and inv.created:
+        remove_failed_run(run.run_dir)
+        print(f"{PROG}: interrupted by {name} in epoch {e.epoch + 1}, step {e.step}, before the first checkpoint; "
+              f"removed {run.run_dir}", file=sys.stderr)
+        raise SystemExit(e.exit_code) from None
     resume = f"{PROG} ckpt_path={e.checkpoint}" if e.checkpoint else None
     _stopped(run, _metrics(run.trainer), interrupted=True, signal=name, epoch=e.epoch, global_step=e.step,
              checkpoint=str(e.checkpoint or ""), resume_command=resume or "",
              fit_seconds=time.perf_counter() - start, stage="fit")
     where = ("saved " if e.saved_now else "newest checkpoint ") + str(e.checkpoint) if e.checkpoint else \
         "no checkpoint (checkpointing is off)"
-    print(f"{PROG}: interrupted by {name} at epoch {e.epoch}, step {e.step}; {where}"
+    print(f"{PROG}: interrupted by {name} in epoch {e.epoch + 1}, step {e.step}; {where}"
           + (f"; resume with: {resume}" if resume else ""), file=sys.stderr)
     raise SystemExit(e.exit_code) from None
 
@@ -167,16 +180,18 @@ def finish(run: Run) -> dict[str, Any]:
     """The hparams with the final metrics to TensorBoard, ``metrics.json``, the summary table."""
     from lightning.pytorch.loggers import TensorBoardLogger
 
+    from c147.lit.logger import log_session
+
     cfg, trainer, metrics = run.cfg, run.trainer, run.metrics
     metrics.update(fit_seconds=run.fit_seconds, epochs=trainer.current_epoch, global_step=trainer.global_step,
                    interrupted=False, last_checkpoint=str(run.last.path) if run.last is not None else "",
                    resumed_from=str(cfg.get("ckpt_path") or ""))
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
-            final = {f"hparams/{k.replace('/', '_')}": v for k, v in metrics.items()
-                     if isinstance(v, (int, float)) and not isinstance(v, bool)
-                     and (k.startswith(("test/", "val/", "train/")) or k in ("fit_seconds", "epochs"))}
-            logger.log_hyperparams(hparams_of(cfg), metrics=final)
+            params = hparams_of(cfg)
+            logger.log_hyperparams(params)  # hparams.yaml beside the events
+            if trainer.is_global_zero:  # the metric columns: the curves' last values (test/acc, val/acc_best)
+                log_session(logger.experiment, params)
             logger.finalize("success")
     if trainer.is_global_zero:
         write_metrics(run.run_dir, metrics)
@@ -188,8 +203,8 @@ def finish(run: Run) -> dict[str, Any]:
                 "training time (s)": run.fit_seconds,
                 "impl": cfg.impl,
                 "run name": str(cfg.get("name") or ""),
-                "run folder": str(run.run_dir),
-                "TensorBoard": f"tensorboard --logdir {run.run_dir}",
+                "run folder": shown(run.run_dir),
+                "TensorBoard": tensorboard_line(run.run_dir),
             },
         )
     metrics["run_dir"] = str(run.run_dir)
@@ -235,7 +250,7 @@ def train(cfg: DictConfig, overrides: list[str] | None = None, inv: Invocation |
     try:
         fit_and_test(run, task_overrides(), inv)
     except TrainingInterrupted as e:
-        report_interrupt(run, e, start)
+        report_interrupt(run, e, start, inv)
     except NonFiniteLoss as e:
         report_non_finite(run, e)
     return finish(run)

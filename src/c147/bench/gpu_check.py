@@ -138,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 def _print(results: list[dict], torch) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"gpu-check: {torch.cuda.get_device_name()}, torch {torch.__version__}, "
                         f"CUDA {torch.version.cuda}")
@@ -145,7 +146,7 @@ def _print(results: list[dict], torch) -> None:
         table.add_column(col, justify="right" if col == "s" else "left")
     for r in results:
         style = {True: "green", False: "red"}.get(r["ok"], "yellow")
-        table.add_row(r["step"], f"[{style}]{r['result']}[/]", f"{r['seconds']:.0f}")
+        table.add_row(Text(r["step"]), Text(r["result"], style=style), f"{r['seconds']:.0f}")  # as written
     Console(width=200).print(table)
 
 

@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +27,9 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}  # the shell's 128 + signal number
+# test hook: "POINT:FILE" makes RunGuard touch FILE at POINT of the fit and wait there for a signal
+PAUSE_ENV = "C147_TEST_PAUSE_AT"
+PAUSE_POINTS = ("setup", "first_batch", "mid_epoch", "validation", "test")
 
 
 class LastCheckpoint(ModelCheckpoint):
@@ -62,7 +67,7 @@ class TrainingInterrupted(Exception):
 
     def __init__(self, signum: int, checkpoint: Path | None, epoch: int, step: int, saved_now: bool) -> None:
         self.signum, self.checkpoint, self.epoch, self.step, self.saved_now = signum, checkpoint, epoch, step, saved_now
-        super().__init__(f"{signal.Signals(signum).name} at epoch {epoch}, step {step}")
+        super().__init__(f"{signal.Signals(signum).name} in epoch {epoch + 1}, step {step}")  # 1-based, as the bar
 
     @property
     def exit_code(self) -> int:
@@ -104,6 +109,11 @@ class RunGuard(Callback):
     Inside :meth:`catch_signals`, the first SIGINT or SIGTERM only sets a flag; at the end of the
     current training step (or validation) the run saves ``last.ckpt`` and raises
     :class:`TrainingInterrupted`. A second signal stops at once (``KeyboardInterrupt``).
+
+    Test hook: with ``C147_TEST_PAUSE_AT=POINT:FILE`` in the environment the run touches ``FILE`` at ``POINT``
+    and waits there until a signal comes, so that a test interrupts a real run at a known moment. The points:
+    ``setup`` (Lightning's start of the fit), ``first_batch`` (before it), ``mid_epoch`` (before the second
+    batch of the second epoch), ``validation`` (before the first batch after the sanity check), ``test``.
     """
 
     def __init__(self) -> None:
@@ -111,6 +121,8 @@ class RunGuard(Callback):
         self.epochs_done = 0
         self._fitting = False
         self._handlers: dict[int, Any] = {}  # catch_signals' handler per signal, while it is active
+        point, _, file = os.environ.get(PAUSE_ENV, "").partition(":")
+        self._pause_at = (point, file) if point in PAUSE_POINTS and file else None
 
     # ------------------------------------------------------------------ signals
 
@@ -140,6 +152,32 @@ class RunGuard(Callback):
             for s, h in previous.items():
                 signal.signal(s, h)
 
+    def _pause(self, point: str) -> None:
+        """The test hook (the class docstring): at ``point``, touch the file and wait for a signal."""
+        if self._pause_at is None or self._pause_at[0] != point:
+            return
+        file, self._pause_at = self._pause_at[1], None  # once
+        Path(file).touch()
+        while self.signum is None:  # outside fitting, the signal raises in here
+            time.sleep(0.01)
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        if stage == "fit":
+            self._pause("setup")
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if batch_idx == 0 and trainer.current_epoch == 0:
+            self._pause("first_batch")
+        elif batch_idx == 1 and trainer.current_epoch == 1:
+            self._pause("mid_epoch")
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
+        if not trainer.sanity_checking:
+            self._pause("validation")
+
+    def on_test_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
+        self._pause("test")
+
     def _last_on_disk(self, trainer: L.Trainer) -> Path | None:
         last = last_checkpoint(trainer)
         return last.path if last is not None and last.path.is_file() else None
@@ -147,13 +185,20 @@ class RunGuard(Callback):
     def on_fit_start(self, trainer, pl_module) -> None:
         self._fitting = True
 
-    def on_train_start(self, trainer, pl_module) -> None:
+    def _own_handlers(self) -> None:
         # Lightning installs its own SIGTERM handler after on_fit_start (calling ours after it), and acts on it
         # at the next validation batch with its SIGTERMException: an exit with status 0, no checkpoint, no
-        # metrics.json. Ours alone, then (Lightning puts the handlers of before the fit back when it ends)
+        # metrics.json. Ours alone, then, from the sanity check on (Lightning puts the handlers of before the
+        # fit back when it ends)
         if threading.current_thread() is threading.main_thread():
             for s, handler in self._handlers.items():
                 signal.signal(s, handler)
+
+    def on_sanity_check_start(self, trainer, pl_module) -> None:
+        self._own_handlers()
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._own_handlers()  # a fit without a sanity check
 
     def on_exception(self, trainer, pl_module, exception) -> None:
         self._fitting = False
@@ -175,7 +220,7 @@ class RunGuard(Callback):
         self._fitting = False  # a second signal while saving stops at once
         last = last_checkpoint(trainer)
         if last is not None:
-            trainer.save_checkpoint(last.path)
+            trainer.save_checkpoint(last.path, weights_only=False)  # all of it, as LastCheckpoint's
         raise TrainingInterrupted(self.signum, last.path if last is not None else None, trainer.current_epoch,
                                   trainer.global_step, saved_now=last is not None)
 
@@ -199,7 +244,7 @@ class RunGuard(Callback):
         if self._on_any_process(trainer, int(not math.isfinite(value))):  # DDP: one process's loss stops all
             what = f"is {value}" if not math.isfinite(value) else "of another process is not finite"
             raise NonFiniteLoss(
-                f"the training loss {what} at epoch {trainer.current_epoch}, step {trainer.global_step} "
+                f"the training loss {what} in epoch {trainer.current_epoch + 1}, step {trainer.global_step} "
                 f"(batch {trainer.fit_loop.epoch_loop.batch_idx + 1} of the epoch); the weights were not updated"
             )
 

@@ -1,7 +1,10 @@
 """A run's name and hparams in TensorBoard, and the TensorBoard logger.
 
 - :func:`run_name`: ``<model>-<impl>-<optimizer>-lr<lr>`` and the command line's other overrides.
-- :func:`hparams` / :func:`group_keys`: the same hparams columns in every run (``none`` where a run lacks a key).
+- :func:`hparams` / :func:`group_keys`: the same hparams columns in every run (``none`` where a run lacks a key),
+  a config group as one column of its choice (``optim: Adam``), never ``_target_``.
+- :func:`log_session`: a run's hparams for TensorBoard's HParams tab, whose metric columns are the run's own
+  curves' last values (``test/acc``): no second copy of the metrics under another prefix.
 - :class:`TensorBoardLogger`: Lightning's, without the ``epoch`` scalar it adds to every log call (the
   first card a user saw, above the losses).
 """
@@ -20,7 +23,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 # overrides already said by the name's first part, or that say nothing about what the run is
 _UNNAMED = ("model", "impl", "optim", "optim.lr", "name", "tags", "paths.", "hydra.", "ckpt_path",
-            "trainer.enable_progress_bar", "callbacks.model_summary")
+            "trainer.enable_progress_bar", "callbacks.model_summary", "callbacks.progress_bar", "verbose")
 MAX_NAME = 120
 
 
@@ -43,6 +46,19 @@ def run_name(cfg: Mapping[str, Any], overrides: Sequence[str] = ()) -> str:
     return name if len(name) <= MAX_NAME else name[:MAX_NAME - 3] + "..."
 
 
+# a config group's keys that say which option it is (folded into one column named after the group), and its
+# impl (every group's is ${impl}: the top-level column says it once)
+_FOLDED = ("_target_", "name", "kind", "_partial_", "impl")
+
+
+def _choice(node: Mapping[str, Any]) -> Any:
+    """The option a config group holds: its ``name`` (``Adam``), else its ``_target_``'s last part (``lenet5``)."""
+    if node.get("name") is not None:
+        return node["name"]
+    target = node.get("_target_")
+    return str(target).rsplit(".", 1)[-1] if target is not None else None
+
+
 def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(node, Mapping):
         out: dict[str, Any] = {}
@@ -60,10 +76,14 @@ def _hparam_value(value: Any) -> Any:
     return str(value)
 
 
-def hparams(config: Mapping[str, Any], keys: Sequence[str], every: Mapping[str, set[str]]) -> dict[str, Any]:
+def hparams(config: Mapping[str, Any], keys: Sequence[str], every: Mapping[str, set[str]],
+            first: Sequence[str] = ()) -> dict[str, Any]:
     """The flat hparams of a run (``optim/lr``, ``regularizer/l2``, ...): ``config``'s ``keys``, and every key
     in ``every`` (the union over a group's options) that this run lacks as ``"none"``, so that every run has
-    the same columns in TensorBoard's hparams table. Lists become their text (``[0.9, 0.999]``)."""
+    the same columns in TensorBoard's hparams table. A group's option is one column named after the group
+    (``optim: Adam``, ``model: lenet5``, ``clip: none``) in place of its ``_target_``, ``name`` and ``kind``;
+    its ``impl`` is the top-level ``impl``.
+    Lists become their text (``[0.9, 0.999]``). The keys in ``first`` come first, then the rest by name."""
     flat: dict[str, Any] = {}
     for key in keys:
         value = config.get(key)
@@ -73,8 +93,10 @@ def hparams(config: Mapping[str, Any], keys: Sequence[str], every: Mapping[str, 
         own = _flatten(value, f"{key}/") if isinstance(value, Mapping) else {}
         for sub in every.get(key, ()):
             own.setdefault(f"{key}/{sub}", None)
-        flat.update({k: v for k, v in (own or {key: value}).items() if not k.endswith("/_partial_")})
-    return {k: _hparam_value(v) for k, v in sorted(flat.items())}
+        flat[key] = _choice(value) if isinstance(value, Mapping) else value
+        flat.update({k: v for k, v in own.items() if k.rsplit("/", 1)[-1] not in _FOLDED})
+    order = [k for k in first if k in flat] + sorted(k for k in flat if k not in first)
+    return {k: _hparam_value(flat[k]) for k in order}
 
 
 def group_keys(config_dir: Path, groups: Sequence[str]) -> dict[str, set[str]]:
@@ -88,10 +110,29 @@ def group_keys(config_dir: Path, groups: Sequence[str]) -> dict[str, set[str]]:
             node = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
             if isinstance(node, dict):
                 node.pop("defaults", None)
-                node.pop("_partial_", None)
-                keys |= set(_flatten(node))
+                keys |= {k for k in _flatten(node) if k.rsplit("/", 1)[-1] not in _FOLDED}
         out[group] = keys
     return out
+
+
+def log_session(writer: Any, params: Mapping[str, Any]) -> None:
+    """``params`` as the run's HParams session (its start and its success), to ``writer`` (a
+    ``torch.utils.tensorboard.SummaryWriter``: a Lightning TensorBoard logger's ``experiment``).
+
+    The HParams tab reads a metric column as the last value of that scalar in the run, so the run's curves
+    (``test/acc``, ``val/acc_best``) are its metrics as they are: no copy under a prefix, which would be a
+    Time Series group of single points above the curves. No experiment summary either: TensorBoard uses one
+    run's for every run, so ``scripts/tensorboard`` writes one over all the runs it serves
+    (:mod:`c147.app.tensorboard_view`), and without it TensorBoard builds one from the sessions."""
+    from torch.utils.tensorboard.summary import hparams as hparams_summary
+
+    from c147._compat import tensorboard_file_writer
+
+    _, start, end = hparams_summary(dict(params), {})
+    file_writer = tensorboard_file_writer(writer)
+    file_writer.add_summary(start)
+    file_writer.add_summary(end)
+    writer.flush()
 
 
 class TensorBoardLogger(_TensorBoardLogger):

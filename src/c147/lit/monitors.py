@@ -1,12 +1,18 @@
 """Logging callbacks: what a run shows in TensorBoard beyond its curves (``callbacks.<name>`` in the train
-config; ``callbacks.histograms=null`` turns one off).
+config; ``callbacks.figures=null`` turns one off).
 
-- :class:`EpochTimer`: ``time/epoch_seconds`` and ``time/examples_per_second`` per training epoch.
-- :class:`Histograms`: per layer, the weights (end of each epoch), the gradients (the epoch's first step)
-  and the activations (every layer's output on the first validation batch).
+TensorBoard's Time Series groups cards by the tag's first part, sorts the groups by name and opens the first
+two: the curves' groups (``test/``, ``train/``, ``val/``) must come first, so these callbacks' tags sort after
+``val/`` (``walltime/``, ``visual/``) or are off until asked for (the histograms).
+
+- :class:`EpochTimer`: ``walltime/epoch_seconds`` and ``walltime/examples_per_second`` per training epoch.
+- :class:`Histograms`: off by default (``callbacks.histograms.every_n_epochs=N`` turns it on); per layer, the
+  weights (end of each epoch), the gradients (the epoch's first step) and the activations (every layer's
+  output on the first validation batch).
 - :class:`Figures`: after testing, the confusion matrix and a grid of misclassified test images (predicted /
   true label); after fitting, the first layer's filters (a convolution's kernels, or a linear layer's rows
-  shown as images). Logged as TensorBoard images and saved as PNG under ``figures/`` in the run folder.
+  shown as images). Logged as TensorBoard images ``visual/<name>`` and saved as ``figures/<name>.png`` in the
+  run folder.
 """
 
 from __future__ import annotations
@@ -42,8 +48,8 @@ def _writer(trainer: Trainer):
 
 
 class EpochTimer(Callback):
-    """Logs ``time/epoch_seconds`` (wall time of the training epoch, validation excluded) and
-    ``time/examples_per_second`` (training examples over that time) once per epoch."""
+    """Logs ``walltime/epoch_seconds`` (wall time of the training epoch, validation excluded) and
+    ``walltime/examples_per_second`` (training examples over that time) once per epoch."""
 
     def __init__(self) -> None:
         self._start = 0.0
@@ -58,8 +64,8 @@ class EpochTimer(Callback):
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         seconds = time.perf_counter() - self._start
         # over processes (DDP): the slowest one's time, and every process's examples
-        pl_module.log("time/epoch_seconds", seconds, on_step=False, on_epoch=True, sync_dist=True, reduce_fx="max")
-        pl_module.log("time/examples_per_second", self._examples / max(seconds, 1e-9), on_step=False, on_epoch=True,
+        pl_module.log("walltime/epoch_seconds", seconds, on_step=False, on_epoch=True, sync_dist=True, reduce_fx="max")
+        pl_module.log("walltime/examples_per_second", self._examples / max(seconds, 1e-9), on_step=False, on_epoch=True,
                       sync_dist=True, reduce_fx="sum")
 
 
@@ -76,12 +82,14 @@ def _layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
 class Histograms(Callback):
     """Per-layer histograms every ``every_n_epochs`` epochs: ``weight/<param>`` at the end of the epoch,
     ``grad/<param>`` of the epoch's first optimizer step, ``activation/<layer>.<kind>`` (the layer's output on
-    the first validation batch, in eval mode: ``activation/features.1.ReLU``). Steps are epochs."""
+    the first validation batch, in eval mode: ``activation/features.1.ReLU``). Steps are epochs.
+    ``every_n_epochs=None``: none (a layer's three histograms are cards of their own, dozens for a VGG)."""
 
-    def __init__(self, every_n_epochs: int = 1, weights: bool = True, gradients: bool = True,
+    def __init__(self, every_n_epochs: int | None = None, weights: bool = True, gradients: bool = True,
                  activations: bool = True) -> None:
-        if not isinstance(every_n_epochs, int) or every_n_epochs < 1:
-            raise ValueError(f"callbacks.histograms.every_n_epochs: expected a positive integer, "
+        if every_n_epochs is not None and (not isinstance(every_n_epochs, int) or isinstance(every_n_epochs, bool)
+                                           or every_n_epochs < 1):
+            raise ValueError(f"callbacks.histograms.every_n_epochs: expected a positive integer (or null: off), "
                              f"got {every_n_epochs!r}")
         self.every_n_epochs, self.weights, self.gradients, self.activations = (every_n_epochs, weights, gradients,
                                                                                activations)
@@ -89,8 +97,8 @@ class Histograms(Callback):
         self._batch: torch.Tensor | None = None
 
     def _due(self, trainer: Trainer) -> bool:
-        return (trainer.is_global_zero and _writer(trainer) is not None and not trainer.sanity_checking
-                and trainer.current_epoch % self.every_n_epochs == 0)
+        return (self.every_n_epochs is not None and trainer.is_global_zero and _writer(trainer) is not None
+                and not trainer.sanity_checking and trainer.current_epoch % self.every_n_epochs == 0)
 
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._grads_due = self.gradients and self._due(trainer)
@@ -104,7 +112,7 @@ class Histograms(Callback):
                     writer.add_histogram(f"grad/{name}", p.grad.detach().float().cpu(), trainer.current_epoch)
 
     def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
-        if batch_idx == 0 and self._batch is None and not trainer.sanity_checking:
+        if self.activations and batch_idx == 0 and self._batch is None and self._due(trainer):
             self._batch = batch[0].detach()
 
     @torch.no_grad()
@@ -137,10 +145,10 @@ class Histograms(Callback):
 
 
 class Figures(Callback):
-    """After testing: ``figures/confusion_matrix`` and ``figures/misclassified`` (up to ``max_images``
-    misclassified test images titled predicted / true), from the predicted classes the module's ``test_step``
-    returns (:class:`~c147.lit.Classifier`'s); after fitting: ``figures/first_layer`` (the first
-    layer's filters). Each is a TensorBoard image and a PNG in ``dirpath``."""
+    """After testing: ``confusion_matrix`` and ``misclassified`` (up to ``max_images`` misclassified test
+    images titled predicted / true), from the predicted classes the module's ``test_step`` returns
+    (:class:`~c147.lit.Classifier`'s); after fitting: ``first_layer`` (the first layer's filters). Each is the
+    TensorBoard image ``visual/<name>`` and ``<name>.png`` in ``dirpath``."""
 
     def __init__(self, dirpath: str | Path, max_images: int = 24) -> None:
         self.dirpath = Path(dirpath)
@@ -153,7 +161,7 @@ class Figures(Callback):
         self._wrong: list[tuple[torch.Tensor, int, int]] = []
 
     def _emit(self, trainer: Trainer, tag: str, fig) -> None:
-        save_figure(fig, self.dirpath / f"{tag}.png", _writer(trainer), f"figures/{tag}", trainer.global_step)
+        save_figure(fig, self.dirpath / f"{tag}.png", _writer(trainer), f"visual/{tag}", trainer.global_step)
 
     def on_test_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._reset()

@@ -57,7 +57,7 @@ def gradient_noise(batch_sizes: list[int], draws: int = 50, seed: int = 0) -> di
 
 def seconds_to_target(run: dict[str, Any], target: float) -> float | None:
     """Wall seconds of training until the first epoch whose mean loss is at most ``target`` (None: never)."""
-    loss, seconds = run["curves"]["train/loss"], run["curves"]["time/epoch_seconds"]
+    loss, seconds = run["curves"]["train/loss"], run["curves"]["walltime/epoch_seconds"]
     hit = next((i for i, v in enumerate(loss) if v <= target), None)
     return None if hit is None else sum(seconds[:hit + 1])
 
@@ -81,7 +81,7 @@ def draw(s: Study, noise: dict[int, float], to_target: dict[str, float | None]) 
 def run(s: Study) -> dict[str, Any]:
     """Each batch size's curves (``figures/curves``), the noise and the time to target; the claim compares
     stochastic with batch."""
-    runs, epochs = compare(s, COMPARISON, ("train/loss", "time/epoch_seconds"))
+    runs, epochs = compare(s, COMPARISON, ("train/loss", "walltime/epoch_seconds"))
     out = lower_final(runs, epochs, STOCHASTIC, BATCH, "in the same epochs, stochastic gradient descent (batch 1: one "
                       "step per example) reaches a lower training loss than batch gradient descent (one step per "
                       "epoch)")

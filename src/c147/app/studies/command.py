@@ -19,7 +19,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from c147.app.entry import Invocation, hydra_entry
-from c147.app.runs import check_fresh, print_summary, write_metrics
+from c147.app.runs import check_fresh, print_summary, shown, tensorboard_line, write_metrics
 from c147.app.studies import check_name, load
 
 PROG = "c147-study"
@@ -71,8 +71,8 @@ def report(metrics: dict[str, Any]) -> None:
     print_summary(f"{PROG} study={metrics['study']}", {
         "claim": c["statement"], "holds": c["holds"],
         **{k: v for k, v in c.items() if k not in ("statement", "holds")},
-        "seconds": metrics["seconds"], "figures": ", ".join(metrics["figures"]), "run folder": run_dir,
-        "TensorBoard": f"tensorboard --logdir {run_dir}"})
+        "seconds": metrics["seconds"], "figures": ", ".join(metrics["figures"]), "run folder": shown(run_dir),
+        "TensorBoard": tensorboard_line(run_dir)})
 
 
 main = hydra_entry(PROG, "study", run_study, extra=check_study)

@@ -14,7 +14,7 @@ NONE, SMOOTHED = "none", "smoothed"
 COMPARISON = Comparison(
     train=["model=mlp", "model.hidden=[64]", "data.image_size=8"],
     # hard targets, and label smoothing 0.1 (the true class gets 0.91, every other 0.01)
-    settings={NONE: [], SMOOTHED: ["+loss.label_smoothing=0.1"]},
+    settings={NONE: [], SMOOTHED: ["loss.label_smoothing=0.1"]},
     epochs=10, reduced_epochs=3)
 
 

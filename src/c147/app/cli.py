@@ -1,0 +1,83 @@
+"""The console scripts' entry points. Each catches SIGINT and SIGTERM before it imports its command (torch,
+Lightning and Hydra take seconds to import), so that Ctrl-C at any moment ends in one line on stderr and exit
+status 130 (143 for SIGTERM), never a traceback.
+
+Outside a training loop either signal raises :class:`Interrupt`: a ``BaseException`` that is not a
+``KeyboardInterrupt``, so that neither Hydra (which catches ``Exception``) nor Lightning (which turns a
+``KeyboardInterrupt`` into exit status 1) handles it on the way up; a forked child (a DataLoader worker)
+gets the ``KeyboardInterrupt`` it ends quietly on. :func:`c147.app.entry.hydra_entry` removes the run
+folder it made if nothing was saved in it yet; inside ``trainer.fit``
+:class:`c147.lit.RunGuard`'s handlers take over (a checkpoint of the current step, then the same one line).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from importlib import import_module
+from typing import NoReturn
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupt(BaseException):
+    """SIGINT or SIGTERM arrived outside a training loop."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _handler(pid: int) -> Callable[[int, object], None]:
+    def handler(signum: int, frame: object) -> None:
+        if os.getpid() != pid:  # a forked child (a DataLoader worker): it ends quietly on KeyboardInterrupt
+            raise KeyboardInterrupt
+        raise Interrupt(signum)
+
+    return handler
+
+
+def stop(prog: str, error: BaseException, detail: str = "") -> NoReturn:
+    """One line for ``error`` (an :class:`Interrupt` or a ``KeyboardInterrupt``) and exit with 128 + the
+    signal's number; a second signal meanwhile is ignored."""
+    signum = getattr(error, "signum", signal.SIGINT)
+    if threading.current_thread() is threading.main_thread():
+        for s in SIGNALS:
+            signal.signal(s, signal.SIG_IGN)
+    print(f"{prog}: interrupted by {signal.Signals(signum).name}{detail}", file=sys.stderr)
+    raise SystemExit(128 + signum)
+
+
+def _command(prog: str, module: str) -> Callable[[], None]:
+    def main() -> None:
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        previous = {s: signal.getsignal(s) for s in SIGNALS} if on_main_thread else {}
+        handler = _handler(os.getpid())
+        for s in previous:
+            signal.signal(s, handler)
+        try:
+            status = import_module(module).main()  # argparse commands return their exit status
+        except (Interrupt, KeyboardInterrupt) as e:  # while importing (main() reports its own)
+            stop(prog, e)
+        finally:
+            for s, before in previous.items():
+                signal.signal(s, before)
+        if status:
+            raise SystemExit(status)
+
+    main.__doc__ = f"Console entry point ``{prog}``."
+    return main
+
+
+train = _command("c147-train", "c147.app.train")
+eval = _command("c147-eval", "c147.app.eval")  # noqa: A001 (the command's name)
+bench = _command("c147-bench", "c147.app.bench")
+summary = _command("c147-summary", "c147.app.summary")
+sheet = _command("c147-sheet", "c147.app.sheet")
+classic = _command("c147-classic", "c147.app.classic")
+study = _command("c147-study", "c147.app.studies.command")
+ensemble = _command("c147-ensemble", "c147.app.ensemble")
+tensorboard = _command("c147-tensorboard", "c147.app.tensorboard_view")

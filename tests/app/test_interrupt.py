@@ -1,0 +1,75 @@
+"""Ctrl-C (SIGINT) or SIGTERM at any moment of a real ``c147-train``: one line on stderr, exit status 130 / 143,
+and no run folder left that holds nothing of value (a kept one has a checkpoint, and the line says how to use
+it). The moments inside Lightning's fit are hit exactly with RunGuard's test hook (``C147_TEST_PAUSE_AT``:
+the run waits there for the signal); the earlier ones by waiting for what the run writes."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from c147.lit.callbacks import PAUSE_ENV
+from tests.conftest import BIN, cli_env
+
+# two batches an epoch, two epochs: a mid-epoch step exists after a checkpoint
+ARGS = ["trainer.max_epochs=2", "data.train_samples=64", "callbacks.histograms=null", "callbacks.figures=null",
+        "hydra.run.dir=run"]
+KEPT, REMOVED, NOTHING = "kept", "removed", "nothing"  # the run folder afterwards
+
+
+def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, f"the run ended before {path} appeared: {proc.communicate()[1][-2000:]}"
+        assert time.monotonic() < deadline, f"{path} did not appear within {timeout} s"
+        time.sleep(0.02)
+
+
+def interrupt(tmp_path: Path, point: str, signum: int) -> tuple[int, str, Path]:
+    """Run c147-train, signal it at ``point``; its exit status, its stderr's one line, its run folder."""
+    marker = tmp_path / "paused"
+    env = {PAUSE_ENV: f"{point}:{marker}"} if point not in ("imports", "hydra") else {}
+    proc = subprocess.Popen([str(BIN / "c147-train"), *ARGS], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cli_env(env))
+    if point == "imports":  # the console script catches signals first, then imports, then checks the command line
+        time.sleep(0.5)
+    elif point == "hydra":  # Hydra made the run folder and its log: the task imports Lightning, builds the run
+        wait_for(tmp_path / "run" / "train.log", proc)
+    else:
+        wait_for(marker, proc)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err[-3000:]
+    return proc.returncode, lines[0], tmp_path / "run"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point, signum, after", [
+    ("imports", signal.SIGINT, NOTHING),
+    ("hydra", signal.SIGINT, REMOVED),
+    ("hydra", signal.SIGTERM, REMOVED),
+    ("setup", signal.SIGINT, REMOVED),
+    ("first_batch", signal.SIGINT, KEPT),
+    ("mid_epoch", signal.SIGINT, KEPT),
+    ("validation", signal.SIGINT, KEPT),
+    ("validation", signal.SIGTERM, KEPT),
+    ("test", signal.SIGINT, KEPT),
+])
+def test_a_signal_anywhere_is_one_line_and_leaves_no_empty_run_folder(tmp_path, point, signum, after):
+    code, line, run = interrupt(tmp_path, point, signum)
+    name = signal.Signals(signum).name
+    assert code == 128 + signum, line
+    assert line.startswith(f"c147-train: interrupted by {name}"), line
+    if after == NOTHING:
+        assert not run.exists() and not (tmp_path / "outputs").exists(), line
+    elif after == REMOVED:
+        assert not run.exists(), sorted(str(p.relative_to(run)) for p in run.rglob("*"))
+        assert f"removed {run}" in line, line
+    else:
+        assert (run / "checkpoints" / "last.ckpt").is_file(), line
+        assert "ckpt_path=" in line, line
