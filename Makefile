@@ -8,15 +8,17 @@ STAMP   = $(VENV)/.c147-installed
 
 .PHONY: install train test check lint bench clean-venv
 
+# pip -qq: its errors, not the warnings a machine's own pip configuration may print on every install
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e ".[dev]"
-	touch $(STAMP)
+	@echo "make: installing c147 and its dependencies into $(VENV) (the first time: 1-2 minutes)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -qq -e ".[dev]"
+	@touch $(STAMP)
 
 install: $(STAMP)
 
 train: $(STAMP)
-	$(BIN)/c147-train $(ARGS)
+	@$(BIN)/c147-train $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)

@@ -164,6 +164,23 @@ def test_tensorboard_serves_runs_by_name_and_the_compared_columns_first(tmp_path
     finally:
         server.terminate()
         server.wait(timeout=30)
-    view = re.search(r"as (\S+)", server.stderr.read()).group(1)
+    view = re.search(r"\(links in (\S+)\)", server.stderr.read()).group(1)
     assert not Path(view).exists()  # the view goes with the server; the runs stay
     assert len(list(outputs.rglob("*tfevents*"))) == 6
+
+
+def test_tensorboard_s_own_notices_are_dropped_and_its_url_and_errors_kept():
+    import io
+
+    from c147.app.tensorboard_view import relay_stderr
+
+    stderr = ["TensorFlow installation not found - running with reduced feature set.\n", "\n",
+              "NOTE: Using experimental fast data loading logic. To disable, pass\n",
+              '    "--load_fast=false" and report issues on GitHub. More details:\n',
+              "    https://github.com/tensorflow/tensorboard/issues/4784\n", "\n",
+              "TensorBoard 2.21.0 at http://127.0.0.1:6006/ (Press CTRL+C to quit)\n",
+              "E1207 error: something real\n", "TensorBoard caught SIGTERM; exiting...\n"]
+    out = io.StringIO()
+    relay_stderr(stderr, out)
+    assert out.getvalue() == ("TensorBoard 2.21.0 at http://127.0.0.1:6006/ (Press CTRL+C to quit)\n"
+                              "E1207 error: something real\n")

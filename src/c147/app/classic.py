@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 
 from c147.app.entry import Invocation, hydra_entry
-from c147.app.runs import check_fresh, print_summary, write_metrics
+from c147.app.runs import check_fresh, print_summary, shown, tensorboard_line, write_metrics
 
 if TYPE_CHECKING:  # torch takes seconds to import: not before the command line is known to be good
     import torch
@@ -135,7 +135,6 @@ def add_png(writer, tag: str, path: Path) -> None:
 
 def classic(cfg: DictConfig, inv: Invocation | None = None) -> dict[str, Any]:
     """Run one task; write ``metrics.json`` and TensorBoard events; return the metrics."""
-    from rich.console import Console
     from torch.utils.tensorboard import SummaryWriter
 
     from c147.lit.logger import log_session
@@ -161,8 +160,9 @@ def classic(cfg: DictConfig, inv: Invocation | None = None) -> dict[str, Any]:
     data = f"{n['train']} / {n['val']} / {n['test']} samples, {metrics['features']} features"
     print_summary(f"{PROG} task={cfg.task.name}", {"data (train / val / test)": data,
                                                    **{k: v for k, v in metrics.items()
-                                                      if k not in ("task", "samples", "features")}})
-    Console().print(f"written to {run_dir}")
+                                                      if k not in ("task", "samples", "features")},
+                                                   "run folder": shown(run_dir),
+                                                   "TensorBoard": tensorboard_line(run_dir)})
     return metrics
 
 

@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from c147.app.argv import split_override
 from c147.app.build import build
 from c147.app.entry import Invocation, hydra_entry, is_verbose
-from c147.app.runs import check_fresh, print_summary, write_metrics
+from c147.app.runs import check_fresh, print_summary, shown, write_metrics
 
 if TYPE_CHECKING:
     import torch
@@ -54,7 +54,7 @@ def evaluate(cfg: DictConfig, inv: Invocation | None = None) -> dict[str, Any]:
     import lightning as L
     from hydra.utils import instantiate
 
-    from c147.lit.progress import quiet_lightning
+    from c147.lit.progress import ProgressBar, quiet_lightning
 
     quiet_lightning(not is_verbose(cfg))
     inv = inv or Invocation(prog=PROG)
@@ -65,14 +65,15 @@ def evaluate(cfg: DictConfig, inv: Invocation | None = None) -> dict[str, Any]:
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         datamodule, model = build(run_cfg, stage="test", data=cfg.data if cfg.get("data") else None)
         load_weights(model, checkpoint["state_dict"], cfg.ckpt_path)  # the file is read once, above
-        trainer: L.Trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
+        bar = [ProgressBar()] if cfg.trainer.get("enable_progress_bar", True) else []  # c147-train's bar
+        trainer: L.Trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False, callbacks=bar)
     trainer.test(model, datamodule=datamodule, verbose=False)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     metrics["checkpoint"] = str(Path(cfg.ckpt_path).resolve())
     if trainer.is_global_zero:
         write_metrics(run_dir, metrics)
         print_summary("c147-eval", {"test accuracy": metrics.get("test/acc", float("nan")),
-                                    "checkpoint": metrics["checkpoint"], "run folder": str(run_dir)})
+                                    "checkpoint": shown(metrics["checkpoint"]), "run folder": shown(run_dir)})
     return metrics
 
 

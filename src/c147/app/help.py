@@ -34,7 +34,7 @@ HELP = {
         "c147-train fits a network on a dataset, tests its best checkpoint and logs the run to TensorBoard.",
         "Each config group below picks one part of the run (GROUP=OPTION); any key of the composed config can be\n"
         "set with KEY=VALUE. impl=torch swaps every hand-written layer, loss and optimizer for its torch twin.",
-        (("c147-train", "LeNet-5 on the bundled digits (offline, ~10 s on 2 cores)"),
+        (("c147-train", "LeNet-5 on the bundled digits (offline, ~15 s on 2 cores)"),
          ("c147-train model=mlp optim=sgd optim.lr=0.1", "another network and optimizer"),
          ("c147-train trainer.max_epochs=30 model.activation=tanh", "any key of the config"),
          ("c147-train impl=torch", "the same run on torch's built-in twins"),

@@ -15,7 +15,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from c147.app.entry import Invocation, hydra_entry
-from c147.app.runs import check_fresh
+from c147.app.runs import check_fresh, shown
 from c147.switch import check_impl
 
 PROG = "c147-summary"
@@ -56,7 +56,7 @@ def summary(cfg: DictConfig, inv: Invocation | None = None) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     with inv.user_errors(), path.open("x") as f:
         json.dump(written, f, indent=2)
-    console.print(f"written to {path}", markup=False)
+    console.print(f"written to {shown(path)}", markup=False)
     return written
 
 

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -230,6 +231,33 @@ def build_view(logdir: Path, view: Path, first: Sequence[str] = ()) -> list[Run]
     return runs
 
 
+# TensorBoard's own notices that say nothing to a c147 user: it runs without TensorFlow by design, its fast loader is
+# what reads the view, and c147-tensorboard stops it with SIGTERM when the user presses Ctrl-C
+NOTICES = ("TensorFlow installation not found", "TensorBoard caught SIGTERM")
+NOTE_BLOCK = "NOTE: Using experimental fast data loading logic"  # a paragraph, up to its blank line
+
+
+def relay_stderr(stream: Iterable[str], out: Any = None) -> None:
+    """TensorBoard's stderr, line by line, without :data:`NOTICES` and the :data:`NOTE_BLOCK` paragraph (every
+    other line, its URL and its errors, as written)."""
+    out = out or sys.stderr
+    in_note, blank_after_note = False, False
+    for line in stream:
+        if line.startswith(NOTE_BLOCK):
+            in_note = True
+            continue
+        if in_note:
+            in_note = bool(line.strip())
+            blank_after_note = not in_note
+            continue
+        if blank_after_note and not line.strip():
+            continue
+        blank_after_note = False
+        if not line.startswith(NOTICES) and line.strip():
+            out.write(line)
+            out.flush()
+
+
 def tensorboard_command() -> str | None:
     """TensorBoard beside this Python (the project's ``.venv/bin``), else on PATH."""
     beside = Path(sys.executable).parent / "tensorboard"
@@ -251,8 +279,10 @@ def serve(logdir: Path, port: int, refresh_s: float = 10.0) -> int:
     view = Path(tempfile.mkdtemp(prefix="c147-tensorboard-"))
     try:
         runs = build_view(logdir, view, (*HPARAMS_FIRST, "task"))
-        print(f"{PROG}: {len(runs)} runs of {logdir} as {view}", file=sys.stderr)
-        server = subprocess.Popen([tensorboard, "--logdir", str(view), "--host", "127.0.0.1", "--port", str(port)])
+        print(f"{PROG}: {len(runs)} runs of {logdir}/, each named <run name> <time> (links in {view})", file=sys.stderr)
+        server = subprocess.Popen([tensorboard, "--logdir", str(view), "--host", "127.0.0.1", "--port", str(port)],
+                                  stderr=subprocess.PIPE, text=True)
+        threading.Thread(target=relay_stderr, args=(server.stderr,), daemon=True).start()
         signal.signal(signal.SIGTERM, lambda *_: server.terminate())
         try:
             while True:
