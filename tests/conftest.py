@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,12 @@ def run_cli(script: str, *args: str, cwd: Path, timeout: float = 300,
     """Run a c147 console script from the venv, as a user would."""
     return subprocess.run([str(BIN / script), *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=cli_env(env))
+
+
+def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Wait until ``path`` exists while ``proc`` (a console script started by a test) still runs."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, f"the run ended before {path} appeared: {proc.communicate()[1][-2000:]}"
+        assert time.monotonic() < deadline, f"{path} did not appear within {timeout} s"
+        time.sleep(0.02)

@@ -13,20 +13,12 @@ from pathlib import Path
 import pytest
 
 from c147.lit.callbacks import PAUSE_ENV
-from tests.conftest import BIN, cli_env
+from tests.conftest import BIN, cli_env, wait_for
 
 # two batches an epoch, two epochs: a mid-epoch step exists after a checkpoint
 ARGS = ["trainer.max_epochs=2", "data.train_samples=64", "callbacks.histograms=null", "callbacks.figures=null",
         "hydra.run.dir=run"]
 KEPT, REMOVED, NOTHING = "kept", "removed", "nothing"  # the run folder afterwards
-
-
-def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert proc.poll() is None, f"the run ended before {path} appeared: {proc.communicate()[1][-2000:]}"
-        assert time.monotonic() < deadline, f"{path} did not appear within {timeout} s"
-        time.sleep(0.02)
 
 
 def interrupt(tmp_path: Path, point: str, signum: int) -> tuple[int, str, Path]:

@@ -15,7 +15,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from c147.app.train import train
-from tests.conftest import BIN, cli_env, run_cli, run_in_process, tensorboard_run
+from tests.conftest import BIN, cli_env, run_cli, run_in_process, tensorboard_run, wait_for
 
 QUIET = ["callbacks.model_summary=null", "trainer.enable_progress_bar=false"]
 # dropout and hidden-unit noise (the global RNG), augmentation (drawn per seed, epoch and batch), max-norm after
@@ -45,14 +45,6 @@ def uninterrupted(tmp_path_factory) -> Path:
     proc = run_cli("c147-train", *RESUMABLE, "hydra.run.dir=run", cwd=cwd)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return cwd / "run"
-
-
-def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert proc.poll() is None, f"training ended before {path} appeared: {proc.communicate()[1][-2000:]}"
-        assert time.monotonic() < deadline, f"{path} did not appear within {timeout} s"
-        time.sleep(0.05)
 
 
 @pytest.mark.slow

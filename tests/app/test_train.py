@@ -66,14 +66,7 @@ def test_run_folder_is_never_reused(train_config, tmp_path):
 # ---- the main job, end to end, through the console scripts -------------------------------------
 
 
-@pytest.fixture(scope="module")
-def main_run(tmp_path_factory):
-    """``c147-train`` with the default config (LeNet-5 on digits), as ``make train`` runs it."""
-    cwd = tmp_path_factory.mktemp("main")
-    proc = run_cli("c147-train", cwd=cwd)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (run_dir,) = (cwd / "outputs" / "train" / "runs").iterdir()
-    return proc, run_dir
+# main_run: tests/app/conftest.py (test_quiet.py reads its terminal too)
 
 
 @pytest.mark.slow
