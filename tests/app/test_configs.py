@@ -56,6 +56,7 @@ def test_every_optim_and_scheduler_config_instantiates(name, impl):
     cfg = compose_config("train", [f"optim={name}", f"impl={impl}"])
     opt = instantiate(cfg.optim)([torch.nn.Parameter(torch.ones(2))])
     assert isinstance(opt, torch.optim.Optimizer) and opt.param_groups[0]["lr"] == cfg.optim.lr
+    assert type(opt).__module__.split(".")[0] == impl  # impl=c147 builds ours, impl=torch torch's
     for sched_name in options("scheduler"):
         sched_cfg = compose_config("train", [f"scheduler={sched_name}", f"impl={impl}"]).scheduler
         sched = instantiate(sched_cfg)(opt)

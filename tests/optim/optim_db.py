@@ -23,6 +23,7 @@ from c147._compat import _get_scalar_dtype
 from c147.optim.adagrad import Adagrad
 from c147.optim.adam import Adam
 from c147.optim.adamw import AdamW
+from c147.optim.nadam import NAdam
 from c147.optim.rmsprop import RMSprop
 from c147.optim.sgd import SGD
 from tests.optim.trajectory import EXACT
@@ -153,6 +154,14 @@ def _adamw_inputs(params, h):
 def _rmsprop_inputs(params, h):
     lists = [_zeros(params), _zeros(params, h["centered"]), _zeros(params, h["momentum"] > 0), _steps(params)]
     return lists, {k: h[k] for k in ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")}
+
+
+def _nadam_inputs(params, h):
+    mu_products = [torch.tensor(1.0, dtype=_get_scalar_dtype()) for _ in params]
+    lists = [_zeros(params), _zeros(params), mu_products, _steps(params)]
+    beta1, beta2 = h["betas"]
+    keys = ("lr", "weight_decay", "momentum_decay", "eps", "maximize", "decoupled_weight_decay")
+    return lists, dict({k: h[k] for k in keys}, beta1=beta1, beta2=beta2)
 
 
 ADAM_STATE = frozenset({"step", "exp_avg", "exp_avg_sq"})
@@ -356,6 +365,49 @@ OPTIMIZERS = [
         ),
         unimplemented=("capturable", "differentiable"),
         functional_inputs=_rmsprop_inputs,
+    ),
+    OptimizerInfo(
+        ours=NAdam,
+        twin=torch.optim.NAdam,
+        functional="nadam",
+        paths="nadam",
+        cases={
+            "default": {},
+            "lr": dict(lr=0.01),
+            "betas": dict(betas=(0.5, 0.9)),
+            "eps": dict(eps=1e-3),
+            "momentum_decay": dict(momentum_decay=0.1),
+            "weight_decay": dict(weight_decay=0.1),
+            "decoupled": dict(weight_decay=0.1, decoupled_weight_decay=True),
+            "maximize": dict(maximize=True),
+            "maximize_weight_decay": dict(maximize=True, weight_decay=0.1),
+            "everything": dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.1, momentum_decay=0.01, maximize=True),
+            "everything_decoupled": dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True),
+            # torch takes a tensor lr on both paths (as a number on the foreach one); float64: torch's single-tensor
+            # path computes its step sizes in the tensor's dtype, ours in Python floats
+            "tensor_lr": dict(lr=torch.tensor(0.01, dtype=torch.float64)),
+        },
+        typical="everything",
+        # torch's order of operations is kept on each path (single: √(v / (1 - β2^t)), foreach: √v / √(1 - β2^t))
+        exact_cases=("everything", "everything_decoupled"),
+        float32=("everything", EXACT),
+        device_cases=("everything",),
+        round_trip_cases=("weight_decay", "everything", "everything_decoupled"),
+        state_keys=(("default", frozenset({"step", "mu_product", "exp_avg", "exp_avg_sq"})),),
+        sparse_refused="NAdam does not support sparse gradients",
+        newer_keys=dict(maximize=False, foreach=None, capturable=False, differentiable=False,
+                        decoupled_weight_decay=False),
+        invalid=(
+            ("negative_lr", dict(lr=-1e-3), "Invalid learning rate: -0.001"),
+            ("lr_of_two_elements", dict(lr=torch.tensor([0.1, 0.2])), "Tensor lr must be 1-element"),
+            ("negative_eps", dict(eps=-1.0), "Invalid epsilon value: -1.0"),
+            ("beta1_one", dict(betas=(1.0, 0.999)), "Invalid beta parameter at index 0: 1.0"),
+            ("beta2_negative", dict(betas=(0.9, -0.1)), "Invalid beta parameter at index 1: -0.1"),
+            ("negative_weight_decay", dict(weight_decay=-0.1), "Invalid weight_decay value: -0.1"),
+            ("negative_momentum_decay", dict(momentum_decay=-0.004), "Invalid momentum_decay value: -0.004"),
+        ),
+        unimplemented=("capturable", "differentiable"),
+        functional_inputs=_nadam_inputs,
     ),
 ]
 BY_NAME = {info.name: info for info in OPTIMIZERS}

@@ -134,6 +134,25 @@ def test_fused_complex_adam_matches_the_single_tensor_path():
     assert_same_state(*opts, **tolerance(torch.float32, 3))
 
 
+def test_fused_nesterov_rmsprop_matches_the_single_tensor_path():
+    """RMSprop's Nesterov momentum (c147's, torch has no twin of it) in the kernel: as our single-tensor path, which
+    test_rmsprop.py checks against the sheet's form. One more compilation (float32, the flags below)."""
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(FUSED_MIN_NUMEL, generator=gen)
+    params = [torch.nn.Parameter(w.clone()) for _ in range(2)]
+    kwargs = dict(lr=1e-3, momentum=0.9, nesterov=True, centered=True, weight_decay=0.1)
+    opts = [RMSprop([params[0]], fused=True, **kwargs), RMSprop([params[1]], foreach=False, **kwargs)]
+    for _ in range(3):
+        g = torch.randn(w.shape, generator=gen)
+        for p, opt in zip(params, opts, strict=True):
+            p.grad = g.clone()
+            opt.step()
+    tol = tolerance(torch.float32, 3, ULPS["RMSprop"])  # centered: the bits lost in √(a - ḡ ⊙ ḡ), as above
+    torch.testing.assert_close(params[0], params[1], **tol)
+    assert_same_state(*opts, **tol)
+    assert not torch.allclose(params[0], w)  # it moved
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_fused_with_foreach_or_differentiable_is_refused_like_torch(name):
     ours_cls, twin_cls, _ = CASES[name]
@@ -162,7 +181,8 @@ def test_fused_sparse_gradients_are_refused_like_torch(name, kwargs):
 def test_rmsprop_fused_is_c147s_addition():
     """Keyword-only, after torch's arguments; a torch RMSprop state_dict (no ``fused`` key) loads with it off."""
     params = inspect.signature(RMSprop).parameters
-    assert list(params)[-1] == "fused" and params["fused"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert list(params)[-2:] == ["fused", "nesterov"]  # nesterov, c147's other addition: test_rmsprop.py
+    assert params["fused"].kind is inspect.Parameter.KEYWORD_ONLY
     assert "fused" not in inspect.signature(torch.optim.RMSprop).parameters
     p = torch.nn.Parameter(torch.ones(3))
     p.grad = torch.ones(3)

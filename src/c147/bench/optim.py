@@ -6,9 +6,10 @@ single-tensor path against torch's single-tensor path, our foreach path against 
 path, our foreach path against torch's default (``foreach=None``: the single-tensor path on
 the CPU, foreach on CUDA) -- the row the CPU speed target is about -- and our fused path (the
 single-tensor equations compiled by inductor, one loop over memory per parameter) against torch's
-fused kernels (RMSprop, which torch has no fused form of: against torch's foreach path). The rows of
-the large workload also report the step's bytes (reads + writes of parameters, gradients and state)
-as a share of the measured copy bandwidth: the roofline.
+fused kernels (RMSprop, which torch has no fused form of: against torch's foreach path; NAdam, which
+neither side has a fused form of: no fused row). The rows of the large workload also report the step's
+bytes (reads + writes of parameters, gradients and state) as a share of the measured copy bandwidth:
+the roofline.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ OPTIMIZERS: dict[str, dict[str, Any]] = {
     "RMSprop": dict(lr=1e-4, momentum=0.9),
     "Adam": dict(lr=1e-4, weight_decay=1e-4),
     "AdamW": dict(lr=1e-4),
+    "NAdam": dict(lr=1e-4, weight_decay=1e-4),
 }
 WORKLOADS = {"10M in 50": [(200_000,)] * 50, "1000 x 100": [(10, 10)] * 1000}
 TINY = {"10M in 50": [(1 << 16,)] * 2, "1000 x 100": [(10, 10)] * 10}  # size=tiny (one tensor past the fused
@@ -39,7 +41,7 @@ PATHS = {  # row label -> (our path, torch's path): "single" (foreach=False), "f
     "fused vs fused": ("fused", "fused"),
 }
 # tensors each step reads + writes, per parameter element: p, g and the state read; p and the state written
-PASSES = {"SGD": 5, "Adagrad": 5, "RMSprop": 7, "Adam": 7, "AdamW": 7}
+PASSES = {"SGD": 5, "Adagrad": 5, "RMSprop": 7, "Adam": 7, "AdamW": 7, "NAdam": 7}
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Case:
 
 
 NO_FUSED_TWIN = ("RMSprop",)  # torch has no fused form of these: their fused row is against torch's foreach
+NO_FUSED = ("NAdam",)  # neither side has a fused form: no fused row
 
 
 def _case(opt: str, workload: str, label: str, ours: str, twin: str) -> Case:
@@ -62,7 +65,7 @@ def _case(opt: str, workload: str, label: str, ours: str, twin: str) -> Case:
 
 
 CASES = [_case(opt, workload, label, ours, twin) for opt in OPTIMIZERS for workload in WORKLOADS
-         for label, (ours, twin) in PATHS.items()]
+         for label, (ours, twin) in PATHS.items() if not (ours == "fused" and opt in NO_FUSED)]
 FAMILIES = list(OPTIMIZERS)
 # what every suite declares (c147.app.bench): images a timed call processes, for a throughput column
 IMAGES_PER_STEP: int | None = None  # optimizer steps: no images

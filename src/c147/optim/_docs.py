@@ -79,7 +79,7 @@ def shared_docs(obj: T) -> T:
 
 def functional_doc(name: str, module: str | None = None, extra: str = "") -> Callable[[T], T]:
     """The shared docstring of a functional twin (``extra`` appended: its own arguments)."""
-    cls = {"sgd": "SGD", "rmsprop": "RMSprop", "adamw": "AdamW"}.get(name, name.capitalize())
+    cls = {"sgd": "SGD", "rmsprop": "RMSprop", "adamw": "AdamW", "nadam": "NAdam"}.get(name, name.capitalize())
 
     def decorate(fn: T) -> T:
         fn.__doc__ = FUNCTIONAL.format(Name=cls, name=name, module=module or name) + extra

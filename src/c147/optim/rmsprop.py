@@ -31,8 +31,22 @@ class RMSprop(TwinOptimizer):
 
     which is torch's form with ``V = -ε b``: ``b = α b + g / (√a + ν)``, ``θ = θ - ε b`` (the buffer ``b``
     is ``momentum_buffer``; the two agree (up to rounding) while ``ε`` is constant; with a changing ``ε`` torch's form
-    rescales the past steps by the new ``ε``). ``centered`` normalizes by an estimate of the standard
-    deviation instead of the root mean square: ``ḡ = β ḡ + (1 - β) g``, ``√(a - ḡ ⊙ ḡ) + ν``.
+    rescales the past steps by the new ``ε``).
+
+    RMSprop + Nesterov momentum (``nesterov=True``, c147's extension: the sheet's "can also use nesterov";
+    torch.optim.RMSprop has none). The sheet's Nesterov step, on the normalized gradient ``ĝ = g / (√a + ν)``::
+
+        V' = V,   V = α V - ε ĝ,   θ = θ + V + α (V - V')
+
+    Written with ``V = -ε b`` as above, ``θ += (1 + α) V - α V' = -ε ((1 + α) b - α b')``, and since
+    ``b = α b' + ĝ``, ``(1 + α) b - α b' = α b + ĝ``: the look-ahead form torch's SGD uses for ``nesterov``::
+
+        b = α b + g / (√a + ν),   θ = θ - ε (α b + g / (√a + ν))
+
+    (equal to the sheet's while ``ε`` is constant, as above). It needs ``momentum > 0``.
+
+    ``centered`` normalizes by an estimate of the standard deviation instead of the root mean square:
+    ``ḡ = β ḡ + (1 - β) g``, ``√(a - ḡ ⊙ ḡ) + ν``.
     ``weight_decay`` adds ``λ θ`` to ``g``; ``maximize`` ascends. The sheet's ``β = 0.97`` is an example;
     torch's default ``alpha`` is 0.99. Like the sheet, ``ν`` sits outside the square root (TensorFlow puts
     it inside).
@@ -52,6 +66,7 @@ class RMSprop(TwinOptimizer):
         {fused}
             ``fused`` is c147's addition: torch.optim.RMSprop has no fused variant (keyword-only, after
             torch's arguments).
+        nesterov: Nesterov momentum (needs ``momentum > 0``): c147's addition, keyword-only, last.
 
     {example}
     """
@@ -60,7 +75,8 @@ class RMSprop(TwinOptimizer):
 
     unimplemented = ("capturable", "differentiable")
     group_defaults = dict(
-        momentum=0, centered=False, foreach=None, maximize=False, differentiable=False, capturable=False, fused=None
+        momentum=0, centered=False, foreach=None, maximize=False, differentiable=False, capturable=False, fused=None,
+        nesterov=False,  # c147's: absent from torch's state_dicts
     )
 
     def __init__(
@@ -78,9 +94,12 @@ class RMSprop(TwinOptimizer):
         differentiable: bool = False,
         *,
         fused: bool | None = None,  # c147's addition (torch.optim.RMSprop has none)
+        nesterov: bool = False,  # c147's addition, the sheet's "can also use nesterov"
     ) -> None:
         check_lr(lr)
         check_non_negative(epsilon=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
+        if nesterov and momentum <= 0:
+            raise ValueError(f"Nesterov momentum requires a momentum > 0, got momentum={momentum}")
         check_fused(fused, foreach, differentiable)
         defaults = dict(
             lr=lr,
@@ -94,6 +113,7 @@ class RMSprop(TwinOptimizer):
             maximize=maximize,
             differentiable=differentiable,
             fused=fused,
+            nesterov=nesterov,
         )
         self._refuse_unimplemented(defaults)
         super().__init__(params, defaults)
@@ -151,13 +171,14 @@ class RMSprop(TwinOptimizer):
             weight_decay=group["weight_decay"],
             momentum=group["momentum"],
             centered=group["centered"],
+            nesterov=group["nesterov"],
         )
 
 
 @functional_doc("rmsprop", extra="""
 
     ``grad_avgs`` is empty unless ``centered``, ``momentum_buffer_list`` empty unless ``momentum > 0``.
-    ``fused``: c147's addition (keyword-only, after torch's arguments), as in :class:`RMSprop`.""")
+    ``fused``, ``nesterov``: c147's additions (keyword-only, after torch's arguments), as in :class:`RMSprop`.""")
 def rmsprop(
     params: list[Tensor],
     grads: list[Tensor],
@@ -178,6 +199,7 @@ def rmsprop(
     momentum: float,
     centered: bool,
     fused: bool | None = None,
+    nesterov: bool = False,
 ) -> None:
     if fused and differentiable:  # the message torch's fused functionals give
         raise RuntimeError("rmsprop with fused=True does not support differentiable=True")
@@ -204,6 +226,7 @@ def rmsprop(
         weight_decay=weight_decay,
         momentum=momentum,
         centered=centered,
+        nesterov=nesterov,
     )
 
 
@@ -223,6 +246,7 @@ def _single_tensor_rmsprop(
     weight_decay: float,
     momentum: float,
     centered: bool,
+    nesterov: bool,
 ) -> None:
     """The readable path: the sheet's equations, one parameter at a time."""
     one = torch.ones(())  # t ← t + 1 with a tensor operand: 3x cheaper than wrapping the 1 every time
@@ -255,8 +279,12 @@ def _single_tensor_rmsprop(
             buf = torch.view_as_real(buf) if complex_param else buf
             # b = α b + g / (√a + ν)      (the sheet's V = α V - ε g / (√a + ν) is V = -ε b)
             buf.mul_(momentum).addcdiv_(grad, avg)
-            # θ = θ - ε b                 (the sheet's θ = θ + V)
-            p.add_(buf, alpha=-lr)
+            if nesterov:
+                # θ = θ - ε (α b + g / (√a + ν))   (the sheet's θ = θ + V + α (V - V'))
+                p.add_(buf.mul(momentum).addcdiv_(grad, avg), alpha=-lr)
+            else:
+                # θ = θ - ε b                 (the sheet's θ = θ + V)
+                p.add_(buf, alpha=-lr)
         else:
             # θ = θ - ε / (√a + ν) ⊙ g
             p.addcdiv_(grad, avg, value=-lr)
@@ -278,6 +306,7 @@ def _multi_tensor_rmsprop(
     weight_decay: float,
     momentum: float,
     centered: bool,
+    nesterov: bool,
 ) -> None:
     """The fast path: the same equations as ``torch._foreach_*`` calls, per device and dtype (and on
     CPU per cache-sized chunk, :func:`~c147.optim._foreach.chunked`)."""
@@ -311,8 +340,14 @@ def _multi_tensor_rmsprop(
                 # b = α b + g / (√a + ν)
                 torch._foreach_mul_(dev_bufs, momentum)
                 torch._foreach_addcdiv_(dev_bufs, dev_grads, avgs)
-                # θ = θ - ε b
-                torch._foreach_add_(dev_params, dev_bufs, alpha=-lr)
+                if nesterov:
+                    # θ = θ - ε (α b + g / (√a + ν))
+                    steps = torch._foreach_mul(dev_bufs, momentum)
+                    torch._foreach_addcdiv_(steps, dev_grads, avgs)
+                    torch._foreach_add_(dev_params, steps, alpha=-lr)
+                else:
+                    # θ = θ - ε b
+                    torch._foreach_add_(dev_params, dev_bufs, alpha=-lr)
             else:
                 # θ = θ - ε / (√a + ν) ⊙ g
                 torch._foreach_addcdiv_(dev_params, dev_grads, avgs, value=-lr)
@@ -333,6 +368,7 @@ def rmsprop_kernel(
     weight_decay: float,
     momentum: float,
     centered: bool,
+    nesterov: bool,
 ) -> None:
     """One RMSprop step of one (flat, real) tensor, :func:`_single_tensor_rmsprop`'s lines, for
     ``torch.compile`` to fuse into one pass. ``lr``: a 0-d tensor, so a new lr is no recompilation."""
@@ -356,8 +392,12 @@ def rmsprop_kernel(
         assert buf is not None
         # b = α b + g / (√a + ν)
         buf.mul_(momentum).addcdiv_(grad, avg)
-        # θ = θ - ε b
-        p.sub_(buf * lr)
+        if nesterov:
+            # θ = θ - ε (α b + g / (√a + ν))
+            p.sub_((buf * momentum + grad / avg) * lr)
+        else:
+            # θ = θ - ε b
+            p.sub_(buf * lr)
     else:
         # θ = θ - ε / (√a + ν) ⊙ g   (addcdiv_ takes no tensor value: the product written out)
         p.sub_(grad / avg * lr)
@@ -379,6 +419,7 @@ def _fused_rmsprop(
     weight_decay: float,
     momentum: float,
     centered: bool,
+    nesterov: bool,
 ) -> None:
     """c147's fused path: :func:`rmsprop_kernel`, compiled, on each parameter of at least ``FUSED_MIN_NUMEL``
     elements (c147.optim._fused); the others in one :func:`_multi_tensor_rmsprop` call."""
@@ -387,7 +428,7 @@ def _fused_rmsprop(
     state = [lst for lst in (square_avgs, grad_avgs, momentum_buffer_list) if lst]
     fused, rest = split(params, grads, *state)
     hyper = dict(maximize=maximize, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                 centered=centered)
+                 centered=centered, nesterov=nesterov)
     if rest:
         lists = [params, grads, square_avgs, grad_avgs, momentum_buffer_list, state_steps]
         _multi_tensor_rmsprop(*subset(lists, rest), has_complex=has_complex, lr=lr, **hyper)
