@@ -49,8 +49,8 @@ class Classifier(L.LightningModule):
         scheduler: optional partial taking the optimizer.
         num_classes: number of classes, for the accuracy metrics.
         scheduler_monitor: metric a ``ReduceLROnPlateau`` scheduler watches.
-        regularizer: optional L2 / L1 penalties (added to the loss, logged as ``train/penalty``) and
-            max-norm constraint (applied after every optimizer step).
+        regularizer: optional weight and activity penalties (added to the loss, logged as
+            ``train/penalty``) and max-norm constraint (applied after every optimizer step).
         grad_clip: optional partial taking the parameters and clipping their gradients before each
             optimizer step (``clip_grad_norm_`` or ``clip_grad_value_``); a returned total norm is
             logged as ``train/grad_norm``.
@@ -85,6 +85,8 @@ class Classifier(L.LightningModule):
         self.scheduler_factory = scheduler
         self.scheduler_monitor = scheduler_monitor
         self.regularizer = regularizer
+        if regularizer is not None:  # its activity penalty's hooks on the net (none when it is off)
+            regularizer.attach(net)
         self.grad_clip = grad_clip
         self.config = config
         self.run_config = run_config
