@@ -160,7 +160,7 @@ def test_tensorboard_server_serves_the_run(main_run):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["model=resnet999"], "c147-train: error: model=resnet999: no such option; expected one of alexnet"),
+        (["model=bert"], "c147-train: error: model=bert: no such option; expected one of alexnet"),
         (["no_such_key=1"], "c147-train: error: no_such_key: no such key (nothing close); to add it as a new key: "
                             "+no_such_key=1"),
         (["optim.lr=-0.1"], "c147-train: error: optim.lr: expected a number >= 0, got -0.1"),

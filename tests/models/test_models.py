@@ -78,8 +78,8 @@ def test_mlp_bad_arguments(kwargs, message):
         mlp(**kwargs)
 
 
-FACTORIES = ["alexnet", "googlenet", "lenet5", "mlp", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
-             "vgg19", "vgg19_bn", "zfnet"]
+FACTORIES = ["alexnet", "googlenet", "lenet5", "mlp", "resnet18", "resnet34", "resnet50", "vgg11", "vgg11_bn", "vgg13",
+             "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "zfnet"]
 
 
 @pytest.mark.parametrize("name", FACTORIES)

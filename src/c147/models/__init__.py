@@ -8,6 +8,7 @@ from c147.models.googlenet import GoogLeNet, googlenet
 from c147.models.lenet import LeNet5, lenet5
 from c147.models.mlp import MLP, mlp
 from c147.models.multitask import MultitaskNet, multitask
+from c147.models.resnet import ResNet, resnet18, resnet34, resnet50
 from c147.models.vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 from c147.models.zfnet import ZFNet, zfnet
 
@@ -18,12 +19,16 @@ __all__ = [
     "GoogLeNet",
     "LeNet5",
     "MultitaskNet",
+    "ResNet",
     "ZFNet",
     "alexnet",
     "googlenet",
     "lenet5",
     "mlp",
     "multitask",
+    "resnet18",
+    "resnet34",
+    "resnet50",
     "vgg11",
     "vgg11_bn",
     "vgg13",
