@@ -21,14 +21,15 @@ BAD = [
     ("c147-train", ["max_epochs=3"], "max_epochs: no such key; did you mean trainer.max_epochs?"),
     ("c147-train", ["optimm.lr=0.1"], "optimm.lr: no such key; did you mean optim.lr?"),
     ("c147-train", ["model=mlp", "model.dropot=0.2"], "model.dropot: no such key; did you mean model.dropout?"),
-    ("c147-train", ["optim=adamm"], "optim=adamm: no such option; did you mean optim=adam or optim=adamw?"),
+    ("c147-train", ["optim=adamm"],
+     "optim=adamm: no such option; did you mean optim=adam or optim=nadam or optim=adamw?"),
     ("c147-train", ["model=lenet"], "model=lenet: no such option; did you mean model=lenet5"),
     ("c147-train", ["trainer=gpux"], "trainer=gpux: no such option; did you mean trainer=gpu?"),
-    ("c147-train", ["model=resnet999"], "model=resnet999: no such option; expected one of alexnet, googlenet, lenet5"),
+    ("c147-train", ["model=bert"], "model=bert: no such option; expected one of alexnet, googlenet, lenet5"),
     ("c147-train", ["model.dropout=0.5"], "model.dropout: no such key in model=lenet5; the model options with it: "
                                           "alexnet, googlenet, mlp, vgg11"),
     ("c147-train", ["regularizer.alpha=1"], "regularizer.alpha: no such key, regularizer is off; choose one first: "
-                                            "regularizer=l1|l2|max_norm"),
+                                            "regularizer=activity_l1|inf_norm|l1|l2|max_norm"),
     ("c147-classic", ["task=svn"], "task=svn: no such option; did you mean task=svm?"),
     ("c147-eval", ["data=digitz"], "data=digitz: no such option; did you mean data=digits?"),
     # a key that is plausibly new: Hydra's way to add it

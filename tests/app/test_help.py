@@ -49,8 +49,8 @@ def test_help_says_what_the_command_does_and_lists_only_its_groups(script, flag,
 
 def test_the_train_help_marks_the_defaults(tmp_path, monkeypatch, capsys):
     out = run_in_process("c147-train", "--help", cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys).stdout
-    assert "  optim:       adagrad adam* adamw rmsprop sgd\n" in out
-    assert "  regularizer: l1 l2 max_norm  (default: none)\n" in out
+    assert "  optim:       adagrad adam* adamw nadam rmsprop sgd\n" in out
+    assert "  regularizer: activity_l1 inf_norm l1 l2 max_norm  (default: none)\n" in out
     assert "study:" not in out and "task:" not in out
 
 
