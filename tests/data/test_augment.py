@@ -181,10 +181,11 @@ def test_per_image_rotation_equals_one_rotation_per_image():
 
 
 def test_presets_and_names():
-    assert A.augment_names("alexnet") == ["crop", "flip"]
+    assert A.augment_names("alexnet") == ["crop", "flip", "lighting"]
     assert A.augment_names(None) == [] and A.build_augment(None) is None
     assert set(A.augment_names("sheet")) <= set(A.AUGMENTATIONS)
-    assert [type(t).__name__ for t in A.build_augment("alexnet").transforms] == ["RandomCrop", "RandomHorizontalFlip"]
+    assert [type(t).__name__ for t in A.build_augment("alexnet").transforms] == ["RandomCrop", "RandomHorizontalFlip",
+                                                                                 "Lighting"]
 
 
 # ---------------------------------------------------------------------------------- wiring

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, SequentialSampler, Subset, default_collate
 from torch.utils.data.distributed import DistributedSampler
 
-from c147.data.augment import build_augment
+from c147.data.augment import Lighting, build_augment, pixel_covariance
 
 
 def seeded_split(n: int, sizes: list[int], seed: int) -> list[torch.Tensor]:
@@ -288,7 +288,8 @@ class ClassificationDataModule(L.LightningDataModule):
         split_seed: the seed of the train / val / test split (and of generated data); None: ``seed``. The
             configs fix it, so that runs over several seeds (an ensemble, bagging) share one test split.
         augment: null, an augmentation name or preset (``alexnet``), or a list of names (``[flip, crop]``):
-            applied to training batches only, on the device, in :meth:`on_after_batch_transfer`.
+            applied to training batches only, on the device, in :meth:`on_after_batch_transfer`; ``lighting``
+            takes its principal components from the training split (:meth:`fit_augment`).
         bootstrap: train on a bootstrap resample of the training split (n draws with replacement);
             validation and test are unchanged.
         on_device: hold each split whole on the training device and take batches by index
@@ -367,19 +368,47 @@ class ClassificationDataModule(L.LightningDataModule):
         return None
 
     def train_dataloader(self) -> DataLoader:
+        self.fit_augment()
         if self.bootstrap and self.train_set is not None:
             indices = bootstrap_indices(len(self.train_set), self.seed)
             return self._loader(Subset(self.train_set, indices.tolist()), shuffle=True)
         return self._loader(self.train_set, shuffle=True)
 
+    def _normalization(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``pixel_stats`` as (C, 1, 1) tensors in ``x``'s dtype and device, or None."""
+        stats = self.pixel_stats
+        return None if stats is None else tuple(
+            torch.as_tensor(v, dtype=x.dtype, device=x.device).view(-1, 1, 1) for v in stats)
+
+    def training_pixels(self) -> Iterator[torch.Tensor]:
+        """The whole training split (not a bootstrap resample of it) in pixel space, [0, 1] as the augmentations
+        see it, batch by batch: the images only."""
+        if self.train_set is None:
+            raise RuntimeError(f"{type(self).__name__}.setup() must run before reading the training split")
+        for batch in DataLoader(self.train_set, batch_size=self.batch_size, num_workers=self.num_workers):
+            x = batch[0] if isinstance(batch, (list, tuple)) else batch
+            stats = self._normalization(x)
+            yield x if stats is None else x * stats[1] + stats[0]
+
+    def fit_augment(self) -> None:
+        """Give the augmentations that need the training split's statistics (``lighting``: the principal components
+        of its pixel colours) them, once: from the training split alone, never validation or test data, and the
+        same on every process. Called before training (:meth:`train_dataloader`) and by :meth:`augment_batch`."""
+        pending = [t for t in getattr(self.augment, "transforms", ()) if isinstance(t, Lighting) and not t.fitted]
+        if pending:
+            covariance = pixel_covariance(self.training_pixels())
+            for transform in pending:
+                transform.fit(covariance)
+
     def augment_batch(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """``self.augment`` applied to a normalized batch: undo the normalization, augment, redo it."""
         if self.augment is None:
             return x
-        stats = self.pixel_stats
+        self.fit_augment()
+        stats = self._normalization(x)
         if stats is None:
             return self.augment(x, generator)
-        mean, std = (torch.as_tensor(v, dtype=x.dtype, device=x.device).view(-1, 1, 1) for v in stats)
+        mean, std = stats
         return (self.augment(x * std + mean, generator) - mean) / std
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:

@@ -7,7 +7,8 @@ generator state gives the same output, so a training run seeds one generator per
 epoch, batch) and a resumed run replays the same augmentations.
 
 Named augmentations (``data.augment=[flip,crop]``) and presets (``data.augment=alexnet``) are built
-by :func:`build_augment`.
+by :func:`build_augment`. ``lighting`` (:class:`~c147.data.augment.lighting.Lighting`) needs the training split's
+pixel covariance first: the data module fits it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from torch import Tensor
 
 from c147.data.augment.affine import affine, rotate
 from c147.data.augment.functional import horizontal_flip, pad, subsample, vertical_flip
+from c147.data.augment.lighting import Lighting
 from c147.data.augment.photometric import adjust_brightness, adjust_contrast, gaussian_blur, gaussian_noise
 
 
@@ -171,10 +173,12 @@ AUGMENTATIONS: dict[str, Callable[[], Callable[[Tensor, torch.Generator], Tensor
     "noise": lambda: GaussianNoise(sigma=0.05),
     "blur": lambda: GaussianBlur(3, (0.1, 1.0)),
     "subsample": lambda: RandomSubsample(2, p=0.5),
+    "lighting": lambda: Lighting(0.1),  # the paper's sigma; the data module fits it to its training split
 }
-# named recipes; alexnet: Krizhevsky et al. 2012, random crops (224 of 256) and horizontal reflections
+# named recipes; alexnet: Krizhevsky et al. 2012, random crops (224 of 256), horizontal reflections and the PCA
+# colour shift
 PRESETS: dict[str, list[str]] = {
-    "alexnet": ["crop", "flip"],
+    "alexnet": ["crop", "flip", "lighting"],
     "sheet": ["flip", "scale", "rotate", "crop", "noise", "subsample", "brightness", "blur"],
 }
 
