@@ -14,6 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from c147.optim import NAdam, RMSprop
 from c147.theory.evidence import (
     CONVENTION,
     FINDINGS,
@@ -221,6 +222,27 @@ def rmsprop_form(momentum: float = 0.0) -> Evidence:
     )
 
 
+def rmsprop_nesterov() -> Evidence:
+    """The sheet's Nesterov step (l.316: temp = V; V = αV - ε ĝ; θ += V + α(V - temp)) on RMSProp's normalized
+    gradient ĝ = g / (√a + ν) equals ``c147.optim.RMSprop(nesterov=True)``; and NAdam, Adam with Nesterov
+    momentum, is ``torch.optim.NAdam`` (c147's twin, trajectories equal)."""
+    def update(theta, g, s, t, lr=0.01, beta=0.97, nu=1e-8, alpha=0.9):
+        s["a"] = beta * s.get("a", 0.0) + (1 - beta) * g * g  # a = βa + (1-β) g⊙g
+        temp = s.get("V", torch.zeros(2, dtype=torch.float64))
+        s["V"] = alpha * temp - lr / (s["a"].sqrt() + nu) * g  # V = αV - ε/(√a + ν) ⊙ g
+        return theta + s["V"] + alpha * (s["V"] - temp)  # θ += V + α(V - temp)
+
+    sheet = _sheet_run(update)
+    ours, _ = torch_run(RMSprop, lr=0.01, alpha=0.97, momentum=0.9, nesterov=True)
+    plain, _ = torch_run(torch.optim.RMSprop, lr=0.01, alpha=0.97, momentum=0.9)
+    nadam, _ = torch_run(NAdam, lr=0.01)
+    ref_nadam, _ = torch_run(torch.optim.NAdam, lr=0.01)
+    ok = _same(sheet, ours) and not _same(sheet, plain) and _same(nadam, ref_nadam)
+    return evidence(holds_if(ok), "the sheet's Nesterov step on RMSProp = c147 RMSprop(nesterov=True) (not plain "
+                    "momentum); c147 NAdam = torch.optim.NAdam", gap=gap(sheet, ours),
+                    gap_plain_momentum=gap(sheet, plain), gap_nadam=gap(nadam, ref_nadam))
+
+
 S = Section("Optimization")
 CLAIMS = [
     S("momentum-form", 305, HOLDS, "V = αV - ε∇_θJ(θ); θ += V", "as written (V = -lr·torch's buffer)", momentum_form,
@@ -245,6 +267,9 @@ CLAIMS = [
       RMSPROP + "test_sheet_rmsprop_form_equals_torch"),
     S("rmsprop-momentum", 348, HOLDS, "V = αV - ε/(√a + ν) ⊗ g; θ = θ + V", "as written", lambda: rmsprop_form(0.9),
       RMSPROP + "test_sheet_rmsprop_momentum_form_equals_torch"),
+    S("rmsprop-nesterov", 346, HOLDS, "RMSProp + momentum (can also use nesterov)",
+      "as written: temp = V; V = αV - ε/(√a + ν) ⊙ g; θ += V + α(V - temp) (c147's RMSprop(nesterov=True); for Adam "
+      "the same idea is NAdam)", rmsprop_nesterov, RMSPROP + "test_nesterov_follows_the_sheets_form"),
     S("adagrad-second-box", 455, WRONG, "α ← α + g_t; θ ← θ + ε/α g_t", "a ← a + g⊙g; θ ← θ - εg/(√a + ν)",
       adagrad_second_box, ADAGRAD + "test_sheet_erratum_adagrad_update"),
     S("adagrad-less-where-accumulated", 457, HOLDS, "more gradient accumulated in a direction → smaller step there",

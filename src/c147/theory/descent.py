@@ -195,6 +195,32 @@ def perpendicular() -> Evidence:
     )
 
 
+def _first_and_last_gradient(kind: str, depth: int = 30, width: int = 32) -> tuple[float, float]:
+    """The gradient norms of the first and last of ``depth`` sigmoid layers (torch's default init, float64) on a
+    seeded batch: ``plain`` h = σ(Wh + b), ``residual`` h = h + σ(Wh + b), ``batchnorm`` h = σ(BN(Wh + b))."""
+    torch.manual_seed(114)
+    layers = [torch.nn.Linear(width, width, dtype=torch.float64) for _ in range(depth)]
+    norms = [torch.nn.BatchNorm1d(width, dtype=torch.float64) for _ in range(depth)]
+    head = torch.nn.Linear(width, 10, dtype=torch.float64)
+    h, y = torch.randn(64, width, dtype=torch.float64), torch.randint(0, 10, (64,))
+    for layer, norm in zip(layers, norms, strict=True):
+        z = layer(h)
+        f = torch.sigmoid(norm(z) if kind == "batchnorm" else z)
+        h = h + f if kind == "residual" else f
+    torch.nn.functional.cross_entropy(head(h), y).backward()
+    return layers[0].weight.grad.norm().item(), layers[-1].weight.grad.norm().item()
+
+
+def vanishing_gradient() -> Evidence:
+    """A 30-layer sigmoid net: the first layer's gradient is ~1e-25 of the last one's; a residual connection (the
+    architecture) or batch norm (the sheet's regularizer, l.579) keeps it within a factor 100."""
+    runs = {kind: _first_and_last_gradient(kind) for kind in ("plain", "residual", "batchnorm")}
+    ratio = {kind: first / last for kind, (first, last) in runs.items()}
+    ok = ratio["plain"] < 1e-10 and ratio["residual"] > 1e-2 and ratio["batchnorm"] > 1e-2
+    return evidence(holds_if(ok), "first/last layer gradient norm, 30 sigmoid layers: plain vanishes, residual and "
+                    "batch norm do not", **{f"first_over_last_{k}": v for k, v in ratio.items()})
+
+
 S = Section("Gradient Descent")
 CLAIMS = [
     S("numerical-gradient", 140, HOLDS, "don't use a numerical gradient: too slow, expensive",
@@ -213,6 +239,10 @@ CLAIMS += [
     S("gradient-clipping", 375, WRONG, "gradient clipping: g = g/‖g‖₁ · ε",
       "if ‖g‖ > ε: g ← εg/‖g‖ (2-norm usually); shorter gradients are left alone", clipping,
       "tests/optim/test_clip.py::test_sheet_erratum_gradient_clipping"),
+    S("vanishing-gradient", 376, HOLDS, "vanishing gradient ⇒ architecture, regularization",
+      "as written, architecture read as the residual connection h + f(h) and regularization as batch norm (l.579): "
+      "each keeps a deep sigmoid net's first-layer gradient where the plain net's vanishes (c147-study study=depth)",
+      vanishing_gradient),
 ]
 S = Section("SGD vs batch gradient descent")
 CLAIMS += [

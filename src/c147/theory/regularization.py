@@ -11,10 +11,11 @@ import torch
 from sklearn.linear_model import Lasso, Ridge
 from sklearn.model_selection import KFold
 
-from c147.nn.regularize import l1_penalty, l2_penalty
+from c147.nn.regularize import activity_l1_penalty, inf_norm_penalty, l1_penalty, l2_penalty
 from c147.theory.evidence import (
     CONVENTION,
     HOLDS,
+    OCR,
     WRONG,
     Evidence,
     Section,
@@ -24,6 +25,7 @@ from c147.theory.evidence import (
     gap,
     generator,
     holds_if,
+    ocr_if,
     randn,
     wrong_if,
 )
@@ -206,6 +208,62 @@ def l1_norm() -> Evidence:
                     norm=w.abs().sum().item())
 
 
+def _hidden_zeros(alpha: float) -> tuple[float, float]:
+    """A one-hidden-layer ReLU net (20 -> 64 -> 1) fitted by 400 full-batch Adam steps to a seeded regression, with
+    the activity penalty α (1/N) Σ_n ‖h_n‖₁ on its hidden layer: the share of exact zeros in h on the training
+    inputs, and the training MSE."""
+    torch.manual_seed(110)
+    (x, y), _, _ = _regression(200, 20, 109)
+    hidden, out = torch.nn.Linear(20, 64, dtype=torch.float64), torch.nn.Linear(64, 1, dtype=torch.float64)
+    opt = torch.optim.Adam([*hidden.parameters(), *out.parameters()], lr=0.01)
+    for _ in range(400):
+        h = hidden(x).relu()
+        loss = ((out(h).squeeze(1) - y) ** 2).mean() + activity_l1_penalty([h], alpha)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        h = hidden(x).relu()
+        return (h == 0).double().mean().item(), ((out(h).squeeze(1) - y) ** 2).mean().item()
+
+
+def sparse_representations() -> Evidence:
+    """l.264 read as "sparse representations: the L1 penalty on the activations h instead of the weights w": it
+    makes the hidden units exactly 0 on more inputs (a sparser representation) while still fitting; its
+    hand-written gradient (α/N) sign(h) equals autograd's."""
+    plain_zeros, plain_mse = _hidden_zeros(0.0)
+    sparse_zeros, sparse_mse = _hidden_zeros(0.5)
+    h = randn(8, 5, seed=111).requires_grad_()
+    (ours,) = torch.autograd.grad(activity_l1_penalty([h], 0.3), h)
+    (ref,) = torch.autograd.grad(0.3 * h.abs().sum(1).mean(), h)
+    ok = sparse_zeros > plain_zeros + 0.2 and sparse_mse < 2.0 and close(ours, ref, 5)
+    return evidence(ocr_if(ok), "activity L1 (α = 0.5): more exact zeros in the hidden layer, the fit kept; gradient "
+                    "= autograd's", zeros_plain=plain_zeros, zeros_activity_l1=sparse_zeros, mse_plain=plain_mse,
+                    mse_activity_l1=sparse_mse, gradient_gap=gap(ours, ref))
+
+
+def max_row_penalty() -> Evidence:
+    """l.628-632 read as the penalty q(W) = max_k Σ_j |W_kj| (the ∞-norm, each layer's largest absolute row sum;
+    2/n a constant factor) and its subgradient: sign(W_k*j) on the maximizing row k* (the one row sum l.630
+    writes out), 0 on the others (l.632's one row of partial derivatives). c147's inf_norm_penalty: the value is
+    torch's matrix ∞-norm; the gradient equals autograd's where the maximum is unique; with tied rows (each
+    given 1/n of its row's signs) it is still a subgradient: q(W + D) >= q(W) + <G, D> for 200 random D."""
+    w = randn(5, 4, seed=112).requires_grad_()
+    (g,) = torch.autograd.grad(inf_norm_penalty([w], 1.0), w)
+    (ref,) = torch.autograd.grad(torch.linalg.matrix_norm(w, float("inf")), w)
+    k = int(w.detach().abs().sum(1).argmax())
+    one_row = bool((g[torch.arange(5) != k] == 0).all()) and close(g[k], w.detach()[k].sign(), 1)
+    tied = torch.cat([w.detach()[:1], -w.detach()[:1].flip(1), w.detach()[2:]]).requires_grad_()  # rows 0, 1 tie
+    (g_tied,) = torch.autograd.grad(inf_norm_penalty([tied], 1.0), tied)
+    d = randn(200, 5, 4, seed=113)
+    q = torch.linalg.matrix_norm(tied.detach() + d, float("inf"))
+    q0 = torch.linalg.matrix_norm(tied.detach(), float("inf"))
+    slack = (q - q0 - (g_tied * d).sum((1, 2))).min().item()
+    ok = close(g, ref, 20) and one_row and slack >= -1e-12
+    return evidence(ocr_if(ok), "∂ max_k Σ_j |W_kj|: sign(W) on the maximizing row, 0 elsewhere (= autograd); ties "
+                    "split: still a subgradient", gradient_gap=gap(g, ref), max_row=k, subgradient_slack=slack)
+
+
 S = Section("ML basics")
 CLAIMS = [
     S("validation", 65, HOLDS, "Validation: select optimal hyperparameters; test set: how well it generalizes",
@@ -229,15 +287,26 @@ CLAIMS += [
     S("regularization-tradeoff", 246, HOLDS, "sacrifices higher train loss for lower test loss", "as written",
       tradeoff),
     S("early-stopping-rule", 250, HOLDS, "return model with lowest validation error, train until unchanged",
-      "as written", early_stopping_rule),
+      "as written (c147's callbacks=early_stopping: patience epochs without a new best, then the best weights)",
+      early_stopping_rule,
+      "tests/lit/test_early_stopping.py::test_stops_where_lightnings_early_stopping_does_and_restores_the_best_weights"),
     S("l1-penalty", 260, CONVENTION, "Ω(Θ) = Σ‖W_j‖",
       "with W_j the individual weights (‖W_j‖ = |W_j|): the L1 penalty ‖W‖₁; with rows and 2-norms it is the "
       "group-lasso penalty", l1_penalty_form),
     S("l1-sparse", 262, HOLDS, "L1: good for feature selection, the gradient makes some weights exactly 0",
       "as written for the minimizer (proximal steps reach exact zeros; plain subgradient steps only hover)", l1_sparse),
     S("l1-norm", 265, HOLDS, "‖w‖₁ = Σ_j |w_j|", "as written", l1_norm),
+    S("sparse-representations", 264, OCR, "Instead of sparse representations: ‖w⁽ⁱ⁾‖₁ = Σ|w⁽ⁱ⁾_j|",
+      "sparse representations put the L1 penalty on the activations instead of the weights, α Σ_n ‖h_n‖₁: hidden "
+      "units become exactly 0 on more inputs (c147's regularizer=activity_l1)", sparse_representations,
+      "tests/nn/test_regularize.py::test_activity_penalty_makes_the_hidden_units_sparser"),
 ]
 S = Section("Miscellaneous")
 CLAIMS += [
+    S("max-row-penalty", 628, OCR, "(2/n) Σ_i ∂/∂W max_{1≤k≤p} Σ_j |W_kij| = (2/n) Σ_i (|W_j1| + ... + |W_jp|); "
+      "∂q/∂W⁽ⁱ⁾ = [∂q/∂W⁽ⁱ⁾_11, ..., ∂q/∂W⁽ⁱ⁾_1p]",
+      "read as q = max_k Σ_j |W_kj| (each layer's ∞-norm, 2/n a constant): ∂q/∂W_kj = sign(W_kj) on the maximizing "
+      "row k, 0 on the others; the sheet's row and column indices disagree (c147's regularizer=inf_norm)",
+      max_row_penalty),
     S("l1-sparser", 599, HOLDS, "L1 weights become more sparse than L2 weights", "as written", l1_sparse),
 ]
