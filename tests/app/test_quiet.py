@@ -49,3 +49,13 @@ def test_verbose_prints_the_log_lines_once(tmp_path):
     assert out.count("GPU available") == 1, out  # Lightning's own handler printed it a second time
     assert "`Trainer.fit` stopped" in out
     assert Path(tmp_path / "run" / "train.log").read_text().count("GPU available") == 1
+
+
+@pytest.mark.slow
+def test_a_smoke_test_run_is_quiet_too(tmp_path):
+    """``debug=fast`` makes the config checks import a callback's ``_target_`` (and with it Lightning) before Hydra
+    configures logging: Lightning's own handler, added then, no longer prints its INFO lines."""
+    proc = run_cli("c147-train", "debug=fast", "hydra.run.dir=run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr == "", proc.stderr
+    assert "GPU available" in (tmp_path / "run" / "train.log").read_text()

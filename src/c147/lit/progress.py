@@ -115,10 +115,17 @@ def quiet_lightning(quiet: bool = True) -> None:
     folder to a fresh run before Lightning starts); the hint that an epoch has fewer batches than
     ``log_every_n_steps`` (c147 logs its training metrics per epoch); and the deprecation warning that its own
     ``_pytree`` helper triggers in torch."""
-    lightning_logger = logging.getLogger("lightning")
     if logging.getLogger().handlers:
-        for handler in [h for h in lightning_logger.handlers if type(h) is logging.StreamHandler]:
-            lightning_logger.removeHandler(handler)
+        # ``lightning`` adds its handler always; ``lightning.pytorch`` and ``lightning.fabric`` add theirs, and stop
+        # propagating, when they are imported before the root logger has handlers: before Hydra sets it up, as when
+        # the config checks import a ``_target_`` (c147-train debug=fast)
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+            logger = logging.getLogger(name)
+            own = [h for h in logger.handlers if type(h) is logging.StreamHandler]
+            for handler in own:
+                logger.removeHandler(handler)
+            if own and name != "lightning":
+                logger.propagate = True
     if not quiet:
         return
     rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
