@@ -111,8 +111,21 @@ def make(*args: Any, kind: str, name: str, impl: str, **kwargs: Any) -> Any:
 
     Hydra configs use it with ``_partial_: true`` for optimizers and schedulers, so the
     same config serves both impls: ``make(params, kind="optim", name="SGD", impl="c147", lr=0.1)``.
+    A config's lists (``betas: [0.9, 0.999]``) arrive as omegaconf containers: they are passed on as plain
+    lists and dicts, which an optimizer's state_dict then holds (``torch.load(weights_only=True)`` refuses
+    omegaconf's classes).
     """
+    kwargs = {k: _plain(v) for k, v in kwargs.items()}
     return lookup(kind, name, impl)(*args, **kwargs)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with an omegaconf ListConfig / DictConfig turned into a plain list / dict."""
+    if type(value).__module__.startswith("omegaconf"):
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_container(value, resolve=True)
+    return value
 
 
 __all__ = ["IMPLS", "Layers", "check_impl", "fallbacks", "layers", "lookup", "make"]

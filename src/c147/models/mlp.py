@@ -1,5 +1,6 @@
 """A multilayer perceptron: Linear (-> BatchNorm1d) -> activation (-> Dropout) per hidden layer, then a Linear
-head."""
+head; with ``residual=True`` every hidden layer after the first that keeps its width adds its input back
+(``h + f(h)``, the identity shortcut of :mod:`c147.models.resnet`)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ class MLP(torch_nn.Module):
             layer's outputs and keeps the max of each pair (the hidden widths stay ``hidden``).
         dropout: drop probability after each hidden activation (0 disables).
         batch_norm: a BatchNorm1d between each hidden Linear and its activation (the sheet's placement).
+        residual: an identity shortcut around every hidden layer after the first whose width equals its
+            input's: ``h + f(h)``, ``f`` the layer's Linear (-> BatchNorm1d) -> activation (-> noise, Dropout),
+            wrapped in a :class:`Residual` (its parameters ``net.<i>.block.<j>.*``). The sheet's "vanishing
+            gradient => architecture": the gradient reaches the first layer through the additions.
         impl: ``"c147"`` (hand-written layers) or ``"torch"``.
         init: weight initialisation, one of :data:`c147.models.options.INITS`.
         noise: Gaussian noise standard deviations in training, ``{"input": s, "hidden": s, "weight": s}``
@@ -62,6 +67,7 @@ class MLP(torch_nn.Module):
         init: str = "torch_default",
         noise: dict[str, float] | None = None,
         batch_norm: bool = False,
+        residual: bool = False,
     ) -> None:
         super().__init__()
         check_model_arguments(num_classes, in_channels)  # dropout: its layers check it, with torch's message
@@ -73,12 +79,15 @@ class MLP(torch_nn.Module):
         in_features = in_channels * image_size * image_size
         k = width_factor(activation)  # 2 for maxout: the activation keeps one of k outputs
         blocks: list[torch_nn.Module] = [*noise_layer(sigma["input"], impl), nn.Flatten()]
-        for width in hidden:
-            blocks += [nn.Linear(in_features, int(width) * k),
-                       *([nn.BatchNorm1d(int(width) * k)] if batch_norm else []),
-                       activation_layer(activation, impl), *noise_layer(sigma["hidden"], impl)]
-            if dropout > 0:
-                blocks.append(nn.Dropout(dropout))
+        for i, width in enumerate(hidden):
+            layer = [nn.Linear(in_features, int(width) * k),
+                     *([nn.BatchNorm1d(int(width) * k)] if batch_norm else []),
+                     activation_layer(activation, impl), *noise_layer(sigma["hidden"], impl),
+                     *([nn.Dropout(dropout)] if dropout > 0 else [])]
+            if residual and i > 0 and int(width) == in_features:
+                blocks.append(Residual(torch_nn.Sequential(*layer)))
+            else:
+                blocks += layer
             in_features = int(width)
         blocks.append(nn.Linear(in_features, num_classes))
         self.net = torch_nn.Sequential(*blocks)
@@ -88,9 +97,25 @@ class MLP(torch_nn.Module):
         return self.net(x)  # (N, num_classes)
 
 
+class Residual(torch_nn.Module):
+    """``x + block(x)``: an identity shortcut around ``block`` (which keeps the shape).
+
+    dL/dx = dL/dy (I + dblock/dx): the identity carries the gradient back unchanged however small
+    ``dblock/dx`` is, where a plain stack multiplies one Jacobian per layer.
+    """
+
+    def __init__(self, block: torch_nn.Module) -> None:
+        super().__init__()
+        self.block = block
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)
+
+
 def mlp(impl: str = "c147", num_classes: int = 10, in_channels: int = 1, image_size: int = 32,
         hidden: Sequence[int] = (256, 128), activation: str = "relu", dropout: float = 0.0,
-        init: str = "torch_default", noise: dict[str, float] | None = None, batch_norm: bool = False) -> MLP:
+        init: str = "torch_default", noise: dict[str, float] | None = None, batch_norm: bool = False,
+        residual: bool = False) -> MLP:
     """Build an :class:`MLP` (see its arguments); the factories' common order: impl, num_classes,
     in_channels, image_size, then the options.
 
@@ -101,4 +126,5 @@ def mlp(impl: str = "c147", num_classes: int = 10, in_channels: int = 1, image_s
         (296586, 296586)
     """
     return MLP(num_classes=num_classes, in_channels=in_channels, image_size=image_size, hidden=hidden,
-               activation=activation, dropout=dropout, impl=impl, init=init, noise=noise, batch_norm=batch_norm)
+               activation=activation, dropout=dropout, impl=impl, init=init, noise=noise, batch_norm=batch_norm,
+               residual=residual)

@@ -205,7 +205,7 @@ CONCEPTS: tuple[Concept, ...] = (
       "tests/optim/test_rmsprop.py::test_sheet_rmsprop_momentum_form_equals_torch",
       "c147-train optim=rmsprop optim.momentum=0.9", "optimizer_paths"),
     C(346, "RMSProp with Nesterov momentum (NAdam)", "nesterov", OPT + "nadam.py::NAdam", "torch.optim.NAdam",
-      "tests/optim/test_nadam.py::test_nadam_follows_the_docstring_equations", "c147-train optim=nadam", "",
+      "tests/optim/test_nadam.py::test_nadam_follows_the_docstring_equations", "c147-train optim=nadam", "optimizers",
       "also RMSprop(nesterov=True), c147's extension in the sheet's form: "
       "tests/optim/test_rmsprop.py::test_nesterov_follows_the_sheets_form"),
     C(350, "Adam", "Adams", OPT + "adam.py::Adam", "torch.optim.Adam",
@@ -221,7 +221,7 @@ CONCEPTS: tuple[Concept, ...] = (
     C(376, "residual connections (the architecture against vanishing gradients)", "vanishing gradient",
       MOD + "resnet.py::ResNet", "torchvision.models.resnet18",
       "tests/models/test_resnet.py::test_gradient_reaches_the_input_through_the_identity_shortcut",
-      "c147-train model=resnet18", ""),
+      "c147-train model=resnet18", "depth"),
     C(389, "ensemble error with correlated members", "K-1", TH + "ensembles.py", "",
       "tests/theory/test_claims.py::test_claim[ensemble-correlated]", "c147-sheet -k ensemble", "ensemble"),
     C(393, "flip, scale, rotate, crop", "flip", AUG + "random.py::RandomRotation",

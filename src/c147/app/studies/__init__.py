@@ -13,7 +13,8 @@ from types import ModuleType
 
 # the studies, each the module of its name in this package
 STUDIES = ("optimizer_paths", "init", "regularization", "ensemble", "class_weights", "optimizers", "lr_decay",
-           "batch_size", "label_smoothing", "batchnorm", "augmentation", "transfer", "multitask")
+           "batch_size", "label_smoothing", "batchnorm", "augmentation", "transfer", "multitask",
+           "depth")
 
 
 def check_name(name: object) -> str:

@@ -1,6 +1,6 @@
-"""``optimizer_paths``: c147's hand-written SGD, momentum, Nesterov, Adagrad, RMSProp, RMSProp + momentum and Adam
-on two 2-D surfaces, an ill-conditioned quadratic and Rosenbrock's valley: trajectories over the contour lines,
-loss against step.
+"""``optimizer_paths``: c147's hand-written SGD, momentum, Nesterov, Adagrad, RMSProp, RMSProp + momentum, RMSProp +
+Nesterov momentum, Adam and NAdam on two 2-D surfaces, an ill-conditioned quadratic and Rosenbrock's valley:
+trajectories over the contour lines, loss against step.
 
 Claim: Adam ends lower than plain SGD on the quadratic in the same number of steps.
 """
@@ -51,7 +51,9 @@ def optimizer_table(surface: str) -> dict[str, tuple[str, dict[str, Any]]]:
         "adagrad": ("Adagrad", {"lr": 0.5}),
         "rmsprop": ("RMSprop", {"lr": 0.03}),
         "rmsprop_momentum": ("RMSprop", {"lr": 0.003, "momentum": 0.9}),
+        "rmsprop_nesterov": ("RMSprop", {"lr": 0.003, "momentum": 0.9, "nesterov": True}),
         ADAM: ("Adam", {"lr": 0.1}),
+        "nadam": ("NAdam", {"lr": 0.1}),
     }
 
 
