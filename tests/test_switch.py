@@ -60,3 +60,19 @@ def test_twinless_pieces_come_from_the_reference_for_torch():
     assert c147.layers("torch").Maxout is reference.Maxout
     assert c147.layers("c147").Maxout is not reference.Maxout
     assert c147.layers("c147").Maxout.__module__ == "c147.nn.activation"
+
+
+@pytest.mark.parametrize("impl", ["c147", "torch"])
+@pytest.mark.parametrize("name", ["Adam", "NAdam", "AdamW"])
+def test_make_passes_a_configs_lists_on_as_plain_lists(impl, name, tmp_path):
+    """``betas: [0.9, 0.999]`` arrives as a ListConfig; the optimizer's state_dict must load with weights_only."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({"betas": [0.9, 0.999]})
+    p = torch.nn.Parameter(torch.zeros(2))
+    opt = make([p], kind="optim", name=name, impl=impl, lr=0.1, betas=cfg.betas)
+    p.grad = torch.ones(2)
+    opt.step()
+    torch.save(opt.state_dict(), tmp_path / "opt.pt")
+    loaded = torch.load(tmp_path / "opt.pt", weights_only=True)
+    assert list(loaded["param_groups"][0]["betas"]) == [0.9, 0.999]
