@@ -73,7 +73,7 @@ def test_pairwise_bad_input(X, Y, method, match):
 @pytest.mark.parametrize("k", [1, 3, 5, 10, 25])
 def test_equals_sklearn_on_digits(digits, k):
     X_train, X_test, y_train, y_test = digits
-    ours = KNNClassifier(k=k).fit(X_train, y_train)
+    ours = KNNClassifier(n_neighbors=k).fit(X_train, y_train)
     pred, proba, (dist, ind) = sklearn_knn(k, X_train, y_train, X_test)
     assert torch.equal(ours.predict(X_test), torch.as_tensor(pred))
     assert torch.equal(ours.predict_proba(X_test), torch.as_tensor(proba))  # both count / k
@@ -112,12 +112,12 @@ TIES = [
 
 @pytest.mark.parametrize("X, y, query, k, label, neighbours", TIES)
 def test_tie_rules(X, y, query, k, label, neighbours):
-    knn = KNNClassifier(k=k).fit(X, y)
+    knn = KNNClassifier(n_neighbors=k).fit(X, y)
     assert knn.predict([[query]]).tolist() == [label]
     assert knn.kneighbors([[query]], return_distance=False).tolist() == [neighbours]
     pred, proba, (_, ind) = sklearn_knn(k, X, y, [[query]])
     assert pred.tolist() == [label] and sorted(ind[0].tolist()) == sorted(neighbours)
-    torch.testing.assert_close(knn.predict_proba([[query]]), torch.as_tensor(proba), rtol=0, atol=0)
+    np.testing.assert_array_equal(knn.predict_proba([[query]]), proba)  # numpy in, numpy out
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -125,8 +125,8 @@ def test_tie_rules(X, y, query, k, label, neighbours):
 def test_devices_and_dtypes_agree(digits, device, dtype):
     """Digits pixels are small whole numbers: float32 distances are exact too, so every variant predicts the same."""
     X_train, X_test, y_train, _ = (t[:300].to(device) for t in digits)
-    ref = KNNClassifier(k=5).fit(X_train.cpu(), y_train.cpu()).predict(X_test.cpu())
-    knn = KNNClassifier(k=5, dtype=dtype).fit(X_train, y_train)
+    ref = KNNClassifier(n_neighbors=5).fit(X_train.cpu(), y_train.cpu()).predict(X_test.cpu())
+    knn = KNNClassifier(n_neighbors=5, dtype=dtype).fit(X_train, y_train)
     pred = knn.predict(X_test)
     assert pred.device == X_train.device and knn.predict_proba(X_test).dtype == knn.X_.dtype
     assert torch.equal(pred.cpu(), ref)
@@ -135,27 +135,32 @@ def test_devices_and_dtypes_agree(digits, device, dtype):
 @pytest.mark.parametrize("method", METHODS)
 def test_methods_give_the_same_classifier(method):
     X, y = rand(30, 3, seed=5), (torch.arange(30) % 3)
-    ref = KNNClassifier(k=4).fit(X, y).predict(X[:7] + 0.1)
-    assert torch.equal(KNNClassifier(k=4, method=method).fit(X, y).predict(X[:7] + 0.1), ref)
+    ref = KNNClassifier(n_neighbors=4).fit(X, y).predict(X[:7] + 0.1)
+    assert torch.equal(KNNClassifier(n_neighbors=4, method=method).fit(X, y).predict(X[:7] + 0.1), ref)
 
 
 X3, Y3 = [[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]], [0, 1, 1]
+TX3, TY3 = torch.tensor(X3), torch.tensor(Y3)  # tensors: checked in torch, our messages
 
 # (constructor kwargs, fit X, fit y, exception, message); bad predict inputs below
 BAD_FIT = [
-    (dict(k=4), X3, Y3, ValueError, r"k <= the number of training samples, got k = 4 > 3 samples"),
-    (dict(k=0), X3, Y3, ValueError, r"Expected k >= 1, got 0"),
-    (dict(k=2.0), X3, Y3, TypeError, r"Expected k to be an int, got float"),
+    (dict(n_neighbors=4), X3, Y3, ValueError, r"n_neighbors <= n_samples .*, got n_neighbors = 4, n_samples = 3"),
+    (dict(n_neighbors=0), X3, Y3, ValueError, r"Expected n_neighbors >= 1, got 0"),
+    (dict(n_neighbors=2.0), X3, Y3, TypeError, r"Expected n_neighbors to be an int, got float"),
     (dict(method="loops"), X3, Y3, ValueError, r"Expected method in \('broadcast'"),
     (dict(dtype="int64"), X3, Y3, TypeError, r"Expected a floating dtype"),
-    (dict(), [0.0, 1.0, 2.0], Y3, ValueError, r"Expected X of rank 2 \(n_samples, n_features\), got rank 1"),
-    (dict(), torch.zeros(0, 2), [], ValueError, r"at least one sample in X, got shape \(0, 2\)"),
-    (dict(), X3, [0, 1], ValueError, r"the same number of samples, got X: 3, y: 2"),
-    (dict(), X3, [[0], [1], [1]], ValueError, r"Expected y of rank 1 \(n_samples,\), got rank 2"),
-    (dict(), X3, [0.0, 0.5, 1.0], ValueError, r"integer class labels in y"),
-    (dict(), [[0.0, float("nan")], [1, 1], [2, 2]], Y3, ValueError, r"finite values in X"),
-    (dict(), [["a", "b"]] * 3, Y3, TypeError, r"Expected X to be a tensor or a numeric array-like, got list"),
-    (dict(), torch.ones(3, 2, dtype=torch.bool), Y3, TypeError, r"X to hold real numbers, got dtype torch.bool"),
+    (dict(), TX3[:, 0], TY3, ValueError, r"Expected X of rank 2 \(n_samples, n_features\), got rank 1"),
+    (dict(), [0.0, 1.0, 2.0], Y3, ValueError, r"Expected 2D array, got 1D array instead"),
+    (dict(), torch.zeros(0, 2), torch.zeros(0), ValueError, r"at least one sample in X, got shape \(0, 2\)"),
+    (dict(), TX3, torch.tensor([0, 1]), ValueError, r"the same number of samples, got X: 3, y: 2"),
+    (dict(), X3, [0, 1], ValueError, r"inconsistent numbers of samples: \[3, 2\]"),
+    (dict(), TX3, torch.tensor([[0], [1], [1]]), ValueError, r"Expected y of rank 1 \(n_samples,\), got rank 2"),
+    (dict(), TX3, torch.tensor([0.0, 0.5, 1.0]), ValueError, r"Unknown label type: continuous"),
+    (dict(), X3, [0.0, 0.5, 1.0], ValueError, r"Unknown label type: continuous"),
+    (dict(), torch.tensor([[0.0, float("nan")], [1, 1], [2, 2]]), TY3, ValueError, r"finite values in X"),
+    (dict(), [[0.0, float("nan")], [1, 1], [2, 2]], Y3, ValueError, r"Input X contains NaN"),
+    (dict(), [["a", "b"]] * 3, Y3, ValueError, r"could not convert string to float"),
+    (dict(), torch.ones(3, 2, dtype=torch.bool), TY3, TypeError, r"X to hold real numbers, got dtype torch.bool"),
 ]
 
 
@@ -167,13 +172,13 @@ def test_bad_fit_input(kwargs, X, y, exc, match):
 
 @pytest.mark.parametrize("call, exc, match", [
     (lambda knn: KNNClassifier().predict(X3), NotFittedError, r"KNNClassifier instance is not fitted yet"),
-    (lambda knn: knn.predict([[0.0, 0.0, 0.0]]), ValueError, r"X with 2 features \(as in fit\), got 3"),
-    (lambda knn: knn.kneighbors(X3, k=5), ValueError, r"got k = 5 > 3 samples"),
-    (lambda knn: knn.score(X3, [0, 1]), ValueError, r"same number of samples, got X: 3, y: 2"),
+    (lambda knn: knn.predict([[0.0, 0.0, 0.0]]), ValueError, r"X has 3 features, but KNNClassifier is expecting 2"),
+    (lambda knn: knn.kneighbors(X3, n_neighbors=5), ValueError, r"got n_neighbors = 5, n_samples = 3"),
+    (lambda knn: knn.score(X3, [0, 1]), ValueError, r"inconsistent numbers of samples: \[2, 3\]"),
 ])
 def test_bad_predict_input(call, exc, match):
     with pytest.raises(exc, match=match):
-        call(KNNClassifier(k=1).fit(X3, Y3))
+        call(KNNClassifier(n_neighbors=1).fit(X3, Y3))
 
 
 def test_distance_concentration_shrinks_with_dimension():

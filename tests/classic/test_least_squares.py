@@ -92,7 +92,7 @@ def test_score_is_sklearn_r2(y, pred):
 
 @pytest.mark.parametrize("X, match", [
     (torch.tensor([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0], [0.0, 0.0]]).double(), r"columns of X are linearly dependent"),
-    (rand(3, 5, seed=1), r"fewer samples \(3\) than features \(5\)"),
+    (rand(3, 5, seed=1), r"fewer samples \(n_samples = 3\) than features \(5\)"),
 ])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_singular_without_ridge_is_refused(X, match, fit_intercept):
@@ -125,10 +125,13 @@ def test_device_and_float32(device):
 BAD = [
     (dict(ridge=-1.0), [[1.0], [2.0]], [1.0, 2.0], ValueError, r"Expected ridge >= 0, got -1.0"),
     (dict(ridge="none"), [[1.0], [2.0]], [1.0, 2.0], ValueError, r"Expected ridge >= 0, got 'none'"),
-    (dict(), [[1.0], [2.0]], [1.0], ValueError, r"same number of samples, got X: 2, y: 1"),
-    (dict(), [[1.0], [2.0]], torch.zeros(2, 1, 1), ValueError, r"Expected y of rank 1 .* or 2 .*, got rank 3"),
-    (dict(), [1.0, 2.0], [1.0, 2.0], ValueError, r"Expected X of rank 2"),
-    (dict(), [[1.0], [2.0]], [1.0, float("inf")], ValueError, r"finite values in y"),
+    (dict(), torch.tensor([[1.0], [2.0]]), torch.tensor([1.0]), ValueError, r"same number of samples, got X: 2, y: 1"),
+    (dict(), torch.tensor([[1.0], [2.0]]), torch.zeros(2, 1, 1), ValueError,
+     r"Expected y of rank 1 .* or rank 2 .*, got rank 3"),
+    (dict(), torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0]), ValueError, r"Expected X of rank 2"),
+    (dict(), [1.0, 2.0], [1.0, 2.0], ValueError, r"Expected 2D array, got 1D array instead"),
+    (dict(), torch.tensor([[1.0], [2.0]]), torch.tensor([1.0, float("inf")]), ValueError, r"finite values in y"),
+    (dict(), [[1.0], [2.0]], [1.0, float("inf")], ValueError, r"Input y contains infinity"),
 ]
 
 
@@ -141,7 +144,7 @@ def test_bad_input(kwargs, X, y, exc, match):
 def test_predict_checks():
     with pytest.raises(NotFittedError, match="LeastSquares instance is not fitted yet"):
         LeastSquares().predict([[1.0]])
-    with pytest.raises(ValueError, match=r"X with 5 features \(as in fit\), got 2"):
+    with pytest.raises(ValueError, match=r"X has 2 features, but LeastSquares is expecting 5 features as input"):
         LeastSquares().fit(*problem()).predict([[1.0, 2.0]])
 
 

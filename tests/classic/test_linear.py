@@ -120,8 +120,10 @@ BAD = [
     (LinearSVM, dict(loss="squared_hinge"), X4, Y4, ValueError, r"Expected loss in \('multiclass', 'binary'\)"),
     (LinearSVM, dict(loss="binary"), X4, Y4, ValueError, r"exactly 2 classes for loss='binary', got 3"),
     (SoftmaxClassifier, dict(dtype="half_precision"), X4, Y4, TypeError, r"Expected a floating dtype"),
-    (SoftmaxClassifier, dict(), X4, Y4[:3], ValueError, r"same number of samples, got X: 4, y: 3"),
-    (LinearSVM, dict(), [1.0, 2.0], [0, 1], ValueError, r"Expected X of rank 2"),
+    (SoftmaxClassifier, dict(), torch.tensor(X4), torch.tensor(Y4[:3]), ValueError,
+     r"same number of samples, got X: 4, y: 3"),
+    (LinearSVM, dict(), torch.tensor([1.0, 2.0]), torch.tensor([0, 1]), ValueError, r"Expected X of rank 2"),
+    (LinearSVM, dict(), [1.0, 2.0], [0, 1], ValueError, r"Expected 2D array, got 1D array instead"),
 ]
 
 
@@ -136,5 +138,5 @@ def test_predict_checks(make):
     with pytest.raises(NotFittedError, match="is not fitted yet"):
         make().predict(X4)
     clf = make(epochs=1).fit(X4, [0, 1, 1, 0])
-    with pytest.raises(ValueError, match=r"X with 2 features \(as in fit\), got 3"):
+    with pytest.raises(ValueError, match=r"X has 3 features, but \w+ is expecting 2 features as input"):
         clf.decision_function([[0.0, 1.0, 2.0]])

@@ -57,7 +57,7 @@ def test_kfold_bad_input(kwargs, n, exc, match):
 
 def test_cross_val_score_equals_sklearn(digits):
     X, _, y, _ = digits
-    ours = cross_val_score(KNNClassifier(k=3), X, y, cv=5)
+    ours = cross_val_score(KNNClassifier(n_neighbors=3), X, y, cv=5)
     with threadpool_limits(limits=1, user_api="openmp"):  # sklearn's equidistant-neighbour choice, see test_knn.py
         theirs = skms.cross_val_score(KNeighborsClassifier(3, algorithm="brute"), X.numpy(), y.numpy(),
                                       cv=skms.KFold(5))
@@ -67,10 +67,10 @@ def test_cross_val_score_equals_sklearn(digits):
 
 def test_cross_val_score_takes_an_estimator_a_class_or_a_factory(digits):
     X, y = digits[0][:200], digits[2][:200]
-    knn = KNNClassifier(k=3)
+    knn = KNNClassifier(n_neighbors=3)
     ref = cross_val_score(knn, X, y, cv=KFold(4))
     assert not hasattr(knn, "X_")  # cloned per fold, never fitted itself
-    assert torch.equal(cross_val_score(lambda: KNNClassifier(k=3), X, y, cv=4), ref)
+    assert torch.equal(cross_val_score(lambda: KNNClassifier(n_neighbors=3), X, y, cv=4), ref)
     assert torch.equal(cross_val_score(KNNClassifier, X, y, cv=4), cross_val_score(KNNClassifier(), X, y, cv=4))
 
 

@@ -100,7 +100,7 @@ def run_task(cfg: DictConfig, splits: dict[str, tuple[Tensor, Tensor]], run_dir:
         add_png(writer, "cv/accuracy_vs_k", figure)
         metrics["k"] = result.best_k
         metrics["cv/acc_best"] = result.mean.max().item()
-        estimator_cfg = OmegaConf.merge(estimator_cfg, {"k": result.best_k})
+        estimator_cfg = OmegaConf.merge(estimator_cfg, {"n_neighbors": result.best_k})
     estimator = instantiate(estimator_cfg)
     _, metrics["fit_seconds"] = timed(estimator.fit, X, y)
     history = getattr(estimator, "history_", {"epoch": [], "loss": []})  # the gradient-trained models'

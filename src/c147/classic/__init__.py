@@ -1,6 +1,8 @@
 """The sheet's classic machine learning ("ML basics" to "Gradient Descent"): KNN, softmax and SVM linear
-classifiers, least squares, cross-validation, bagging and gradient checking, as scikit-learn-style
-estimators (``fit`` / ``predict`` / ``score``) on torch tensors, CPU or CUDA, float64 by default.
+classifiers, least squares, cross-validation, bagging and gradient checking, as scikit-learn estimators
+(``sklearn.base.BaseEstimator``: ``Pipeline``, ``GridSearchCV``, ``cross_val_score`` and ``clone`` work) whose
+math is hand-written in torch, CPU or CUDA, float64 by default. numpy in, numpy out; a tensor in, a tensor
+out on its device.
 
 Twins (compared in ``tests/classic``): ``KNNClassifier`` / ``sklearn.neighbors.KNeighborsClassifier``
 (brute force, the same predictions, tie rules included), ``KFold`` and ``cross_val_score`` / sklearn's,
@@ -11,8 +13,11 @@ Twins (compared in ``tests/classic``): ``KNNClassifier`` / ``sklearn.neighbors.K
 Example:
     >>> import torch
     >>> from c147.classic import KNNClassifier
-    >>> KNNClassifier(k=1).fit([[0.0], [1.0]], [0, 1]).predict([[0.2], [0.9]])
-    tensor([0, 1])
+    >>> KNNClassifier(n_neighbors=1).fit([[0.0], [1.0]], [0, 1]).predict([[0.2], [0.9]])
+    array([0, 1])
+    >>> knn = KNNClassifier(n_neighbors=1).fit(torch.tensor([[0.0], [1.0]]), torch.tensor([0, 1]))
+    >>> knn.predict(torch.tensor([[0.2]]))
+    tensor([0])
 """
 
 from c147.classic.bagging import Bagging

@@ -20,17 +20,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import Tags
+from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
 from c147.classic.base import (
-    ClassifierMixin,
-    Estimator,
-    as_tensor,
-    check_is_fitted,
-    check_n_features,
+    TensorClassifierMixin,
     check_positive_int,
+    check_X,
     check_X_y,
+    decode_labels,
+    encode_labels,
+    output,
     resolve_dtype,
 )
 
@@ -130,14 +134,16 @@ def _tied_rows(sq: Tensor, kth: Tensor, k: int) -> Tensor:
 
 
 def _check_k(k: int, n_train: int) -> int:
-    check_positive_int(k, "k")
-    if k > n_train:
-        raise ValueError(f"Expected k <= the number of training samples, got k = {k} > {n_train} samples")
+    check_positive_int(k, "n_neighbors")
+    if k > n_train:  # "n_samples = 1" is one of the phrasings sklearn's check_fit2d_1sample accepts
+        raise ValueError(f"Expected n_neighbors <= n_samples (the training samples), got n_neighbors = {k}, "
+                         f"n_samples = {n_train}")
     return k
 
 
-class KNNClassifier(ClassifierMixin, Estimator):
-    """Classify a query by the majority label of its ``k`` nearest training points (squared Euclidean distance).
+class KNNClassifier(TensorClassifierMixin, BaseEstimator):
+    """Classify a query by the majority label of its ``n_neighbors`` nearest training points (squared Euclidean
+    distance); a scikit-learn classifier (numpy in, numpy out; a tensor in, a tensor out on its device).
 
     Ties, exactly as scikit-learn 1.9 (``KNeighborsClassifier(algorithm="brute")``, one thread):
 
@@ -159,65 +165,86 @@ class KNNClassifier(ClassifierMixin, Estimator):
     (every term an exact float64 integer), up to rounding otherwise.
 
     Args:
-        k: neighbours per vote.
+        n_neighbors: neighbours per vote (sklearn's name; the sheet's K).
         method: how ``pairwise_sq_distances`` computes the distances.
         dtype: the dtype of the computation (float64 by default; a name such as ``"float32"`` works).
 
     Attributes:
-        X_: the training set (n_train, d), in ``dtype`` on the device of the ``X`` given to ``fit``.
-        classes_: the sorted distinct labels; ``predict_proba``'s columns.
+        X_: the training set (n_train, d), in ``dtype`` on the device of the ``X`` given to ``fit`` (CPU for numpy).
+        classes_: the sorted distinct labels (a tensor if ``fit`` got tensors, else numpy); ``predict_proba``'s
+            columns.
+        n_features_in_: the number of features seen by ``fit``.
+
+    Raises:
+        ValueError, TypeError: bad hyper-parameters (at ``fit``) or inputs, naming what was expected.
 
     Example:
         >>> X, y = [[0.0], [1.0], [2.0], [10.0]], [0, 0, 1, 1]
-        >>> knn = KNNClassifier(k=3).fit(X, y)
+        >>> knn = KNNClassifier(n_neighbors=3).fit(X, y)
         >>> knn.predict([[0.5], [9.0]])
-        tensor([0, 1])
-        >>> knn.predict_proba([[9.0]])
+        array([0, 1])
+        >>> knn.predict_proba(torch.tensor([[9.0]]))
         tensor([[0.3333, 0.6667]], dtype=torch.float64)
     """
 
-    def __init__(self, k: int = 5, method: str = "broadcast", dtype: torch.dtype | str = torch.float64):
-        self.k = k
+    def __init__(self, n_neighbors: int = 5, method: str = "broadcast", dtype: torch.dtype | str = "float64"):
+        self.n_neighbors = n_neighbors
         self.method = method
         self.dtype = dtype
 
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True  # a vote over any number of classes
+        tags.input_tags.allow_nan = False  # a distance to NaN is no distance
+        return tags
+
     def fit(self, X: Any, y: Any) -> KNNClassifier:
-        """Remember the training set (the whole of KNN's training)."""
+        """Remember the training set (the whole of KNN's training).
+
+        Raises:
+            ValueError: an unknown ``method``, ``n_neighbors`` above the number of samples, bad ``X`` / ``y``.
+            TypeError: a non-int ``n_neighbors``, a non-floating ``dtype``, non-numeric ``X``.
+        """
         if self.method not in METHODS:
             raise ValueError(f"Expected method in {METHODS}, got {self.method!r}")
-        X, y = check_X_y(X, y, resolve_dtype(self.dtype))
-        _check_k(self.k, X.shape[0])
-        self.classes_, self._y = torch.unique(y, sorted=True, return_inverse=True)
+        X, y = check_X_y(self, X, y, resolve_dtype(self.dtype))
+        _check_k(self.n_neighbors, X.shape[0])
+        self.classes_, y_index = encode_labels(y)
+        self._y = y_index.to(X.device)
         self.X_ = X
         return self
 
     def _sq_distances(self, X: Any) -> Tensor:
         check_is_fitted(self, "X_")
-        X = as_tensor(X, "X", 2, self.X_.dtype, self.X_.device)
-        check_n_features(X, self.X_.shape[1])
+        X = check_X(self, X, self.X_.dtype, device=self.X_.device)
         return pairwise_sq_distances(X, self.X_, self.method)
 
-    def kneighbors(self, X: Any, k: int | None = None, return_distance: bool = True) -> Tensor | tuple[Tensor, Tensor]:
-        """Euclidean distances and indices (n_queries, k) of the k nearest training points, nearest first
-        (as ``KNeighborsClassifier.kneighbors``; equal distances in training order)."""
+    def kneighbors(self, X: Any, n_neighbors: int | None = None,
+                   return_distance: bool = True) -> Tensor | tuple[Tensor, Tensor]:
+        """Euclidean distances and indices (n_queries, n_neighbors) of the nearest training points, nearest
+        first (as ``KNeighborsClassifier.kneighbors``; equal distances in training order); tensors or numpy
+        as ``X``."""
         sq = self._sq_distances(X)  # (n, n_train)
-        ind = nearest(sq, _check_k(self.k if k is None else k, sq.shape[1]))
-        return (sq.gather(1, ind).sqrt(), ind) if return_distance else ind
+        ind = nearest(sq, _check_k(self.n_neighbors if n_neighbors is None else n_neighbors, sq.shape[1]))
+        if return_distance:
+            return output(sq.gather(1, ind).sqrt(), X), output(ind, X)
+        return output(ind, X)
 
     def _counts(self, X: Any) -> Tensor:
-        ind = self.kneighbors(X, return_distance=False)  # (n, k)
+        sq = self._sq_distances(X)
+        ind = nearest(sq, _check_k(self.n_neighbors, sq.shape[1]))  # (n, k)
         votes = self._y[ind]  # (n, k) class indices
         counts = torch.zeros(ind.shape[0], len(self.classes_), dtype=self.X_.dtype, device=ind.device)
         return counts.scatter_add_(1, votes, torch.ones_like(votes, dtype=counts.dtype))  # (n, C)
 
-    def predict_proba(self, X: Any) -> Tensor:
+    def predict_proba(self, X: Any) -> Tensor | np.ndarray:
         """The fraction of the k neighbours in each class (n_queries, n_classes), classes as ``classes_``."""
-        return self._counts(X) / self.k
+        return output(self._counts(X) / self.n_neighbors, X)
 
-    def predict(self, X: Any) -> Tensor:
+    def predict(self, X: Any) -> Tensor | np.ndarray:
         """The majority label of the k nearest neighbours (smallest label on a vote tie)."""
         winner = self._counts(X).argmax(1)  # the first maximum: the smallest label
-        return self.classes_[winner]
+        return decode_labels(self.classes_, winner, X)
 
 
 def distance_concentration(dims: list[int], n_points: int = 500, seed: int = 0) -> list[tuple[int, float]]:

@@ -28,16 +28,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import Tags
+from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
 from c147.classic.base import (
-    ClassifierMixin,
-    Estimator,
-    as_tensor,
-    check_is_fitted,
-    check_n_features,
+    TensorClassifierMixin,
+    TensorRegressorMixin,
+    check_X,
     check_X_y,
+    decode_labels,
+    encode_labels,
+    output,
     resolve_dtype,
 )
 
@@ -63,7 +68,7 @@ def least_squares_solve(X: Tensor, Y: Tensor, ridge: float = 0.0) -> Tensor:
         X = torch.cat([X, ridge**0.5 * torch.eye(n, dtype=X.dtype, device=X.device)])
         Y = torch.cat([Y, Y.new_zeros((n, *Y.shape[1:]))])
     elif m < n:
-        raise ValueError(f"{SINGULAR}: fewer samples ({m}) than features ({n}); use ridge > 0")
+        raise ValueError(f"{SINGULAR}: fewer samples (n_samples = {m}) than features ({n}); use ridge > 0")
     Q, R = torch.linalg.qr(X)  # reduced: Q (m, n), R (n, n)
     diag = R.diagonal().abs()
     if diag.min() <= max(X.shape) * torch.finfo(X.dtype).eps * diag.max():  # as numpy's matrix_rank tolerance
@@ -74,20 +79,24 @@ def least_squares_solve(X: Tensor, Y: Tensor, ridge: float = 0.0) -> Tensor:
     return theta if Y.ndim == 2 else theta[:, 0]
 
 
-class LeastSquares(Estimator):
-    """Ordinary least squares (``ridge=0``) or ridge regression, fitted by QR; ``score`` is R^2.
+class LeastSquares(TensorRegressorMixin, BaseEstimator):
+    """Ordinary least squares (``ridge=0``) or ridge regression, fitted by QR; ``score`` is R^2 (sklearn's).
 
     ``coef_`` is (n_features,) for a 1-D y and (n_targets, n_features) for a 2-D one, ``intercept_``
     a scalar or (n_targets,) (a scalar 0 without ``fit_intercept``), as scikit-learn's; the intercept
-    is not penalized.
+    is not penalized. numpy in, numpy out; a tensor in, a tensor out on its device.
 
     Args:
         ridge: the L2 strength (sklearn's Ridge ``alpha``); 0 is plain least squares.
         fit_intercept: fit an intercept (on centered data) or force it to 0.
-        dtype: the dtype of the computation (float64 by default; a name such as ``"float32"`` works).
+        dtype: the dtype of the computation (float64 by default; a name such as ``"float32"`` or a torch dtype).
 
     Attributes:
-        coef_, intercept_: theta and the intercept (shapes above).
+        coef_, intercept_: theta and the intercept (shapes above), tensors.
+        n_features_in_: the number of features seen by ``fit``.
+
+    Raises:
+        ValueError: at ``fit``, a negative ``ridge``, singular X^T X without ridge, bad inputs.
 
     Example:
         >>> X = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
@@ -96,28 +105,27 @@ class LeastSquares(Estimator):
         (tensor([2.], dtype=torch.float64), tensor(1., dtype=torch.float64), 1.0)
     """
 
-    def __init__(self, ridge: float = 0.0, fit_intercept: bool = True, dtype: torch.dtype | str = torch.float64):
+    def __init__(self, ridge: float = 0.0, fit_intercept: bool = True, dtype: torch.dtype | str = "float64"):
         self.ridge = ridge
         self.fit_intercept = fit_intercept
         self.dtype = dtype
 
-    @staticmethod
-    def _targets(y: Any, X: Tensor) -> tuple[Tensor, bool]:
-        """``y`` as (n_samples, n_targets) in X's dtype and device, and whether it came 1-D."""
-        y = torch.as_tensor(y, device=X.device)
-        if y.ndim not in (1, 2):
-            raise ValueError(f"Expected y of rank 1 (n_samples,) or 2 (n_samples, n_targets), got rank {y.ndim}")
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(f"Expected X and y with the same number of samples, got X: {X.shape[0]}, "
-                             f"y: {y.shape[0]}")
-        return as_tensor(y.reshape(len(y), -1), "y", 2, X.dtype, X.device), y.ndim == 1
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # y (n_samples, n_targets): one solve for all targets
+        return tags
 
     def fit(self, X: Any, y: Any) -> LeastSquares:
-        """Solve for ``coef_`` and ``intercept_``."""
+        """Solve for ``coef_`` and ``intercept_``.
+
+        Raises:
+            ValueError: a negative or non-numeric ``ridge``; singular X^T X with ``ridge=0``; bad ``X`` / ``y``.
+        """
         if isinstance(self.ridge, bool) or not isinstance(self.ridge, int | float) or self.ridge < 0:
             raise ValueError(f"Expected ridge >= 0, got {self.ridge!r}")
-        X = as_tensor(X, "X", 2, resolve_dtype(self.dtype))
-        Y, one_d = self._targets(y, X)  # (m, t)
+        X, Y = check_X_y(self, X, y, resolve_dtype(self.dtype), labels=False)
+        one_d = Y.ndim == 1
+        Y = Y.reshape(len(Y), -1)  # (m, t)
         if self.fit_intercept:
             x_mean, y_mean = X.mean(0), Y.mean(0)
             theta = least_squares_solve(X - x_mean, Y - y_mean, self.ridge)  # (n, t)
@@ -129,62 +137,71 @@ class LeastSquares(Estimator):
         self.intercept_ = intercept[0] if one_d and intercept.ndim else intercept
         return self
 
-    def predict(self, X: Any) -> Tensor:
-        """X coef^T + intercept: (n,) or (n, n_targets)."""
+    def _predict(self, X: Any) -> Tensor:
         check_is_fitted(self, "coef_")
-        X = as_tensor(X, "X", 2, self.coef_.dtype, self.coef_.device)
-        check_n_features(X, self.coef_.shape[-1])
+        X = check_X(self, X, self.coef_.dtype, device=self.coef_.device)
         return X @ (self.coef_ if self.coef_.ndim == 1 else self.coef_.T) + self.intercept_
 
-    def score(self, X: Any, y: Any) -> float:
-        """R^2 = 1 - SS_res / SS_tot (averaged over targets), as ``sklearn.metrics.r2_score``: a constant y
-        scores 1.0 if predicted exactly, else 0.0."""
-        pred = self.predict(X)
-        Y, _ = self._targets(y, pred)
-        P = pred.reshape(Y.shape)
-        ss_res = ((Y - P) ** 2).sum(0)
-        ss_tot = ((Y - Y.mean(0)) ** 2).sum(0)
-        r2 = torch.where(ss_tot > 0, 1 - ss_res / ss_tot.clamp_min(torch.finfo(Y.dtype).tiny),
-                         (ss_res == 0).to(Y.dtype))
-        return r2.mean().item()
+    def predict(self, X: Any) -> Tensor | np.ndarray:
+        """X coef^T + intercept: (n,) or (n, n_targets)."""
+        return output(self._predict(X), X)
 
 
-class LeastSquaresClassifier(ClassifierMixin, Estimator):
+class LeastSquaresClassifier(TensorClassifierMixin, BaseEstimator):
     """Least squares as a classifier: fit ``LeastSquares`` to the one-hot labels (n, C), predict the largest output.
 
     Args:
         ridge: the L2 strength; > 0 is needed when X^T X is singular (e.g. the digits' always-blank pixels).
         fit_intercept: fit an (unpenalized) intercept per class.
-        dtype: the dtype of the computation (float64 by default; a name such as ``"float32"`` works).
+        dtype: the dtype of the computation (float64 by default; a name such as ``"float32"`` or a torch dtype).
 
     Attributes:
         classes_: the sorted distinct labels; regressor_: the ``LeastSquares`` fitted to the one-hot labels.
+        n_features_in_: the number of features seen by ``fit``.
+
+    Raises:
+        ValueError: at ``fit``, as ``LeastSquares``; continuous labels.
 
     Example:
         >>> X, y = torch.tensor([[0.0], [1.0], [4.0], [5.0]]), torch.tensor([2, 2, 9, 9])
-        >>> LeastSquaresClassifier().fit(X, y).predict([[0.5], [4.5]])
+        >>> LeastSquaresClassifier().fit(X, y).predict(torch.tensor([[0.5], [4.5]]))
         tensor([2, 9])
     """
 
-    def __init__(self, ridge: float = 0.0, fit_intercept: bool = True, dtype: torch.dtype | str = torch.float64):
+    def __init__(self, ridge: float = 0.0, fit_intercept: bool = True, dtype: torch.dtype | str = "float64"):
         self.ridge = ridge
         self.fit_intercept = fit_intercept
         self.dtype = dtype
 
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True  # one regressed one-hot column per class
+        return tags
+
     def fit(self, X: Any, y: Any) -> LeastSquaresClassifier:
-        """Regress the one-hot encoding of ``y`` (columns in the order of ``classes_``)."""
-        X, y = check_X_y(X, y, resolve_dtype(self.dtype))
-        self.classes_, y_index = torch.unique(y, sorted=True, return_inverse=True)
-        onehot = torch.nn.functional.one_hot(y_index, len(self.classes_)).to(X.dtype)  # (m, C)
+        """Regress the one-hot encoding of ``y`` (columns in the order of ``classes_``).
+
+        Raises:
+            ValueError: as ``LeastSquares.fit``; continuous labels.
+        """
+        X, y = check_X_y(self, X, y, resolve_dtype(self.dtype))
+        self.classes_, y_index = encode_labels(y)
+        onehot = torch.nn.functional.one_hot(y_index.to(X.device), len(self.classes_)).to(X.dtype)  # (m, C)
         self.regressor_ = LeastSquares(self.ridge, self.fit_intercept, X.dtype).fit(X, onehot)
         return self
 
-    def decision_function(self, X: Any) -> Tensor:
-        """The regressed one-hot scores (n, C)."""
+    def _scores(self, X: Any) -> Tensor:
         check_is_fitted(self, "regressor_")
-        return self.regressor_.predict(X)
+        X = check_X(self, X, self.regressor_.coef_.dtype, device=self.regressor_.coef_.device)  # our feature names
+        return self.regressor_._predict(X)
 
-    def predict(self, X: Any) -> Tensor:
+    def decision_function(self, X: Any) -> Tensor | np.ndarray:
+        """The regressed one-hot scores (n, C); for two classes, as sklearn, their difference (n,): positive means
+        ``classes_[1]``."""
+        s = self._scores(X)
+        return output(s[:, 1] - s[:, 0] if s.shape[1] == 2 else s, X)
+
+    def predict(self, X: Any) -> Tensor | np.ndarray:
         """The class with the largest score (the first such class on a tie)."""
-        winner = self.decision_function(X).argmax(1)
-        return self.classes_[winner]
+        winner = self._scores(X).argmax(1)  # checks that fit ran before classes_ is read
+        return decode_labels(self.classes_, winner, X)

@@ -56,7 +56,7 @@ def softmax_loss_grad(W: Tensor, b: Tensor, X: Tensor, y: Tensor, reg: float = 0
     _check(W, b, X, y)
     m = X.shape[0]
     s = X @ W + b  # (m, C)
-    s = s - s.max(1, keepdim=True).values  # shift: softmax is unchanged, exp cannot overflow
+    s = s - s.amax(1, keepdim=True)  # shift: softmax is unchanged, exp cannot overflow
     log_p = s - s.exp().sum(1, keepdim=True).log()  # (m, C) log softmax
     loss = -log_p.gather(1, y[:, None]).sum() / m + 0.5 * reg * (W * W).sum()
     # dL/ds = (softmax(s) - onehot(y)) / m

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from sklearn.base import BaseEstimator
 from torch import Tensor
 
-from c147.classic.base import Estimator, as_tensor, check_positive_int, make_estimator
+from c147.classic.base import as_tensor, check_positive_int, make_estimator
 from c147.classic.knn import KNNClassifier
 
 
@@ -87,7 +88,7 @@ def train_test_split(X: Any, y: Any, test_size: float = 0.25, random_state: int 
     return X[train], X[test], y[train], y[test]
 
 
-def cross_val_score(estimator: Estimator | Callable[[], Estimator], X: Any, y: Any,
+def cross_val_score(estimator: BaseEstimator | Callable[[], BaseEstimator], X: Any, y: Any,
                     cv: int | KFold = 5) -> Tensor:
     """The validation score of a fresh estimator per fold (float64, shape (n_splits,)), as sklearn's.
 
@@ -97,7 +98,7 @@ def cross_val_score(estimator: Estimator | Callable[[], Estimator], X: Any, y: A
     Example:
         >>> from c147.classic import KNNClassifier
         >>> X, y = torch.tensor([[0.0], [0.1], [0.2], [1.0], [1.1], [1.2]]), torch.tensor([0, 0, 0, 1, 1, 1])
-        >>> cross_val_score(KNNClassifier(k=1), X, y, cv=KFold(3, shuffle=True, random_state=0))
+        >>> cross_val_score(KNNClassifier(n_neighbors=1), X, y, cv=KFold(3, shuffle=True, random_state=0))
         tensor([1., 1., 1.], dtype=torch.float64)
     """
     X = as_tensor(X, "X", 2)
@@ -138,7 +139,7 @@ def select_k(X: Any, y: Any, ks: Sequence[int] = (1, 3, 5, 8, 10, 12, 15, 20, 50
     if not ks:
         raise ValueError("Expected at least one K in ks, got none")
     cv = KFold(n_splits, shuffle, random_state)
-    scores = torch.stack([cross_val_score(lambda k=k: KNNClassifier(k, method), X, y, cv) for k in ks])
+    scores = torch.stack([cross_val_score(KNNClassifier(n_neighbors=k, method=method), X, y, cv) for k in ks])
     mean, std = scores.mean(1), scores.std(1, correction=0)
     best_k = min(k for k, m in zip(ks, mean.tolist(), strict=True) if m >= mean.max().item() - 1e-12)
     return KSelection(ks, scores, mean, std, best_k)
