@@ -21,6 +21,13 @@ def test_the_summary_table_prints_values_and_keys_as_written(capsys, value):
     assert "0.5000" in out
 
 
+def test_the_summary_shows_a_tiny_metric_with_its_digits_not_as_zero(capsys):
+    # the depth study's plain network: a first-layer gradient norm of 1e-17 is the finding, not 0.0000
+    print_summary("depth", {"plain_grad_norm": 1.1e-17, "residual_grad_norm": 0.28, "loss": 0.0})
+    out = capsys.readouterr().out
+    assert "1.1e-17" in out and "0.2800" in out and "0.0000" in out
+
+
 def test_a_cell_is_text_as_written_with_its_style():
     text = cell("[flip,crop]", style="red")
     assert text.plain == "[flip,crop]" and str(text.style) == "red"

@@ -81,6 +81,12 @@ def tensorboard_line(run_dir: Path | str) -> str:
     return f"c147-tensorboard {shown(run_dir)}"
 
 
+def number(value: float) -> str:
+    """A metric as the summary shows it: 4 decimals, or 3 significant digits where those would show 0.0000
+    (a vanishing gradient's 1.1e-17)."""
+    return f"{value:.3g}" if 0 < abs(value) < 5e-5 else f"{value:.4f}"
+
+
 def print_summary(title: str, rows: dict[str, Any]) -> None:
     """A two-column table on stdout, keys and values as written: as wide as the terminal (a long value wraps
     in its cell), or when stdout is not a terminal (a log file) as wide as the longest row."""
@@ -90,7 +96,7 @@ def print_summary(title: str, rows: dict[str, Any]) -> None:
     table = Table(title=cell(title), show_header=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
-    texts = {key: f"{value:.4f}" if isinstance(value, float) else str(value) for key, value in rows.items()}
+    texts = {key: number(value) if isinstance(value, float) else str(value) for key, value in rows.items()}
     for key, text in texts.items():
         table.add_row(cell(key), cell(text))
     console = Console()

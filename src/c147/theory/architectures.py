@@ -163,10 +163,10 @@ def alexnet_line(what: str) -> Evidence:
 
 def pca_colour() -> Evidence:
     """AlexNet's "scale PCs of color" as c147's ``Lighting`` does it: fitted on seeded RGB images whose colours
-    lie in a plane and vary mostly along one direction, 20,000 shifts of a black image; the shift lies in the span of the principal
-    components, and its variance along the first one is σ² λ₁² (α ~ N(0, 0.1²) times λ₁), not σ² λ₁ (a scale of
-    √λ₁, the standard deviation: the contrast). The 1% of error it saved is the paper's ImageNet figure, not
-    re-measured here."""
+    lie in a plane and vary mostly along one direction, 20,000 shifts of a black image; the shift lies in the span
+    of the principal components, and its variance along the first one is σ² λ₁² (α ~ N(0, 0.1²) times λ₁), not
+    σ² λ₁ (a scale of √λ₁, the standard deviation: the contrast). The 1% of error it saved is the paper's ImageNet
+    figure, not re-measured here."""
     g = generator(115)
     mix = torch.tensor([[0.5, 0.4, 0.3], [0.0, 0.1, -0.1], [0.0, 0.0, 0.0]], dtype=torch.float64)
     images = (torch.randn(64, 8, 8, 3, generator=g, dtype=torch.float64) @ mix).permute(0, 3, 1, 2)
@@ -221,7 +221,8 @@ CLAIMS += [
     S("alexnet-pca-colour", 731, HOLDS, "scale PCs of color = 1% error",
       "as written for the method: add Σ_i α_i λ_i p_i to every pixel, α_i ~ N(0, 0.1²) per image, p_i, λ_i the "
       "eigenvectors and eigenvalues of the training pixels' RGB covariance (c147's data.augment=[lighting]); the 1% "
-      "is the paper's ImageNet result", pca_colour, "tests/data/test_lighting.py::test_the_shift_covariance_is_alphas_law"),
+      "is the paper's ImageNet result", pca_colour,
+      "tests/data/test_lighting.py::test_the_shift_covariance_is_alphas_law"),
     S("alexnet-dropout", 732, HOLDS, "dropout - p = 0.5", "as written", lambda: alexnet_line("dropout")),
     S("alexnet-input", 734, HOLDS, "Input image, 227 x 227 x 3", "as written", lambda: alexnet_line("input")),
     S("alexnet-pool-1", 735, WRONG, "[Dropout] POOL 3x3 win, stride 2 (before conv1)",
