@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from c147._io import atomic_write
+
 if TYPE_CHECKING:
     from rich.text import Text
 
@@ -56,7 +58,7 @@ def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> Path:
         while (run_dir / f"metrics.attempt{n}.json").exists():
             n += 1
         path.rename(run_dir / f"metrics.attempt{n}.json")
-    with path.open("x") as f:
+    with atomic_write(path) as f:  # whole or not at all
         json.dump(metrics, f, indent=2, sort_keys=True)
     return path
 

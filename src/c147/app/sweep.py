@@ -30,6 +30,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from c147._io import atomic_write
 from c147.app.runs import cell, sweep_job_folders, write_metrics
 from c147.app.runs import shown as shown_folder
 
@@ -147,7 +148,7 @@ def write_csv(path: Path, jobs: list[Job], metric: str | None) -> None:
     """``summary.csv``: rank, job, status, overrides, the optimized metric, every numeric metric, folder, error."""
     numeric = sorted({k for j in jobs for k in j.metrics if j.value(k) is not None} - {metric})
     columns = ["rank", "job", "status", "overrides", *([metric] if metric else []), *numeric, "run_dir", "error"]
-    with path.open("w", newline="") as f:
+    with atomic_write(path, newline="") as f:  # whole or not at all
         writer = csv.writer(f)
         writer.writerow(columns)
         for rank, job in enumerate(jobs, 1):

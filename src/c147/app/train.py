@@ -87,7 +87,7 @@ def assemble(cfg: DictConfig, run_dir: Path) -> Run:
 
     from c147.app.ddp import check_distributed
     from c147.lit import LastCheckpoint, RunGuard
-    from c147.lit.callbacks import last_checkpoint
+    from c147.lit.callbacks import AtomicCheckpointIO, last_checkpoint
     from c147.lit.progress import quiet_lightning
 
     quiet_lightning(not is_verbose(cfg))
@@ -99,7 +99,7 @@ def assemble(cfg: DictConfig, run_dir: Path) -> Run:
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     check_monitors(callbacks)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"plugins": [AtomicCheckpointIO()]}  # checkpoints written whole or not at all
     if not any(isinstance(c, ModelCheckpoint) for c in callbacks):  # else Lightning adds its own default one
         extra["enable_checkpointing"] = False
     if any(isinstance(c, ModelSummary) for c in callbacks):  # ours: Lightning need not look for a default one
@@ -107,9 +107,12 @@ def assemble(cfg: DictConfig, run_dir: Path) -> Run:
     if cfg.trainer.get("sync_batchnorm") and cfg.impl == "c147":  # ours: c147.nn.SyncBatchNorm
         from c147.lit.distributed import SyncBatchNormPlugin
 
-        extra["plugins"] = [SyncBatchNormPlugin()]
+        extra["plugins"].append(SyncBatchNormPlugin())
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **extra)
     check_distributed(cfg, trainer)
+    # in the trainer's precision (64-true: float64) before a resumed run's checkpoint loads into it: Lightning
+    # restores the weights before it converts the model, and float64 weights would pass through float32
+    model = trainer.precision_plugin.convert_module(model)
     best = next((c for c in trainer.checkpoint_callbacks
                  if isinstance(c, ModelCheckpoint) and not isinstance(c, LastCheckpoint)), None)
     return Run(cfg, run_dir, datamodule, model, trainer, guard, best, last_checkpoint(trainer))

@@ -6,10 +6,13 @@
 - :class:`RunGuard`: stores the global RNG states and the run's progress in every checkpoint and
   restores them on resume; turns SIGINT / SIGTERM into a checkpoint of the current step and a clean
   stop; stops on a non-finite loss before it reaches the weights.
+- :class:`AtomicCheckpointIO`: every checkpoint file written whole or not at all (a SIGKILL mid-save leaves the
+  previous one).
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import random
@@ -25,6 +28,9 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.plugins import TorchCheckpointIO
+
+from c147._io import atomic_write
 
 SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}  # the shell's 128 + signal number
 # test hook: "POINT:FILE" makes RunGuard touch FILE at POINT of the fit and wait there for a signal
@@ -48,6 +54,24 @@ class LastCheckpoint(ModelCheckpoint):
     @property
     def path(self) -> Path:
         return Path(self.dirpath) / f"{self.filename}{self.FILE_EXTENSION}"
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, each file written whole or not at all (:func:`c147._io.atomic_write`).
+
+    Lightning's own writes into the system's temporary folder and moves the file into place: across filesystems
+    (a node's local ``/tmp``, run folders on shared storage, as on most clusters) a move is a copy into the
+    checkpoint's own path, and a kill halfway leaves it truncated. A remote path (``s3://``) is left to Lightning.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if storage_options is not None or "://" in str(path):
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)  # all of it serialized before the file is opened
+        with atomic_write(path, "wb") as f:
+            f.write(buffer.getbuffer())
 
 
 def last_checkpoint(trainer: L.Trainer) -> LastCheckpoint | None:
@@ -152,9 +176,11 @@ class RunGuard(Callback):
             for s, h in previous.items():
                 signal.signal(s, h)
 
-    def _pause(self, point: str) -> None:
-        """The test hook (the class docstring): at ``point``, touch the file and wait for a signal."""
-        if self._pause_at is None or self._pause_at[0] != point:
+    def _pause(self, point: str, trainer: L.Trainer) -> None:
+        """The test hook (the class docstring): at ``point``, touch the file and wait for a signal. Under DDP the
+        first process alone waits (the others wait for it in the step's collectives), so that a signal to it
+        alone, as ``kill <pid>`` sends, goes on: a waiting process that no signal reaches would hang the run."""
+        if self._pause_at is None or self._pause_at[0] != point or not trainer.is_global_zero:
             return
         file, self._pause_at = self._pause_at[1], None  # once
         Path(file).touch()
@@ -163,20 +189,20 @@ class RunGuard(Callback):
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         if stage == "fit":
-            self._pause("setup")
+            self._pause("setup", trainer)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if batch_idx == 0 and trainer.current_epoch == 0:
-            self._pause("first_batch")
+            self._pause("first_batch", trainer)
         elif batch_idx == 1 and trainer.current_epoch == 1:
-            self._pause("mid_epoch")
+            self._pause("mid_epoch", trainer)
 
     def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
         if not trainer.sanity_checking:
-            self._pause("validation")
+            self._pause("validation", trainer)
 
     def on_test_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
-        self._pause("test")
+        self._pause("test", trainer)
 
     def _last_on_disk(self, trainer: L.Trainer) -> Path | None:
         last = last_checkpoint(trainer)

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 CONFIG_KEY = "c147_config"  # the run's config, resolved: what c147-eval rebuilds
 RUN_CONFIG_KEY = "c147_run_config"  # the same, interpolations kept: what a resumed run continues with
 PROGRESS_KEY = "c147_progress"  # epochs finished, global step, whether the run was interrupted
+RANK_METRICS_KEY = "c147_rank_metrics"  # DDP: each process's running metric states (stacked by rank)
 
 
 def read_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:

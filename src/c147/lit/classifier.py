@@ -11,7 +11,7 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
-from c147.lit.checkpoint import CONFIG_KEY, RUN_CONFIG_KEY
+from c147.lit.checkpoint import CONFIG_KEY, RANK_METRICS_KEY, RUN_CONFIG_KEY
 from c147.nn.regularize import Regularizer
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
@@ -28,6 +28,14 @@ def multitask_loss(losses: Sequence[torch.Tensor], weights: Sequence[float]) -> 
     if len(losses) != len(weights):
         raise ValueError(f"model.loss_weights: expected {len(losses)} weights (one per task), got {len(weights)}")
     return sum(w * loss for w, loss in zip(weights, losses, strict=True))
+
+
+def _gather(value: torch.Tensor) -> torch.Tensor:
+    """Every process's ``value``, stacked by rank (torch.distributed's own all-gather: Lightning's
+    ``all_gather`` goes through a differentiable one that torch deprecates, and warns)."""
+    out = [torch.empty_like(value) for _ in range(torch.distributed.get_world_size())]
+    torch.distributed.all_gather(out, value.contiguous())
+    return torch.stack(out)
 
 
 class Classifier(L.LightningModule):
@@ -152,6 +160,8 @@ class Classifier(L.LightningModule):
         # what validation sanity checks accumulated must not count (val/acc_best is restored on resume)
         self.val_loss.reset()
         self.val_acc.reset()
+        if self.trainer.fit_loop.restarted_mid_epoch:  # Lightning calls no on_train_epoch_start then
+            self._log_lr()
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         loss, preds = self._step(batch, "train")
@@ -178,6 +188,13 @@ class Classifier(L.LightningModule):
             self.regularizer.constrain(self.net)
 
     def on_train_epoch_start(self) -> None:
+        # an epoch's running sums start at zero (a checkpoint saved at the end of the last one still holds its own);
+        # a run resumed mid-epoch keeps its checkpoint's: Lightning does not call this hook then
+        self.train_loss.reset()
+        self.train_acc.reset()
+        self._log_lr()
+
+    def _log_lr(self) -> None:
         lr = self.trainer.optimizers[0].param_groups[0]["lr"]
         self.log("train/lr", float(lr), on_step=False, on_epoch=True, sync_dist=True)
 
@@ -226,12 +243,21 @@ class Classifier(L.LightningModule):
             # DDP: every process saves (the first writes); the running metrics it carries are those of all the
             # processes (summed counts and losses, the highest best), as one process's run would have them
             state = checkpoint["state_dict"]
+            # and each process's own, which a resume on as many processes continues: its sums then add up in the
+            # order of an uninterrupted run's, to the same bits
+            checkpoint[RANK_METRICS_KEY] = {f"{name}.{k}": _gather(v.detach()).cpu()
+                                            for name, metric in self._persistent_metrics().items()
+                                            for k, v in metric.metric_state.items()}
             for name, metric in self._persistent_metrics().items():
                 with metric.sync_context():
                     state.update({f"{name}.{k}": v.detach().clone() for k, v in metric.metric_state.items()})
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        if self._trainer is not None and self.trainer.world_size > 1 and self.trainer.global_rank > 0:
+        world = self.trainer.world_size if self._trainer is not None else 1
+        ranks = checkpoint.get(RANK_METRICS_KEY) or {}
+        if world > 1 and ranks and all(len(v) == world for v in ranks.values()):  # as many processes: their own
+            checkpoint["state_dict"].update({k: v[self.trainer.global_rank] for k, v in ranks.items()})
+        elif world > 1 and self.trainer.global_rank > 0:
             # DDP: the checkpoint's running sums are everyone's (on_save_checkpoint); they are counted once, by
             # the first process, and the others start theirs from zero (their sum over processes is then right)
             state = checkpoint["state_dict"]

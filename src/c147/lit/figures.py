@@ -13,6 +13,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from c147._io import atomic_write
+
 
 def new_figure(width: float, height: float):
     """A matplotlib Figure of ``width`` x ``height`` inches at 100 dpi, laid out to fit its labels."""
@@ -26,8 +28,8 @@ def save_figure(fig, path: Path, writer=None, tag: str = "", step: int = 0) -> N
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    with atomic_write(path, "wb") as f:  # whole or not at all
+        fig.savefig(f, format=path.suffix.lstrip(".") or "png")
     if writer is not None:
         writer.add_figure(tag, fig, step, close=False)
 def confusion_figure(counts: torch.Tensor, title: str = "test confusion matrix"):

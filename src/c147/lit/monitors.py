@@ -58,6 +58,10 @@ class EpochTimer(Callback):
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._start, self._examples = time.perf_counter(), 0
 
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        # a run resumed mid-epoch gets no on_train_epoch_start (Lightning): time the rest of the epoch
+        self.on_train_epoch_start(trainer, pl_module)
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self._examples += len(batch[0])
 

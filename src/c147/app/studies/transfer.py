@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from c147._io import atomic_write
 from c147.app.argv import quote
 from c147.app.studies.harness import Study, claim
 from c147.lit.figures import new_figure
@@ -52,7 +53,8 @@ def untrained_copy(ckpt: str | Path, out: Path) -> Path:
     torch.manual_seed(0)
     _, fresh = build(checkpoint_config(state))
     state["state_dict"] = fresh.state_dict()
-    torch.save(state, out)
+    with atomic_write(out, "wb") as f:
+        torch.save(state, f)
     return out
 
 
