@@ -35,6 +35,7 @@ from c147.app.runs import cell, sweep_job_folders, write_metrics
 from c147.app.runs import shown as shown_folder
 
 SIGNAL_EXITS = (130, 143)  # SIGINT, SIGTERM: the sweep stops (c147-train exits 128 + the signal)
+REQUEUED_EXIT = -1  # submitit's exit once it requeued a SLURM job (its signal before the time limit): it runs again
 # columns shown in the terminal table beside the optimized metric (every numeric metric goes to the CSV)
 SHOWN = ("test/acc", "val/acc_best", "val/loss", "train/loss", "fit_seconds")
 # the overrides column: at least this wide, as wide as its longest line (an error too) up to this, before the
@@ -52,7 +53,7 @@ def run_job(task: Callable[[DictConfig], Any], cfg: DictConfig, output_dir: Path
         output_dir: the job's folder.
 
     Raises:
-        SystemExit: a signal's exit status (130, 143): the sweep stops.
+        SystemExit: a signal's exit status (130, 143): the sweep stops; submitit's after a requeue (-1).
         KeyboardInterrupt: likewise.
     """
     try:
@@ -60,7 +61,7 @@ def run_job(task: Callable[[DictConfig], Any], cfg: DictConfig, output_dir: Path
     except SystemExit as e:
         if e.code in (0, None):
             return None
-        if e.code in SIGNAL_EXITS:
+        if e.code in SIGNAL_EXITS or e.code == REQUEUED_EXIT:  # not a result: no record, and submitit writes none
             raise
         error = getattr(e, "message", None) or f"exited with status {e.code}"  # a UserError's one line
     except Exception as e:  # noqa: BLE001 - a crash of one job is that job's result, not the sweep's

@@ -7,11 +7,13 @@ stopped, :func:`report_interrupt` / :func:`report_non_finite`.
 
 SIGINT (Ctrl-C) or SIGTERM saves ``last.ckpt`` at the current step, writes ``metrics.json`` with
 ``"interrupted": true``, prints the command that resumes, and exits 130 / 143. Resuming:
-:mod:`c147.app.resume`.
+:mod:`c147.app.resume`. A SLURM job that was requeued (preempted: SIGTERM, then requeued) resumes by itself from
+its run's own ``last.ckpt`` (:func:`requeued_checkpoint`).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -45,9 +47,24 @@ def task_overrides() -> list[str]:
 # ---------------------------------------------------------------------------------- the steps
 
 
+def requeued_checkpoint(cfg: DictConfig) -> Path | None:
+    """In a SLURM job started again after a requeue (``SLURM_RESTART_COUNT`` > 0: preempted, or requeued at its
+    time limit) without a ``ckpt_path``: its run folder's own ``last.ckpt``, if the first start saved one."""
+    if cfg.get("ckpt_path") or int(os.environ.get("SLURM_RESTART_COUNT") or 0) < 1:
+        return None
+    last = Path(cfg.paths.output_dir).resolve() / "checkpoints" / "last.ckpt"
+    return last if last.is_file() else None
+
+
 def plan(cfg: DictConfig, overrides: list[str], inv: Invocation) -> DictConfig:
     """The config this run trains with: the checkpoint's own for a resume (:class:`Resume`), checked, with
-    its TensorBoard name chosen; a fresh run (or a branch from an older checkpoint) needs an unused folder."""
+    its TensorBoard name chosen; a fresh run (or a branch from an older checkpoint) needs an unused folder.
+    A requeued SLURM job continues its run in place (:func:`requeued_checkpoint`), its command line unchanged."""
+    requeued = requeued_checkpoint(cfg)
+    if requeued is not None:
+        with open_dict(cfg):
+            cfg.ckpt_path = str(requeued)
+        overrides = []  # the same job's command line: nothing to change
     resume = Resume.plan(cfg, overrides, config_groups(inv.config_dirs))
     if resume is not None:
         cfg = resume.config
