@@ -16,6 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from c147._io import atomic_write
 from c147.app.entry import Invocation, hydra_entry
 from c147.app.runs import cell, check_fresh
 
@@ -203,13 +204,12 @@ def _outputs(out_dir: Path, rows: list[dict], summaries: list[dict], meta: dict[
 
     from c147.lit.figures import save_figure
 
-    (out_dir / "results.json").write_text(json.dumps({"meta": meta, "results": rows, "summary": summaries},
-                                                     indent=2))
-    with open(out_dir / "results.csv", "w", newline="") as f:
+    with atomic_write(out_dir / "results.json") as f:  # whole or not at all
+        json.dump({"meta": meta, "results": rows, "summary": summaries}, f, indent=2)
+    with atomic_write(out_dir / "results.csv", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    """Ratios as scalars (``<suite>/<family>/<case>``), the chart as an image, the table as text."""
 
     def tag(*parts: str) -> str:
         return "/".join("".join(c if c.isalnum() or c in "._-" else "_" for c in p) for p in parts)

@@ -44,6 +44,7 @@ from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
+from c147._io import atomic_write
 from c147.classic.base import (
     TensorClassifierMixin,
     check_positive_int,
@@ -307,6 +308,6 @@ def plot_solver_comparison(curves: dict[str, dict[str, list]], path: str | Path)
     by_epoch.set(xlabel="epoch", ylabel="training loss", yscale="log", title="loss vs epochs")
     by_time.legend()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=100, bbox_inches="tight")
+    with atomic_write(path, "wb") as f:  # whole or not at all
+        fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
     return path

@@ -18,6 +18,7 @@ import torch
 from sklearn.base import BaseEstimator
 from torch import Tensor
 
+from c147._io import atomic_write
 from c147.classic.base import as_tensor, check_positive_int, make_estimator
 from c147.classic.knn import KNNClassifier
 
@@ -168,6 +169,6 @@ def plot_accuracy_vs_k(result: KSelection, path: str | Path) -> Path:
     ax.set(xlabel="K", ylabel="validation accuracy", title="Cross-validation of KNN's K")
     ax.legend()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=100, bbox_inches="tight")
+    with atomic_write(path, "wb") as f:  # whole or not at all
+        fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
     return path
