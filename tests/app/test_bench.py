@@ -8,7 +8,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from c147.app.bench import COLUMNS
+from c147.app.bench import COLUMNS, add_then, read_results
 from c147.bench import ops, targets
 from c147.bench.harness import Result, close_enough, compare, relative_error
 from tests.conftest import compose_config, run_cli
@@ -101,6 +101,8 @@ def test_compiled_case_reports_graph_breaks_and_the_eager_twin():
         # (unknown suites and families: tests/app/test_resume.py, with the check that no folder is left)
         (["dtype=int8"], "c147-bench: error: dtype must be one of"),
         (["size=huge"], "c147-bench: error: size must be one of ('default', 'tiny'), got 'huge'"),
+        (["compare=nowhere"], "c147-bench: error: compare: no results.json at 'nowhere'; expected an earlier "
+                              "c147-bench run's results.json or its folder"),
     ],
 )
 def test_cli_bad_input(args, message, tmp_path):
@@ -122,3 +124,45 @@ def test_every_suite_declares_what_run_reads(name):
     assert callable(suite.closures)
     assert suite.IMAGES_PER_STEP is None or (isinstance(suite.IMAGES_PER_STEP, int) and suite.IMAGES_PER_STEP > 0)
     assert (suite.IMAGES_PER_STEP is not None) == (name == "models")
+
+
+def test_add_then_matches_cases_and_reads_only_a_results_json(tmp_path):
+    now = [{"suite": "ops", "family": "f", "name": "a", "ratio": 1.5, "compiled": False},
+           {"suite": "ops", "family": "f", "name": "a", "ratio": 0.9, "compiled": True},
+           {"suite": "ops", "family": "f", "name": "new", "ratio": 2.0, "compiled": False}]
+    then = [{"suite": "ops", "family": "f", "name": "a", "ratio": 3.0, "compiled": False},
+            {"suite": "ops", "family": "f", "name": "gone", "ratio": 1.0, "compiled": False}]
+    add_then(now, then)
+    assert [(r["ratio_then"], r["ratio_change"]) for r in now] == [(3.0, 0.5), (None, None), (None, None)]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "results.json").write_text(json.dumps({"meta": {}, "results": then}))
+    assert read_results(tmp_path / "run")["results"] == then  # the folder or the file
+    (tmp_path / "other.json").write_text(json.dumps({"results": [{"suite": "ops"}]}))
+    with pytest.raises(ValueError, match=r"other.json is not a c147-bench results.json \(KeyError"):
+        read_results(tmp_path / "other.json")
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(ValueError, match=r"broken.json is not a c147-bench results.json \(JSONDecodeError"):
+        read_results(tmp_path / "broken.json")
+
+
+def test_compare_prints_each_ratio_then_and_now_and_writes_them(tmp_path):
+    """compare=: an earlier run's ratios beside this run's, now / then per case, in the table, the summary line and
+    results.csv / results.json."""
+    cases = [c for c in ops.CASES if c.family == "activation"]
+    then = [{"suite": "ops", "family": c.family, "name": c.name, "ratio": 2.0, "compiled": False} for c in cases]
+    then.append({"suite": "ops", "family": "conv", "name": "gone", "ratio": 1.0, "compiled": False})
+    (tmp_path / "old.json").write_text(json.dumps({"meta": {"device_name": "cpu", "torch": "2.x", "size": "tiny"},
+                                                   "results": then}))
+    proc = run_cli("c147-bench", "size=tiny", "families=[activation]", "rounds=1", "min_run_time=0.002",
+                   "compare=old.json", "hydra.run.dir=new", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "c147-bench compare: ours / twin then and now" in proc.stdout
+    assert "then: old.json (cpu, torch 2.x, size tiny)" in proc.stdout
+    assert f"compare: {len(cases)} cases in both runs, geometric mean of now / then" in proc.stdout
+    assert "; 1 only then" in proc.stdout
+    data = json.loads((tmp_path / "new" / "results.json").read_text())
+    assert data["meta"]["compared_with"] == "old.json"
+    for row in data["results"]:
+        assert row["ratio_then"] == 2.0 and row["ratio_change"] == pytest.approx(row["ratio"] / 2.0)
+    with open(tmp_path / "new" / "results.csv") as f:
+        assert {float(r["ratio_then"]) for r in csv.DictReader(f)} == {2.0}

@@ -28,7 +28,7 @@ OUTPUTS = ("results.json", "results.csv", "ratios.png", "tensorboard")
 COLUMNS = ("suite", "family", "name", "shape", "compiled", "ours_ms", "twin_ms", "ratio", "target", "target_kind",
            "meets_target", "twin_eager_ms", "ours_vs_twin_eager", "graph_breaks", "ours_err", "twin_err", "close",
            "bytes_moved", "ours_fraction_of_copy_bw", "twin_fraction_of_copy_bw", "ours_images_per_s",
-           "twin_images_per_s")
+           "twin_images_per_s", "ratio_then", "ratio_change")
 
 
 def _suite(name: str):
@@ -68,6 +68,66 @@ def _check(cfg: DictConfig) -> tuple[list[str], list[str] | None]:
     return suites, families
 
 
+def read_results(path: str | Path) -> dict[str, Any]:
+    """An earlier run's ``results.json`` (or its run folder) for ``compare=``; a ValueError saying what was
+    expected where it is missing or is something else."""
+    given = Path(path)
+    file = given / "results.json" if given.is_dir() else given
+    if not file.is_file():
+        raise ValueError(f"compare: no results.json at {str(path)!r}; expected an earlier c147-bench run's "
+                         "results.json or its folder")
+    try:
+        data = json.loads(file.read_text())
+        rows = data["results"]
+        if not all({"suite", "family", "name", "ratio"} <= set(r) for r in rows):
+            raise KeyError("suite, family, name, ratio in every row")
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise ValueError(f"compare: {file} is not a c147-bench results.json ({type(e).__name__}: {e})") from None
+    return data
+
+
+def _case(row: dict[str, Any]) -> tuple:
+    return row["suite"], row["family"], row["name"], bool(row.get("compiled"))
+
+
+def add_then(rows: list[dict], then: list[dict]) -> list[dict]:
+    """Each row's ratio in the earlier run (``ratio_then``) and now / then (``ratio_change``: < 1, ours got faster
+    against the twin), matched by suite, family, case and compiled; the rows only in one run get none."""
+    earlier = {_case(r): r["ratio"] for r in then}
+    for row in rows:
+        old = earlier.get(_case(row))
+        row["ratio_then"] = old
+        row["ratio_change"] = None if old is None else row["ratio"] / old
+    return rows
+
+
+def _compare_table(rows: list[dict], then: dict[str, Any], source: str, console) -> None:
+    """Each case's ratio then and now, and one line: the geometric mean of now / then over the cases in both."""
+    from rich.table import Table
+
+    meta = then.get("meta", {})
+    table = Table(title="c147-bench compare: ours / twin then and now")
+    for col in ("suite", "family", "case", "then", "now", "now / then"):
+        table.add_column(col, justify="left" if col in ("suite", "family", "case") else "right")
+    for r in rows:
+        change = r.get("ratio_change")
+        style = "" if change is None else "green" if change < 0.95 else "red" if change > 1.05 else ""
+        text = "" if change is None else f"[{style}]{change:.2f}[/]" if style else f"{change:.2f}"
+        table.add_row(cell(r["suite"]), cell(r["family"]), cell(r["name"]), _fmt(r.get("ratio_then"), ".2f"),
+                      f"{r['ratio']:.2f}", text)
+    console.print(table)
+    console.print(f"then: {source} ({meta.get('device_name', '?')}, torch {meta.get('torch', '?')}, size "
+                  f"{meta.get('size', '?')})", markup=False, highlight=False)
+    both = [r["ratio_change"] for r in rows if r.get("ratio_change")]
+    now_only = sum(r.get("ratio_then") is None for r in rows)
+    then_only = len({_case(r) for r in then["results"]} - {_case(r) for r in rows})
+    mean = math.exp(sum(math.log(c) for c in both) / len(both)) if both else None
+    line = (f"compare: {len(both)} cases in both runs, geometric mean of now / then {mean:.2f} (< 1: ours got "
+            "faster against the twin)" if both else "compare: no case in both runs")
+    extra = [f"{n} only {when}" for n, when in ((now_only, "now"), (then_only, "then")) if n]
+    console.print(line + (f"; {', '.join(extra)}" if extra else ""))
+
+
 def _style(row: dict[str, Any]) -> str:
     return {True: "green", False: "red"}.get(row.get("meets_target"), "")
 
@@ -86,6 +146,7 @@ def run(cfg: DictConfig, inv: Invocation | None = None) -> list[dict]:
     out_dir = Path(cfg.paths.output_dir)
     with inv.user_errors(out_dir):
         suites, families = _check(cfg)
+        then = read_results(cfg.compare) if cfg.get("compare") else None
         out_dir.mkdir(parents=True, exist_ok=True)
         check_fresh(out_dir, *OUTPUTS)
     if cfg.get("threads"):
@@ -151,6 +212,10 @@ def run(cfg: DictConfig, inv: Invocation | None = None) -> list[dict]:
     meta = {"device": cfg.device, "device_name": torch.cuda.get_device_name() if cfg.device.startswith("cuda")
             else "cpu", "dtype": cfg.dtype, "torch": torch.__version__, "threads": torch.get_num_threads(),
             "copy_gbps": copy_gbps, "compiled": compiled, "size": cfg.size}
+    if then is not None:
+        add_then(rows, then["results"])
+        _compare_table(rows, then, cfg.compare, console)
+        meta["compared_with"] = str(cfg.compare)
     _outputs(out_dir, rows, summaries, meta)
     print(f"results: {out_dir / 'results.json'} (also results.csv, ratios.png, tensorboard/)")
     return rows

@@ -92,7 +92,8 @@ HELP = {
         (("c147-bench suite=ops device=cuda families=[conv,pooling]", "two families of ops on a GPU"),
          ("c147-bench suite=optim families=[Adam]", "one optimizer's step"),
          ("c147-bench suite=all compile=true", "everything, torch.compile'd"),
-         ("c147-bench size=tiny", "small shapes: a smoke run of every case")),
+         ("c147-bench size=tiny", "small shapes: a smoke run of every case"),
+         ("c147-bench compare=outputs/bench/runs/<time>", "each case's ratio then and now")),
         "outputs/bench/runs/<time>/: results.json, results.csv, ratios.png, tensorboard/.",
     ),
     "c147-study": Help(
