@@ -115,7 +115,7 @@ def test_bench_config_composes():
     assert cfg.suite == "ops" and cfg.device == "cpu" and cfg.compile is False and cfg.size == "default"
 
 
-@pytest.mark.parametrize("name", ["ops", "optim", "models"])
+@pytest.mark.parametrize("name", ["ops", "optim", "models", "e2e"])
 def test_every_suite_declares_what_run_reads(name):
     import importlib
 
@@ -166,3 +166,22 @@ def test_compare_prints_each_ratio_then_and_now_and_writes_them(tmp_path):
         assert row["ratio_then"] == 2.0 and row["ratio_change"] == pytest.approx(row["ratio"] / 2.0)
     with open(tmp_path / "new" / "results.csv") as f:
         assert {float(r["ratio_then"]) for r in csv.DictReader(f)} == {2.0}
+
+
+@pytest.mark.slow
+def test_e2e_times_the_main_job_as_whole_processes_of_each_impl(tmp_path):
+    """suite=e2e: c147-train run as a user runs it, impl=c147 and impl=torch (tiny: debug=fast, one round); the
+    three rows come from the same runs: the whole process = the fit + the rest, the fit with its epochs per
+    second, the whole process judged against its target."""
+    proc = run_cli("c147-bench", "suite=e2e", "size=tiny", "rounds=1", "hydra.run.dir=e2e", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {r["name"]: r for r in json.loads((tmp_path / "e2e" / "results.json").read_text())["results"]}
+    assert list(rows) == ["whole process", "training (fit)", "start-up, testing, files"]
+    whole, fit, rest = rows.values()
+    for side in ("ours", "twin"):
+        assert 0 < fit[f"{side}_ms"] < whole[f"{side}_ms"]
+        assert rest[f"{side}_ms"] == pytest.approx(whole[f"{side}_ms"] - fit[f"{side}_ms"])
+        assert fit[f"{side}_epochs_per_s"] == pytest.approx(1e3 / fit[f"{side}_ms"])  # debug=fast: one epoch
+    assert whole["target"] == 1.1 and whole["meets_target"] == (whole["ratio"] <= 1.1)
+    assert all(r["ratio"] == pytest.approx(r["ours_ms"] / r["twin_ms"]) for r in rows.values())
+    assert "e2e: geometric mean ours / twin" in proc.stdout

@@ -21,14 +21,15 @@ from c147.app.entry import Invocation, hydra_entry
 from c147.app.runs import cell, check_fresh
 
 DTYPES = ("float32", "float64", "bfloat16")  # torch dtypes by name
-SUITES = ("ops", "optim", "models")
+SUITES = ("ops", "optim", "models", "e2e")
+ALL = ("ops", "optim", "models")  # suite=all: the suites timed inside this process (e2e runs c147-train itself)
 SIZES = ("default", "tiny")
 OUTPUTS = ("results.json", "results.csv", "ratios.png", "tensorboard")
 # results.csv: one line per case, these columns (README: "c147-bench output")
 COLUMNS = ("suite", "family", "name", "shape", "compiled", "ours_ms", "twin_ms", "ratio", "target", "target_kind",
            "meets_target", "twin_eager_ms", "ours_vs_twin_eager", "graph_breaks", "ours_err", "twin_err", "close",
            "bytes_moved", "ours_fraction_of_copy_bw", "twin_fraction_of_copy_bw", "ours_images_per_s",
-           "twin_images_per_s", "ratio_then", "ratio_change")
+           "twin_images_per_s", "ours_epochs_per_s", "twin_epochs_per_s", "ratio_then", "ratio_change")
 
 
 def _suite(name: str):
@@ -55,7 +56,7 @@ def _check(cfg: DictConfig) -> tuple[list[str], list[str] | None]:
     import torch
 
     check_names(cfg)
-    suites = list(SUITES) if cfg.suite == "all" else [cfg.suite]
+    suites = list(ALL) if cfg.suite == "all" else [cfg.suite]
     modules = [_suite(s) for s in suites]
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {cfg.device!r} asked for, but CUDA is not available here")
@@ -175,12 +176,18 @@ def run(cfg: DictConfig, inv: Invocation | None = None) -> list[dict]:
         for case in suite.CASES:
             if families is not None and case.family not in families:
                 continue
-            pair = suite.closures(case, cfg.device, dtype, tiny=tiny, compiled=compiled)
-            ours_ms, twin_ms = compare(pair.ours, pair.twin, rounds=cfg.rounds, min_run_time=cfg.min_run_time)
+            extra = {"rounds": cfg.rounds} if suite_name == "e2e" else {}
+            pair = suite.closures(case, cfg.device, dtype, tiny=tiny, compiled=compiled, **extra)
+            if pair.measure is not None:  # whole processes, timed by the suite
+                ours_ms, twin_ms, columns = pair.measure()
+            else:
+                ours_ms, twin_ms = compare(pair.ours, pair.twin, rounds=cfg.rounds, min_run_time=cfg.min_run_time)
+                columns = {}
             result = Result(suite_name, case.family, case.name, pair.shape, ours_ms, twin_ms, pair.bytes_moved)
             # memory-bound rows against a float32 copy of their size, so that caches help both alike
             row = result.as_dict(copy_bandwidth_gbps(cfg.device, pair.copy_elements) if pair.bytes_moved else None)
             row["compiled"] = compiled
+            row.update(columns)
             if suite.IMAGES_PER_STEP:  # throughput, for the suites that process images
                 batch = int(pair.shape.split("x")[0])
                 row["ours_images_per_s"] = batch / ours_ms * 1e3

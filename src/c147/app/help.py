@@ -88,10 +88,12 @@ HELP = {
     "c147-bench": Help(
         "c147-bench times the hand-written pieces against their built-in twins, side by side, as ratios.",
         "Forward and backward of every layer, activation and loss (suite=ops), optimizer steps (suite=optim) and\n"
-        "training steps of whole networks (suite=models), best of alternating rounds.",
+        "training steps of whole networks (suite=models), best of alternating rounds; the main job as whole\n"
+        "processes (suite=e2e).",
         (("c147-bench suite=ops device=cuda families=[conv,pooling]", "two families of ops on a GPU"),
          ("c147-bench suite=optim families=[Adam]", "one optimizer's step"),
          ("c147-bench suite=all compile=true", "everything, torch.compile'd"),
+         ("c147-bench suite=e2e", "c147-train as a whole process, impl=c147 vs torch"),
          ("c147-bench size=tiny", "small shapes: a smoke run of every case"),
          ("c147-bench compare=outputs/bench/runs/<time>", "each case's ratio then and now")),
         "outputs/bench/runs/<time>/: results.json, results.csv, ratios.png, tensorboard/.",

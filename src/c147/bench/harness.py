@@ -27,6 +27,9 @@ class Pair:
     graph_breaks: int | None = None  # compiled runs: graph breaks in ours (target 0)
     errors: dict[str, float | None] = field(default_factory=dict)  # ours_err, twin_err against float64
     copy_elements: int | None = None  # memory-bound rows: the float32 copy the bandwidth share is measured by
+    # whole-process rows (suite e2e): measured by the suite itself, () -> (ours ms, twin ms, extra columns);
+    # ``ours`` and ``twin`` are then not timed
+    measure: Callable[[], tuple[float, float, dict[str, float]]] | None = None
 
 
 def relative_error(values: Iterable[torch.Tensor], references: Iterable[torch.Tensor]) -> float:
