@@ -23,6 +23,8 @@ def test_a_slurm_sweep_runs_each_job_as_a_slurm_job_and_a_bad_value_fails_alone(
                    "hydra.sweep.dir=sweep", cwd=tmp_path, env=slurm_env, timeout=240)
     sweep = tmp_path / "sweep"
     assert proc.returncode == 1, proc.stderr[-3000:]
+    # the local cluster keeps no accounting: sacct is not asked (its error and submitit's warnings, every poll)
+    assert "sacct" not in proc.stdout + proc.stderr and "accounting storage" not in proc.stdout + proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == \
         "c147-train: error: 1 job(s) of the sweep failed: 1 (see the summary above)"
     # three SLURM jobs, one array (<array id>_<job>), each with its log: submitit ran it on the node

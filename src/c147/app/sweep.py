@@ -223,6 +223,29 @@ def check_launcher(launcher: DictConfig) -> None:
                          "(hydra.launcher.partition=NAME; sinfo lists them), got none")
 
 
+def accounting_disabled() -> bool:
+    """Whether the SLURM cluster keeps no job accounting (``AccountingStorageType=accounting_storage/none``, as
+    ``scripts/slurm-local``'s and other small clusters without slurmdbd): ``sacct`` then fails on every call."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return any(line.split("=", 1)[0].strip() == "AccountingStorageType" and "accounting_storage/none" in line
+               for line in out.splitlines())
+
+
+def skip_sacct() -> None:
+    """submitit's watcher asks ``sacct`` for its jobs' states every few seconds; on a cluster without accounting
+    each call fails, printing sacct's "Slurm accounting storage is disabled" and three copies of submitit's warning.
+    The states are known anyway (submitit looks for each job's result file first, and an unknown state never ends a
+    job): the watcher then asks nothing."""
+    from submitit.slurm.slurm import SlurmInfoWatcher
+
+    SlurmInfoWatcher._make_command = lambda self: None
+
+
 class SweepSummary(Callback):
     """Hydra callback around a multirun: before it, :func:`check_launcher` (a one-line error and exit status 2);
     after it, :func:`summarize` (see the module docstring)."""
@@ -232,6 +255,8 @@ class SweepSummary(Callback):
 
         with user_errors(f"{Path(sys.argv[0]).name}"):
             check_launcher(config.hydra.launcher)
+        if str(config.hydra.launcher.get("_target_", "")).endswith(".SlurmLauncher") and accounting_disabled():
+            skip_sacct()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         metric = config.get("optimized_metric")
