@@ -65,3 +65,35 @@ def test_a_signal_anywhere_is_one_line_and_leaves_no_empty_run_folder(tmp_path, 
     else:
         assert (run / "checkpoints" / "last.ckpt").is_file(), line
         assert "ckpt_path=" in line, line
+
+
+# a process with the console scripts' handler (c147.app.cli) that signals itself inside an import, then outside one
+IN_IMPORT = """
+import os, signal, sys
+from c147.app import cli
+signal.signal(signal.SIGINT, cli._handler(os.getpid(), "prog"))
+cli.on_exit_in_import.append(lambda: "; cleaned up")
+sys.path.insert(0, sys.argv[1])
+if sys.argv[2] == "outside":
+    try:
+        signal.raise_signal(signal.SIGINT)
+    except cli.Interrupt as e:
+        print("Interrupt", e.signum)
+        raise SystemExit(3)
+import signals_while_imported  # noqa: the module raises SIGINT while it is being imported
+print("went on")
+"""
+
+
+@pytest.mark.parametrize("where", ["inside", "outside"])
+def test_a_signal_inside_an_import_ends_the_process_there_with_the_one_line(tmp_path, where):
+    # CI saw Ctrl-C land inside numpy's lazy import of numpy.exceptions: the Interrupt left numpy half made, a
+    # RecursionError followed, and Hydra printed it as the job's error (61 lines). Inside an import the handler now
+    # prints the one line (with the entry's clean-up words) and exits 130; outside one it raises Interrupt
+    (tmp_path / "signals_while_imported.py").write_text("import signal\nsignal.raise_signal(signal.SIGINT)\n")
+    proc = subprocess.run([str(BIN / "python"), "-c", IN_IMPORT, str(tmp_path), where], capture_output=True,
+                          text=True, timeout=60, env=cli_env({}))
+    if where == "inside":
+        assert (proc.returncode, proc.stderr, proc.stdout) == (130, "prog: interrupted by SIGINT; cleaned up\n", "")
+    else:
+        assert (proc.returncode, proc.stdout) == (3, "Interrupt 2\n"), proc.stderr

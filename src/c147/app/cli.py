@@ -18,9 +18,13 @@ import sys
 import threading
 from collections.abc import Callable
 from importlib import import_module
+from types import FrameType
 from typing import NoReturn
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# what a signal that arrives inside an import runs before the process exits (its words end the one line):
+# hydra_entry sets it to remove the run folder it made (c147.app.entry.interrupted)
+on_exit_in_import: list[Callable[[], str]] = []
 
 
 class Interrupt(BaseException):
@@ -31,10 +35,30 @@ class Interrupt(BaseException):
         self.signum = signum
 
 
-def _handler(pid: int) -> Callable[[int, object], None]:
-    def handler(signum: int, frame: object) -> None:
+def _importing(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside an import (a frame of importlib's bootstrap below it)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _handler(pid: int, prog: str) -> Callable[[int, FrameType | None], None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
         if os.getpid() != pid:  # a forked child (a DataLoader worker): it ends quietly on KeyboardInterrupt
             raise KeyboardInterrupt
+        if _importing(frame):
+            # an exception raised inside an import may leave a library half made, which then fails in ways that
+            # hide the interrupt (numpy's lazy attributes recursing until a RecursionError, which Hydra reports as
+            # the job's error): the one line and the exit status from here instead
+            try:
+                detail = on_exit_in_import[-1]() if on_exit_in_import else ""
+            except Exception:  # noqa: BLE001 - the folder's clean-up must not hide the interrupt
+                detail = ""
+            sys.stdout.flush()
+            print(f"{prog}: interrupted by {signal.Signals(signum).name}{detail}", file=sys.stderr, flush=True)
+            os._exit(128 + signum)
         raise Interrupt(signum)
 
     return handler
@@ -55,7 +79,7 @@ def _command(prog: str, module: str) -> Callable[[], None]:
     def main() -> None:
         on_main_thread = threading.current_thread() is threading.main_thread()
         previous = {s: signal.getsignal(s) for s in SIGNALS} if on_main_thread else {}
-        handler = _handler(os.getpid())
+        handler = _handler(os.getpid(), prog)
         for s in previous:
             signal.signal(s, handler)
         try:

@@ -36,7 +36,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from c147.app.argv import CONFIG_DIR, pop_config_dirs, prepare
-from c147.app.cli import Interrupt, stop
+from c147.app.cli import Interrupt, on_exit_in_import, stop
 from c147.app.config_checks import name_the_key
 from c147.app.runs import remove_failed_run
 
@@ -197,10 +197,13 @@ def hydra_entry(prog: str, config_name: str, task: Task,
 
     def main() -> None:
         inv = Invocation(prog=prog, config_name=config_name)
+        on_exit_in_import.append(lambda: interrupted(inv))
         try:
             _run(inv)
         except (Interrupt, KeyboardInterrupt) as e:
             stop(prog, e, interrupted(inv))
+        finally:
+            on_exit_in_import.pop()
 
     def _run(inv: Invocation) -> None:
         import hydra
