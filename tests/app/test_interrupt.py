@@ -71,8 +71,7 @@ def test_a_signal_anywhere_is_one_line_and_leaves_no_empty_run_folder(tmp_path, 
 IN_IMPORT = """
 import os, signal, sys
 from c147.app import cli
-signal.signal(signal.SIGINT, cli._handler(os.getpid(), "prog"))
-cli.on_exit_in_import.append(lambda: "; cleaned up")
+signal.signal(signal.SIGINT, cli.handler(os.getpid(), "prog", cleanup=lambda: "; cleaned up"))
 sys.path.insert(0, sys.argv[1])
 if sys.argv[2] == "outside":
     try:

@@ -22,9 +22,6 @@ from types import FrameType
 from typing import NoReturn
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-# what a signal that arrives inside an import runs before the process exits (its words end the one line):
-# hydra_entry sets it to remove the run folder it made (c147.app.entry.interrupted)
-on_exit_in_import: list[Callable[[], str]] = []
 
 
 class Interrupt(BaseException):
@@ -44,8 +41,11 @@ def _importing(frame: FrameType | None) -> bool:
     return False
 
 
-def _handler(pid: int, prog: str) -> Callable[[int, FrameType | None], None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
+def handler(pid: int, prog: str, cleanup: Callable[[], str] | None = None) -> Callable[[int, FrameType | None], None]:
+    """The console scripts' SIGINT / SIGTERM handler (the module docstring). ``cleanup``: what a signal inside an
+    import runs before the process exits there; its words end the one line (hydra_entry: the run folder removed)."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
         if os.getpid() != pid:  # a forked child (a DataLoader worker): it ends quietly on KeyboardInterrupt
             raise KeyboardInterrupt
         if _importing(frame):
@@ -53,7 +53,7 @@ def _handler(pid: int, prog: str) -> Callable[[int, FrameType | None], None]:
             # hide the interrupt (numpy's lazy attributes recursing until a RecursionError, which Hydra reports as
             # the job's error): the one line and the exit status from here instead
             try:
-                detail = on_exit_in_import[-1]() if on_exit_in_import else ""
+                detail = cleanup() if cleanup is not None else ""
             except Exception:  # noqa: BLE001 - the folder's clean-up must not hide the interrupt
                 detail = ""
             sys.stdout.flush()
@@ -61,7 +61,7 @@ def _handler(pid: int, prog: str) -> Callable[[int, FrameType | None], None]:
             os._exit(128 + signum)
         raise Interrupt(signum)
 
-    return handler
+    return handle
 
 
 def stop(prog: str, error: BaseException, detail: str = "") -> NoReturn:
@@ -79,9 +79,9 @@ def _command(prog: str, module: str) -> Callable[[], None]:
     def main() -> None:
         on_main_thread = threading.current_thread() is threading.main_thread()
         previous = {s: signal.getsignal(s) for s in SIGNALS} if on_main_thread else {}
-        handler = _handler(os.getpid(), prog)
+        on_signal = handler(os.getpid(), prog)
         for s in previous:
-            signal.signal(s, handler)
+            signal.signal(s, on_signal)
         try:
             status = import_module(module).main()  # argparse commands return their exit status
         except (Interrupt, KeyboardInterrupt) as e:  # while importing (main() reports its own)

@@ -24,7 +24,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,7 +38,8 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from c147.app.argv import CONFIG_DIR, pop_config_dirs, prepare
-from c147.app.cli import Interrupt, on_exit_in_import, stop
+from c147.app.cli import SIGNALS, Interrupt, stop
+from c147.app.cli import handler as signal_handler
 from c147.app.config_checks import name_the_key
 from c147.app.runs import remove_failed_run
 
@@ -197,13 +200,14 @@ def hydra_entry(prog: str, config_name: str, task: Task,
 
     def main() -> None:
         inv = Invocation(prog=prog, config_name=config_name)
-        on_exit_in_import.append(lambda: interrupted(inv))
+        if threading.current_thread() is threading.main_thread():  # a signal inside an import: the folder removed
+            for s in SIGNALS:  # where the console script's handler is on (c147.app.cli; it restores the previous)
+                if getattr(signal.getsignal(s), "__module__", None) == "c147.app.cli":
+                    signal.signal(s, signal_handler(os.getpid(), prog, cleanup=lambda: interrupted(inv)))
         try:
             _run(inv)
         except (Interrupt, KeyboardInterrupt) as e:
             stop(prog, e, interrupted(inv))
-        finally:
-            on_exit_in_import.pop()
 
     def _run(inv: Invocation) -> None:
         import hydra
