@@ -41,6 +41,30 @@ def curves(run: Path) -> dict[str, list[tuple[int, float]]]:
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in CURVES}
 
 
+def assert_same_curves(two: Path, one: Path) -> None:
+    """The two runs' TensorBoard curves: the same steps, the values within 1e-6 (float64 runs, float32 events)."""
+    a, b = curves(two), curves(one)
+    for tag in CURVES:
+        assert [s for s, _ in a[tag]] == [s for s, _ in b[tag]] and a[tag], tag
+        torch.testing.assert_close(torch.tensor([v for _, v in a[tag]], dtype=torch.float64),
+                                   torch.tensor([v for _, v in b[tag]], dtype=torch.float64),
+                                   rtol=1e-6, atol=0, msg=tag)
+
+
+def assert_same_weights(two: Path, one: Path) -> tuple[dict, dict]:
+    """The two runs' final weights within 1e-6 of a tensor's largest entry (the reason: the test below), the
+    counts equal; both state_dicts."""
+    got = torch.load(two / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    want = torch.load(one / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        if key.startswith("net.") and value.is_floating_point():
+            assert (got[key] - value).abs().max() <= 1e-6 * value.abs().max(), key
+        elif key.startswith("net.") or key.startswith("train_acc."):  # num_batches_tracked, the accuracy counts
+            assert torch.equal(got[key], value), key
+    return got, want
+
+
 @pytest.mark.slow
 def test_two_gloo_processes_train_like_one_process_with_twice_the_batch(runs):
     one, two = runs["one"], runs["two"]
@@ -54,12 +78,7 @@ def test_two_gloo_processes_train_like_one_process_with_twice_the_batch(runs):
 
     # the loss curves: the same steps; the values equal to TensorBoard's float32 (the runs are float64, the events
     # float32: 1e-6 is ~8 float32 ulps; the two runs differ only in the order of float64 sums)
-    a, b = curves(two), curves(one)
-    for tag in CURVES:
-        assert [s for s, _ in a[tag]] == [s for s, _ in b[tag]] and a[tag], tag
-        torch.testing.assert_close(torch.tensor([v for _, v in a[tag]], dtype=torch.float64),
-                                   torch.tensor([v for _, v in b[tag]], dtype=torch.float64),
-                                   rtol=1e-6, atol=0, msg=tag)
+    assert_same_curves(two, one)
 
     # the final weights and batch norm's running statistics: float64, summed in another order (16 + 16 and an
     # all-reduce against 32) in every step. The layers before batch norm have directions without gradient
@@ -67,14 +86,7 @@ def test_two_gloo_processes_train_like_one_process_with_twice_the_batch(runs):
     # normalization turns into steps of up to lr |g| / eps ~ 1e-11, different in the two runs: measured
     # 2e-10 and 4e-10 of a tensor's largest entry there, 1e-13 to 2e-11 elsewhere; bound 1e-6. Without
     # synchronized batch norm the weights differ by 1e0
-    got = torch.load(two / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
-    want = torch.load(one / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
-    assert got.keys() == want.keys()
-    for key, value in want.items():
-        if key.startswith("net.") and value.is_floating_point():
-            assert (got[key] - value).abs().max() <= 1e-6 * value.abs().max(), key
-        elif key.startswith("net.") or key.startswith("train_acc."):  # num_batches_tracked, the accuracy counts
-            assert torch.equal(got[key], value), key
+    got, want = assert_same_weights(two, one)
     mean = {r: s["train_loss.mean_value"] / s["train_loss.weight"] for r, s in (("two", got), ("one", want))}
     torch.testing.assert_close(mean["two"], mean["one"])  # the running loss of both processes, saved once
 

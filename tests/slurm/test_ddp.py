@@ -8,9 +8,8 @@ import json
 import subprocess
 
 import pytest
-import torch
 
-from tests.app.test_distributed import CURVES, curves
+from tests.app.test_distributed import assert_same_curves, assert_same_weights
 from tests.conftest import BIN, QUIET, cli_env, run_cli
 from tests.slurm.conftest import LOCAL, job_ids
 
@@ -43,20 +42,8 @@ def test_two_slurm_tasks_train_like_one_process_with_twice_the_batch(tmp_path, s
     assert "SLURM auto-requeueing enabled" in log  # Lightning's SLURMEnvironment, not its own launcher
     assert not list(two.glob("*ddp_process*.log"))  # no process started another (tests/app/test_distributed.py)
 
-    a, b = curves(two), curves(one)  # float64 runs, float32 events: within 1e-6
-    for tag in CURVES:
-        assert [s for s, _ in a[tag]] == [s for s, _ in b[tag]] and a[tag], tag
-        torch.testing.assert_close(torch.tensor([v for _, v in a[tag]], dtype=torch.float64),
-                                   torch.tensor([v for _, v in b[tag]], dtype=torch.float64),
-                                   rtol=1e-6, atol=0, msg=tag)
-    got = torch.load(two / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
-    want = torch.load(one / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
-    assert got.keys() == want.keys()
-    for key, value in want.items():
-        if key.startswith("net.") and value.is_floating_point():
-            assert (got[key] - value).abs().max() <= 1e-6 * value.abs().max(), key
-        elif key.startswith("net.") or key.startswith("train_acc."):
-            assert torch.equal(got[key], value), key
+    assert_same_curves(two, one)  # float64 runs, float32 events: within 1e-6
+    assert_same_weights(two, one)
     m2, m1 = (json.loads((r / "metrics.json").read_text()) for r in (two, one))
     assert m2["test/acc"] == m1["test/acc"] and m2["val/acc_best"] == m1["val/acc_best"]
     assert m2["global_step"] == m1["global_step"] == 16
