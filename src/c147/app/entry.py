@@ -167,6 +167,7 @@ def interrupted(inv: Invocation) -> str:
     folder = _job_folder() or inv.run_dir
     if folder is None or not folder.is_dir():  # Hydra has not started: nothing was written
         return ""
+    folder = folder.absolute()  # inv.run_dir is as typed (hydra.run.dir=run): the line names the whole path
     kept = [p for p in folder.rglob("*") if p.is_file() and ".hydra" not in p.relative_to(folder).parts
             and p.suffix != ".log"]
     if not kept and inv.created:
