@@ -144,6 +144,55 @@ def test_fast_forms_match_the_reference(shape, wshape, bias, kwargs, samples, mo
         torch.testing.assert_close(o, t, **tol(torch.float64))
 
 
+# the depthwise forms torch.compile gets (one window expression each, no chunks), against the reference
+DEPTHWISE = [c for c in FORMS if c[1][1] == 1 and c[3]["groups"] > 1]
+
+
+@pytest.mark.parametrize("shape, wshape, bias, kwargs", DEPTHWISE, ids=[ids(c) for c in DEPTHWISE])
+def test_compiled_depthwise_forms_match_the_reference(shape, wshape, bias, kwargs):
+    from c147.functional import conv
+
+    x, w, *b = make(shape, wshape, bias)
+    args = (x, w, b[0] if bias else None, *kwargs.values())
+    out = conv._window_forward(*args)
+    torch.testing.assert_close(out, conv._reference_forward(*args), **tol(torch.float64))
+    g = rand(*out.shape, seed=3)
+    ours = conv._window_backward(x, w, g, *kwargs.values(), (True, True, bias))
+    theirs = conv._reference_backward(x, w, g, *kwargs.values(), (True, True, bias))
+    assert (ours[2] is None) == (not bias)
+    for o, t in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(o, t, **tol(torch.float64))
+
+
+@pytest.mark.parametrize("padding", [(1, 1, 0, 1), (3, 3, 0, 1)])  # the second crops: col2im instead
+def test_compiled_backward_matches_the_reference(padding):
+    """Stride 1, C/G = 8: dL/dX as the flipped-filter correlation under torch.compile."""
+    from c147.functional import conv
+
+    x, w = make((2, 16, 6, 7), (8, 8, 3, 2), False)
+    conf = ((1, 1), padding, (1, 2), 2)
+    g = rand(*conv._reference_forward(x, w, None, *conf).shape, seed=3)
+    ours = conv._compiled_backward(x, w, g, *conf, (True, True, False))
+    theirs = conv._reference_backward(x, w, g, *conf, (True, True, False))
+    for o, t in zip(ours[:2], theirs[:2], strict=True):
+        torch.testing.assert_close(o, t, **tol(torch.float64))
+
+
+@pytest.mark.parametrize("groups", [1, 4])
+def test_compiled_conv_is_one_graph_and_matches_torch(groups):
+    """Under torch.compile (aot_eager: the graphs inductor gets) the forms above run: no graph break, and the
+    outputs and gradients of F.conv2d in float64."""
+    x, w, b = (t.requires_grad_() for t in make((3, 4, 7, 7), (8, 4 // groups, 3, 3), True))
+    fn = torch.compile(lambda x, w, b: conv2d(x, w, b, stride=2, padding=1, groups=groups), backend="aot_eager",
+                       fullgraph=True)
+    out = fn(x, w, b)
+    ref = F.conv2d(x, w, b, stride=2, padding=1, groups=groups)
+    torch.testing.assert_close(out, ref, **tol(torch.float64))
+    g = rand(*out.shape, seed=3)
+    for o, t in zip(torch.autograd.grad(out, (x, w, b), g), torch.autograd.grad(ref, (x, w, b), g), strict=True):
+        torch.testing.assert_close(o, t, **tol(torch.float64))
+
+
 # half precision: compared with float64 on the same values, not with torch's float16 result, which
 # depends on the CPU (on an AVX-512 AMD EPYC torch's float16 input gradient is 3x further from float64
 # than ours). conv2d is bilinear: the bound is the longest sum's gamma_K times sum |x w| (tests/twins.py).

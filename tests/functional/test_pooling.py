@@ -199,3 +199,16 @@ def test_max_pool_fast_form_matches_the_reference(shape, kwargs):
                          kwargs.pop("padding", 0), kwargs.pop("dilation", 1), kwargs.pop("ceil_mode", False))
     (y, i), (r, j) = _max_pool(x, *geometry[:4], geometry[4]), _reference_max_pool(x, *geometry[:4], geometry[4])
     assert torch.equal(y, r) and torch.equal(i, j)
+
+
+@pytest.mark.parametrize("kernel, ceil_mode", [(2, False), (3, False), (2, True)])
+def test_avg_pool_under_torch_compile(kernel, ceil_mode):
+    """Under torch.compile (aot_eager: the graphs inductor gets) windows that tile the input take the expand
+    backward (rows and columns past the last window get 0); ceil_mode's partial window the general one. Values
+    and gradients of F.avg_pool2d in float64, no graph break."""
+    x = torch.randn(2, 3, 7, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    fn = torch.compile(lambda t: avg_pool2d(t, kernel, ceil_mode=ceil_mode), backend="aot_eager", fullgraph=True)
+    out, ref = fn(x), F.avg_pool2d(x, kernel, ceil_mode=ceil_mode)
+    torch.testing.assert_close(out, ref)
+    g = torch.randn(ref.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(torch.autograd.grad(out, x, g)[0], torch.autograd.grad(ref, x, g)[0])

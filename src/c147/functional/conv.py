@@ -41,6 +41,11 @@ float64 eager path computes the same sums in two faster forms, both checked agai
   dY[n, o, h, w] (the transposed taps) and dL/dW[o, 0, i, j] = sum_{n, h, w} dY[n, o, h, w]
   X_pad[n, g(o), S h + D i, S w + D j]. im2col would copy K = kH kW values per pixel for a
   one-row GEMM per group; the taps touch each value kH kW times in cache-sized chunks instead.
+
+Under ``torch.compile`` the chunk and tap loops would be unrolled into thousands of graph nodes; there the forms
+inductor fuses run instead: the reference (one im2col, one GEMM; for stride 1 and C/G >= 8, dL/dX as the
+flipped-filter correlation, :func:`_compiled_backward`) and, for depthwise, one expression over the taps
+(:func:`_window_forward`, :func:`_window_backward`), each checked against the reference in float64.
 """
 
 from __future__ import annotations
@@ -231,13 +236,8 @@ def _gemm_forward(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[
     bias_g = None if bias is None else bias.view(groups, og, 1)
     y = out.view(n, groups, og, length)
     products = x.new_empty(groups, og, b * length) if b > 1 else None
-    compiling = torch.compiler.is_compiling()  # dynamo takes no out= into a strided slice: plain results
     for start, stop in columns.chunks:
         cols = columns.chunk(start, stop)  # (G, K, b L)
-        if compiling:  # inductor plans the buffers itself
-            res = torch.matmul(wg, cols) if bias_g is None else torch.baddbmm(bias_g, wg, cols)
-            y[start:stop] = res.view(groups, og, stop - start, length).permute(2, 0, 1, 3)
-            continue
         if b == 1:  # (G, O/G, L) is the sample's output itself
             target = y[start]
         else:
@@ -379,6 +379,70 @@ def _direct_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, in
     return grad_input, grad_weight, grad_bias
 
 
+def _compiled_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, int],
+                       padding: tuple[int, int, int, int], dilation: tuple[int, int], groups: int,
+                       needs: tuple[bool, bool, bool]) -> tuple[Tensor | None, ...]:
+    """Under ``torch.compile``: :func:`_reference_backward`, except that for stride 1 dX is the correlation of dY
+    with the flipped, transposed filters (:func:`_gemm_backward`'s gather: one im2col + GEMM, which inductor
+    fuses, instead of col2im's scatter) when C/G >= 8."""
+    if not (needs[0] and stride == (1, 1) and weight.shape[1] >= 8):  # as eager: a GEMM with enough rows
+        return _reference_backward(x, weight, g, stride, padding, dilation, groups, needs)
+    _, grad_weight, grad_bias = _reference_backward(x, weight, g, stride, padding, dilation, groups,
+                                                    (False, needs[1], needs[2]))
+    c = x.shape[1]
+    o, cg, kh, kw = weight.shape
+    top, bottom, left, right = padding
+    flipped = weight.view(groups, o // groups, cg, kh, kw).transpose(1, 2).reshape(c, o // groups, kh, kw).flip(2, 3)
+    reach = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
+    pads = (reach[0] - top, reach[0] - bottom, reach[1] - left, reach[1] - right)
+    if min(pads) < 0:  # a crop (more padding than the kernel reaches): the reference's col2im
+        return _reference_backward(x, weight, g, stride, padding, dilation, groups, needs)
+    grad_input = _reference_forward(g, flipped, None, (1, 1), pads, dilation, groups)
+    return grad_input, grad_weight, grad_bias
+
+
+def _window_forward(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, int],
+                    padding: tuple[int, int, int, int], dilation: tuple[int, int], groups: int) -> Tensor:
+    """Depthwise under ``torch.compile``: Y[n, g, m] = b + sum over the kH kW taps of the tap's strided view of the
+    padded x times its weights, one expression (inductor makes it one kernel; :func:`_direct_forward`'s
+    chunks and in-place slices would be unrolled). (N, O, H_out, W_out)."""
+    n = x.shape[0]
+    o, _, kh, kw = weight.shape
+    ho, wo = _out_size(x.shape[2:], (kh, kw), stride, padding, dilation)
+    win = _windows(x, (kh, kw), stride, padding, dilation)[:, :, :ho, :wo].unsqueeze(2)  # (N, G, 1, Ho, Wo, kH, kW)
+    wt = _tap_weights(weight, groups)  # (kH kW, 1, G, O/G, 1, 1)
+    y = sum(win[..., i, j] * wt[i * kw + j] for i in range(kh) for j in range(kw))
+    if bias is not None:
+        y = y + bias.view(1, groups, o // groups, 1, 1)
+    return y.reshape(n, o, ho, wo)
+
+
+def _window_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, int],
+                     padding: tuple[int, int, int, int], dilation: tuple[int, int], groups: int,
+                     needs: tuple[bool, bool, bool]) -> tuple[Tensor | None, ...]:
+    """Depthwise under ``torch.compile``: dW[o, 0, i, j] = sum_{n, h, w} dY X_pad[tap (i, j)'s view] (one reduction
+    per tap, fused), dX = col2im of the columns W_tap dY (``fold``, as the reference)."""
+    n, c, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    ho, wo = g.shape[2:]
+    m = o // groups
+    gy = g.reshape(n, groups, m, ho, wo)
+    grad_input = grad_weight = grad_bias = None
+    if needs[0]:
+        wt = weight.reshape(groups, m, kh * kw)
+        cols = (gy.unsqueeze(3) * wt.view(1, groups, m, kh * kw, 1, 1)).sum(2)  # (N, G, kH kW, Ho, Wo)
+        top, bottom, left, right = padding
+        grad_input = F.fold(cols.reshape(n, c * kh * kw, ho * wo), (h + bottom - top, w + right - left), (kh, kw),
+                            dilation=dilation, padding=(top, left), stride=stride)[..., :h, :w]
+    if needs[1]:
+        win = _windows(x, (kh, kw), stride, padding, dilation)[:, :, :ho, :wo].unsqueeze(2)  # (N, G, 1, Ho, Wo, kH, kW)
+        taps = [(gy * win[..., i, j]).sum((0, 3, 4)) for i in range(kh) for j in range(kw)]  # each (G, O/G)
+        grad_weight = torch.stack(taps, -1).reshape(weight.shape)
+    if needs[2]:
+        grad_bias = g.sum((0, 2, 3))
+    return grad_input, grad_weight, grad_bias
+
+
 class Conv2dFunction(torch.autograd.Function):
     """Y_g = W_g X_g + b_g with the hand-written backward above (double-differentiable).
 
@@ -407,7 +471,10 @@ class Conv2dFunction(torch.autograd.Function):
         # a fresh output tensor (not a view of a temporary, so in-place ops on it are allowed)
         out = x.new_empty((o, ho, wo) if input.dim() == 3 else (x.shape[0], o, ho, wo))
         y = out.view(x.shape[0], o, ho, wo)
-        if _fast(x, weight, bias):
+        if torch.compiler.is_compiling():  # forms inductor fuses (the eager forms' loops would be unrolled)
+            form = _window_forward if _direct(weight, groups) else _reference_forward
+            y.copy_(form(x, weight, bias, stride, padding, dilation, groups))
+        elif _fast(x, weight, bias):
             form = _direct_forward if _direct(weight, groups) else _gemm_forward
             form(x, weight, bias, stride, padding, dilation, groups, y)
         else:
@@ -424,7 +491,9 @@ class Conv2dFunction(torch.autograd.Function):
         x = input.unsqueeze(0) if unbatched else input
         g = grad_output.unsqueeze(0) if unbatched else grad_output
         needs = tuple(ctx.needs_input_grad[:3])
-        if torch.is_grad_enabled() or not _fast(x, weight, g):
+        if torch.compiler.is_compiling():
+            form = _window_backward if _direct(weight, groups) else _compiled_backward
+        elif torch.is_grad_enabled() or not _fast(x, weight, g):
             form = _reference_backward  # differentiable (double backward), and half types in float32
         else:
             form = _direct_backward if _direct(weight, groups) else _gemm_backward

@@ -286,7 +286,14 @@ class AvgPool2dFunction(torch.autograd.Function):
             ho, wo = grad_output.shape[-2:]
             # every tap of a window gets dL/dY / divisor; col2im sums them onto the pixels
             b = math.prod(shape[:-2])
-            if _fast(grad_output) and not torch.is_grad_enabled():
+            if torch.compiler.is_compiling() and stride == kernel and not any((top, bottom, left, right)):
+                # windows that tile the input (no overlap, no padding): each pixel's one window's dL/dY / divisor,
+                # an expand (one pointwise expression for inductor; the strided adds below are scatters to it);
+                # the rows and columns past the last window get 0
+                gd = (grad_output / divisor).reshape(b, ho, 1, wo, 1).expand(b, ho, kernel[0], wo, kernel[1])
+                gd = gd.reshape(b, ho * kernel[0], wo * kernel[1])
+                grad_input = F.pad(gd, (0, w - wo * kernel[1], 0, h - ho * kernel[0])).reshape(shape)
+            elif _fast(grad_output) and not torch.is_grad_enabled():
                 # col2im as kH kW strided adds into the padded gradient (fold scatters, and is slower)
                 gd = (grad_output / divisor).reshape(b, ho, wo)
                 padded = grad_output.new_zeros(b, h + top + bottom, w + left + right)
