@@ -215,7 +215,11 @@ class ReLUFunction(torch.autograd.Function):
     def forward(ctx, input: Tensor, inplace: bool) -> Tensor:
         if inplace:
             ctx.mark_dirty(input)
-        y = input.clamp_min_(0) if inplace else input.clamp_min(0)
+        if inplace:  # the input object itself is returned (torch.compile's rule for a dirty input)
+            input.clamp_min_(0)
+            y = input
+        else:
+            y = input.clamp_min(0)
         ctx.save_for_backward(y)  # y > 0 exactly where x > 0
         return y
 
@@ -251,14 +255,22 @@ class LeakyReLUFunction(torch.autograd.Function):
             # y = max(x, a x), the sheet's x^+ + a x^-; y > 0 exactly where x > 0, so the backward's slope
             # 1 if x > 0 else a is max(sign y, a): only y is saved
             ax = x * a
-            y = torch.maximum(ax, x, out=input if inplace else ax).to(_result_dtype(input))
+            if inplace:
+                torch.maximum(ax, x, out=input)
+                y = input
+            else:
+                y = torch.maximum(ax, x, out=ax).to(_result_dtype(input))
             ctx.save_for_backward(y)
             return y
         # the slope f = dy/dx = 1 if x > 0 else a, summed as (a - a [x > 0]) + [x > 0] so that both
         # branches are exact; y = f x
         step = _step(x)
         f = step.mul(-a).add_(a).add_(step)
-        y = input.mul_(f) if inplace else (x * f).to(_result_dtype(input))
+        if inplace:
+            input.mul_(f)
+            y = input
+        else:
+            y = (x * f).to(_result_dtype(input))
         ctx.save_for_backward(f)
         return y
 
@@ -335,7 +347,8 @@ class ELUFunction(torch.autograd.Function):
         y = x.clamp_min(0).add_(x.clamp_max(0).expm1_(), alpha=alpha).to(_result_dtype(input))
         if inplace:
             ctx.mark_dirty(input)
-            y = input.copy_(y)
+            input.copy_(y)
+            y = input
         ctx.save_for_backward(y if inplace else input)
         ctx.alpha, ctx.inplace = alpha, inplace
         return y

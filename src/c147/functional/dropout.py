@@ -49,7 +49,8 @@ class DropoutFunction(torch.autograd.Function):
         ctx.save_for_backward(scaled_mask)
         if inplace:
             ctx.mark_dirty(input)
-            return input.mul_(scaled_mask)
+            input.mul_(scaled_mask)
+            return input  # the object itself (torch.compile's rule for a dirty input)
         return input * scaled_mask
 
     @staticmethod
