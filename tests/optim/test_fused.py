@@ -1,10 +1,10 @@
 """``fused=True``: c147's compiled kernels (c147.optim._fused) against torch's fused kernels.
 
-Compiling is the cost here (2-3 s per kernel, dtype and flag combination on 2 CPU cores, once inductor's
-disk cache is cold; a first compile on a fresh machine adds ~20 s of compiler probing): each optimizer is
-compiled for one combination of flags (the one that switches the most lines on) in float32, and Adam's kernel
-(the one with the most lines) in float64 too: 6 compilations. The complex test reuses Adam's float32 one; the
-other tests compile nothing at all.
+Compiling is the cost here (2-5 s per kernel, number of tensors in a call, dtype and flag combination on 2 CPU
+cores, once inductor's disk cache is cold; a first compile on a fresh machine adds ~20 s of compiler probing):
+each optimizer is compiled for one combination of flags (the one that switches the most lines on) in float32 with
+two tensors a call, and Adam's kernel (the one with the most lines) in float64 too. The complex and Nesterov tests
+compile one-tensor calls; the others nothing at all.
 """
 
 from __future__ import annotations
@@ -36,8 +36,10 @@ CASES = {
 }
 TORCH_FUSED = {"SGD", "Adam", "AdamW", "Adagrad"}
 
-# one parameter the compiled kernel takes (exactly the threshold), two small ones the foreach path takes
-SHAPES = [(FUSED_MIN_NUMEL // 256, 256), (7,), (3, 5)]
+# two parameters of different sizes the compiled kernel takes (one exactly the threshold), in one call, and two small
+# ones the foreach path takes
+SHAPES = [(FUSED_MIN_NUMEL // 256, 256), (7,), (3, 5), (FUSED_MIN_NUMEL // 256 + 1, 256)]
+FUSED_NUMELS = [SHAPES[0][0] * SHAPES[0][1], SHAPES[3][0] * SHAPES[3][1]]
 
 
 def tolerance(dtype: torch.dtype, steps: int = STEPS, ulps: int = 8) -> dict[str, float]:
@@ -60,15 +62,16 @@ def graphs() -> int:
 
 @pytest.fixture
 def kernel_calls(monkeypatch):
-    """The number of elements of each parameter a compiled kernel was called on."""
-    calls: list[int] = []
-    original = fused_module.Compiled.__call__
+    """For each step's call of a compiled kernel's horizontal form, the numbers of elements of its parameters."""
+    calls: list[list[int]] = []
+    original = fused_module.Compiled.many
 
-    def spy(self, p, *args, **kwargs):
-        calls.append(p.numel())
-        return original(self, p, *args, **kwargs)
+    def spy(self, rows, **kwargs):
+        if rows:  # (SGD's first step: none)
+            calls.append([tensors[0].numel() for tensors, _ in rows])
+        return original(self, rows, **kwargs)
 
-    monkeypatch.setattr(fused_module.Compiled, "__call__", spy)
+    monkeypatch.setattr(fused_module.Compiled, "many", spy)
     return calls
 
 
@@ -113,8 +116,47 @@ def test_fused_matches_torch(name, dtype, kernel_calls):
             compiled_after = graphs()
     assert graphs() == compiled_after, "the kernel was compiled again as the lr / step changed"
     first_fused_step = 1 if name == "SGD" else 0
-    assert kernel_calls == [SHAPES[0][0] * SHAPES[0][1]] * (STEPS - first_fused_step)
+    assert kernel_calls == [FUSED_NUMELS] * (STEPS - first_fused_step)
     assert opt.param_groups[0]["lr"] == pytest.approx(CASES[name][2]["lr"] * 0.5**STEPS)
+
+
+def test_horizontal_calls_compile_once_whatever_the_sizes(monkeypatch):
+    """Adam's kernel on rows of parameters, HORIZONTAL (here 2) per compiled call: sizes equal in one call and
+    unequal in the next compile nothing new (no duck sizing), a new number of rows in a call does (the last, partial
+    call); each result as the kernel's eager lines on the same tensors."""
+    from c147.optim.adam import adam_kernel
+
+    monkeypatch.setattr(fused_module, "HORIZONTAL", 2)
+    gen = torch.Generator().manual_seed(0)
+    hyper = dict(amsgrad=False, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8, maximize=False,
+                 decoupled_weight_decay=False)
+    scalars = (torch.tensor(1.0), torch.tensor(-0.1), torch.tensor(0.5))
+
+    def check(sizes):
+        tensors = [[torch.randn(n, generator=gen).abs() for _ in range(4)] for n in sizes]
+        expected = [[t.clone() for t in row] for row in tensors]
+        for row in expected:
+            adam_kernel.kernel(*row, None, *scalars, **hyper)
+        adam_kernel.many([((*row, None), scalars) for row in tensors], **hyper)
+        for row, want in zip(tensors, expected, strict=True):
+            torch.testing.assert_close(row, want, **tolerance(torch.float32, 1))
+
+    check([300, 300, 500])  # a call of 2 equal sizes, a call of 1
+    compiled = graphs()
+    check([300, 700, 900])  # unequal sizes, the same numbers of rows
+    assert graphs() == compiled
+    check([400, 500, 600, 700])  # two calls of 2
+    assert graphs() == compiled
+
+
+def test_each_kernel_has_a_horizontal_code_object_of_its_own():
+    """Dynamo counts recompilations per code object: the optimizers' horizontal forms do not share one."""
+    from c147.optim.adam import adam_kernel
+    from c147.optim.sgd import sgd_kernel
+
+    forms = [fused_module._horizontal(k.kernel) for k in (adam_kernel, sgd_kernel)]
+    assert forms[0].__code__ is not forms[1].__code__
+    assert [f.__name__ for f in forms] == ["adam_kernel_many", "sgd_kernel_many"]
 
 
 def test_fused_complex_adam_matches_the_single_tensor_path():

@@ -1,38 +1,48 @@
 """What the ``fused=True`` paths of the optimizers share: c147's fused step is a compiled kernel.
 
 torch's ``fused=True`` runs hand-written C++/CUDA kernels that update a parameter in one pass over
-memory (read θ, g and the state once, write θ and the state once). c147's writes the single-tensor
-equations for *one* tensor as a small function (``<name>_kernel`` in each optimizer's module) and has
-``torch.compile(kernel, dynamic=True, fullgraph=True)`` fuse them into one loop:
+memory (read θ, g and the state once, write θ and the state once), over the whole list of a group's
+parameters in one call. c147's writes the single-tensor equations for *one* tensor as a small function
+(``<name>_kernel`` in each optimizer's module) and has ``torch.compile(..., dynamic=True, fullgraph=True)``
+fuse them into one loop per tensor, :data:`HORIZONTAL` tensors per compiled call (horizontal fusion:
+:meth:`Compiled.many`; one call per parameter cost ~100 us of overhead each, 1000 of them 100 ms):
 
-- ``dynamic=True``: one compiled kernel serves every size; tensors go in as flat (1-D) views, so the
-  rank of a parameter does not matter either (:func:`flat_views`). A kernel compiles again only for a
-  new dtype, device or combination of the fixed hyperparameters (betas, eps, weight decay, flags).
+- ``dynamic=True`` and no duck sizing (:func:`_sizes_apart`): one compiled function serves every size,
+  and tensors of equal sizes are not assumed to stay equal; tensors go in as flat (1-D) views, so the rank of a
+  parameter does not matter either (:func:`flat_views`). A kernel compiles again only for a new number of
+  tensors in a call (a group's last, partial call), a new dtype or device, or a new combination of the fixed
+  hyperparameters (betas, eps, weight decay, flags).
 - the hyperparameters that change during training (the lr, which a scheduler changes, and what
   depends on the step ``t``: bias corrections, Adagrad's decayed lr) go in as 0-d tensors on the
   parameter's device (:class:`ScalarCache`), so the kernel never recompiles as they change; the
   fixed ones are Python floats and bools (dynamo specializes on the bools, and on a float at least
   until it has seen a second value of it).
-- a compiled call costs ~30 us of overhead whatever the size, so parameters below
-  :data:`FUSED_MIN_NUMEL` elements (and those whose gradient or state is laid out differently from
-  the parameter) take the foreach path instead, in one ``_multi_tensor_<name>`` call.
+- parameters below :data:`FUSED_MIN_NUMEL` elements (where a compiled call's cost per tensor, ~15 us, exceeds
+  the foreach path's) and those whose gradient or state is laid out differently from the parameter take the
+  foreach path instead, in one ``_multi_tensor_<name>`` call.
 
-The first step compiles (a few seconds per kernel, dtype and flag combination; cached on disk by
-inductor afterwards) and needs what ``torch.compile`` needs: a C++ compiler on CPU, triton on CUDA.
+The first step compiles (10-30 s per kernel, dtype and flag combination on 2 CPU cores: a C++ loop per tensor of
+a call; cached on disk by inductor afterwards) and needs what ``torch.compile`` needs: a C++ compiler on CPU,
+triton on CUDA.
 """
 
 from __future__ import annotations
 
+import contextlib
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
-# parameters with fewer elements take the foreach path: a compiled call costs ~30 us whatever the size (1000
-# tensors of 100 elements, Adam on 2 CPU cores: ~30 ms one compiled call each, ~10 ms foreach), while above ~64k
-# elements one pass over memory wins
+# parameters with fewer elements take the foreach path: a compiled call costs ~15 us a tensor whatever its size (its
+# flat views, guards), one foreach call ~10 us a tensor (1000 tensors of 100 elements, Adam on 2 CPU cores), while
+# above ~64k elements one pass over memory wins
 FUSED_MIN_NUMEL = 1 << 16
+# tensors per compiled call (measured, Adam on 10M parameters in 50 tensors, 2 CPU cores: 16 a call 8.4 ms, 32 a
+# call 7.0 ms, torch's fused 6.6 ms; a longer call compiles longer: ~1 s a tensor)
+HORIZONTAL = 32
 
 FUSED_FOREACH = "`fused` and `foreach` cannot be `True` together."  # torch's messages, word for word
 FUSED_DIFFERENTIABLE = "`fused` does not support `differentiable`"
@@ -47,21 +57,61 @@ def check_fused(fused: bool | None, foreach: bool | None, differentiable: bool) 
             raise RuntimeError(FUSED_FOREACH)
 
 
+@contextlib.contextmanager
+def _sizes_apart():
+    """Dynamo without duck sizing: tensors of equal sizes in one call get sizes of their own, not one shared
+    symbol with a guard that they stay equal (every other pattern of equal sizes would compile again)."""
+    import torch.fx.experimental._config as fx_config
+
+    with fx_config.patch(use_duck_shape=False):
+        yield
+
+
 class Compiled:
     """``torch.compile(kernel, dynamic=True, fullgraph=True)``, made on the first call (importing c147 does not
-    import the compiler) and run under ``no_grad`` (the kernel updates parameters in place)."""
+    import the compiler) and run under ``no_grad`` (the kernel updates parameters in place); :meth:`many` runs it
+    on many tensors, :data:`HORIZONTAL` per compiled call."""
 
     def __init__(self, kernel: Callable[..., None]) -> None:
         self.kernel = kernel
         self.compiled: Callable[..., None] | None = None
+        self.horizontal: Callable[..., None] | None = None
         self.__doc__ = kernel.__doc__
         self.__name__ = kernel.__name__
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
         if self.compiled is None:
             self.compiled = torch.compile(self.kernel, dynamic=True, fullgraph=True)
-        with torch.no_grad():
+        with torch.no_grad(), _sizes_apart():
             self.compiled(*args, **kwargs)
+
+    def many(self, rows: Sequence[tuple[tuple[Any, ...], tuple[Tensor, ...]]], **kwargs: Any) -> None:
+        """``kernel(*tensors, *scalars, **kwargs)`` for each row ``(tensors, scalars)`` (a parameter's flat views,
+        and its 0-d hyperparameters from :class:`ScalarCache`), in compiled calls of :data:`HORIZONTAL` rows that
+        share their scalars (one C++ function with a loop per tensor; a group's parameters share them unless their
+        step counts differ)."""
+        if not rows:
+            return
+        if self.horizontal is None:
+            self.horizontal = torch.compile(_horizontal(self.kernel), dynamic=True, fullgraph=True)
+        by_scalars: dict[int, tuple[tuple[Tensor, ...], list[tuple[Any, ...]]]] = {}
+        for tensors, scalars in rows:
+            by_scalars.setdefault(id(scalars), (scalars, []))[1].append(tensors)
+        with torch.no_grad(), _sizes_apart():
+            for scalars, tensor_rows in by_scalars.values():
+                for start in range(0, len(tensor_rows), HORIZONTAL):
+                    self.horizontal(tensor_rows[start:start + HORIZONTAL], scalars, **kwargs)
+
+
+def _horizontal(kernel: Callable[..., None]) -> Callable[..., None]:
+    """``rows, scalars, **kwargs -> kernel(*row, *scalars, **kwargs) for each row``, with a code object of its own
+    per kernel (dynamo caches and counts recompilations per code object: the optimizers would share one)."""
+    def run(rows, scalars, **kwargs):
+        for row in rows:
+            kernel(*row, *scalars, **kwargs)
+
+    code = run.__code__.replace(co_name=f"{kernel.__name__}_many", co_qualname=f"{kernel.__name__}_many")
+    return types.FunctionType(code, run.__globals__, code.co_name, run.__defaults__, run.__closure__)
 
 
 def compiled(kernel: Callable[..., None]) -> Compiled:
@@ -167,6 +217,7 @@ __all__ = [
     "FUSED_DIFFERENTIABLE",
     "FUSED_FOREACH",
     "FUSED_MIN_NUMEL",
+    "HORIZONTAL",
     "Compiled",
     "ScalarCache",
     "check_fused",

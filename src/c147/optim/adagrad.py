@@ -314,8 +314,8 @@ def _fused_adagrad(
     eps: float,
     maximize: bool,
 ) -> None:
-    """c147's fused path: :func:`adagrad_kernel`, compiled, on each parameter of at least ``FUSED_MIN_NUMEL``
-    elements (c147.optim._fused); the others in one :func:`_multi_tensor_adagrad` call."""
+    """c147's fused path: :func:`adagrad_kernel`, compiled, on the parameters of at least ``FUSED_MIN_NUMEL``
+    elements, ``HORIZONTAL`` per call (c147.optim._fused); the others in one :func:`_multi_tensor_adagrad` call."""
     if not params:
         return
     fused, rest = split(params, grads, state_sums)
@@ -323,10 +323,12 @@ def _fused_adagrad(
     if rest:
         _multi_tensor_adagrad(*subset([params, grads, state_sums, state_steps], rest), has_complex=has_complex, **hyper)
     scalars = ScalarCache()
+    rows = []
     for (i, (param, grad, state_sum)), t in zip(fused, step_counts(state_steps, [i for i, _ in fused]), strict=True):
         # -γ̃_t = -γ / (1 + (t - 1) η)
-        (minus_clr,) = scalars(param, t, lambda i=i: (-_decayed_lr(lr, state_steps[i], lr_decay),))
-        adagrad_kernel(param, grad, state_sum, minus_clr, weight_decay=weight_decay, eps=eps, maximize=maximize)
+        minus_clr = scalars(param, t, lambda i=i: (-_decayed_lr(lr, state_steps[i], lr_decay),))
+        rows.append(((param, grad, state_sum), minus_clr))
+    adagrad_kernel.many(rows, weight_decay=weight_decay, eps=eps, maximize=maximize)
 
 
 def _init_state(state: dict[str, Tensor], p: Tensor, initial_accumulator_value: float) -> None:

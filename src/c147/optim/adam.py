@@ -423,8 +423,8 @@ def _fused_adam(
     maximize: bool,
     decoupled_weight_decay: bool,
 ) -> None:
-    """c147's fused path: :func:`adam_kernel`, compiled, on each parameter of at least ``FUSED_MIN_NUMEL``
-    elements (c147.optim._fused); the others in one :func:`_multi_tensor_adam` call."""
+    """c147's fused path: :func:`adam_kernel`, compiled, on the parameters of at least ``FUSED_MIN_NUMEL``
+    elements, ``HORIZONTAL`` per call (c147.optim._fused); the others in one :func:`_multi_tensor_adam` call."""
     if not params:
         return
     lists = [params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps]
@@ -436,16 +436,14 @@ def _fused_adam(
             decoupled_weight_decay=decoupled_weight_decay, **hyper,
         )
     scalars = ScalarCache()
+    rows = []
     for (_, views), t in zip(fused, step_counts(state_steps, [i for i, _ in fused]), strict=True):
         p, grad, exp_avg, exp_avg_sq, *max_exp_avg_sq = views
-        decay, step_size, bias_correction2_sqrt = scalars(
-            p, t, lambda t=t: (1 - lr * weight_decay, -(lr / (1 - beta1**t)), (1 - beta2**t) ** 0.5)
-        )
-        adam_kernel(
-            p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq[0] if amsgrad else None, decay, step_size,
-            bias_correction2_sqrt, amsgrad=amsgrad, beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=eps,
-            maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
-        )
+        # (decay, step_size, bias_correction2_sqrt), one tuple for the parameters at the same step
+        per_step = scalars(p, t, lambda t=t: (1 - lr * weight_decay, -(lr / (1 - beta1**t)), (1 - beta2**t) ** 0.5))
+        rows.append(((p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq[0] if amsgrad else None), per_step))
+    adam_kernel.many(rows, amsgrad=amsgrad, beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=eps,
+                     maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
 
 
 def _bias_corrections(

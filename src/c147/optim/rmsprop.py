@@ -421,8 +421,8 @@ def _fused_rmsprop(
     centered: bool,
     nesterov: bool,
 ) -> None:
-    """c147's fused path: :func:`rmsprop_kernel`, compiled, on each parameter of at least ``FUSED_MIN_NUMEL``
-    elements (c147.optim._fused); the others in one :func:`_multi_tensor_rmsprop` call."""
+    """c147's fused path: :func:`rmsprop_kernel`, compiled, on the parameters of at least ``FUSED_MIN_NUMEL``
+    elements, ``HORIZONTAL`` per call (c147.optim._fused); the others in one :func:`_multi_tensor_rmsprop` call."""
     if not params:
         return
     state = [lst for lst in (square_avgs, grad_avgs, momentum_buffer_list) if lst]
@@ -434,8 +434,9 @@ def _fused_rmsprop(
         _multi_tensor_rmsprop(*subset(lists, rest), has_complex=has_complex, lr=lr, **hyper)
     step_counts(state_steps, [i for i, _ in fused])  # t ← t + 1   (kept for torch's state_dict)
     scalars = ScalarCache()
+    rows = []
     for _, (p, grad, square_avg, *more) in fused:
         grad_avg = more.pop(0) if centered else None
         buf = more.pop(0) if momentum > 0 else None
-        (lr_t,) = scalars(p, None, lambda: (lr,))
-        rmsprop_kernel(p, grad, square_avg, grad_avg, buf, lr_t, **hyper)
+        rows.append(((p, grad, square_avg, grad_avg, buf), scalars(p, None, lambda: (lr,))))
+    rmsprop_kernel.many(rows, **hyper)

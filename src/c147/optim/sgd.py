@@ -357,9 +357,9 @@ def _fused_sgd(
     nesterov: bool,
     maximize: bool,
 ) -> None:
-    """c147's fused path: :func:`sgd_kernel`, compiled, on each parameter of at least ``FUSED_MIN_NUMEL``
-    elements (c147.optim._fused) that has its momentum buffer; the others (small ones, and first steps with
-    momentum: ``b_1 = g_1``) in one :func:`_multi_tensor_sgd` call."""
+    """c147's fused path: :func:`sgd_kernel`, compiled, on the parameters of at least ``FUSED_MIN_NUMEL``
+    elements (c147.optim._fused) that have their momentum buffer, ``HORIZONTAL`` per call; the others (small ones,
+    and first steps with momentum: ``b_1 = g_1``) in one :func:`_multi_tensor_sgd` call."""
     if not params:
         return
     fused, rest = split(params, grads, *([momentum_buffer_list] if momentum != 0 else []))
@@ -373,6 +373,7 @@ def _fused_sgd(
             for i, buf in zip(rest, rest_bufs, strict=True):
                 momentum_buffer_list[i] = buf
     scalars = ScalarCache()
+    rows = []
     for _, (param, grad, *buf) in fused:
-        (lr_t,) = scalars(param, None, lambda: (lr,))
-        sgd_kernel(param, grad, buf[0] if buf else None, lr_t, **hyper)
+        rows.append(((param, grad, buf[0] if buf else None), scalars(param, None, lambda: (lr,))))
+    sgd_kernel.many(rows, **hyper)
