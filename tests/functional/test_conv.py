@@ -178,6 +178,7 @@ def test_compiled_backward_matches_the_reference(padding):
         torch.testing.assert_close(o, t, **tol(torch.float64))
 
 
+@pytest.mark.slow  # torch.compile (aot_eager): a second or two a case
 @pytest.mark.parametrize("groups", [1, 4])
 def test_compiled_conv_is_one_graph_and_matches_torch(groups):
     """Under torch.compile (aot_eager: the graphs inductor gets) the forms above run: no graph break, and the

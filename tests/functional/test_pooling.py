@@ -201,6 +201,7 @@ def test_max_pool_fast_form_matches_the_reference(shape, kwargs):
     assert torch.equal(y, r) and torch.equal(i, j)
 
 
+@pytest.mark.slow  # torch.compile (aot_eager): a second or two a case
 @pytest.mark.parametrize("kernel, ceil_mode", [(2, False), (3, False), (2, True)])
 def test_avg_pool_under_torch_compile(kernel, ceil_mode):
     """Under torch.compile (aot_eager: the graphs inductor gets) windows that tile the input take the expand

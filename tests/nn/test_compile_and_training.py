@@ -149,6 +149,7 @@ def test_lenet5_trains_as_well_on_hand_written_and_builtin_layers(train_config):
         assert curves_["val/acc"][-1] > 0.95, (impl, curves_["val/acc"])
 
 
+@pytest.mark.slow  # torch.compile (aot_eager): a second or two a case
 def test_in_place_layers_are_one_graph():
     """An in-place layer (VGG's ReLU(inplace=True), dropout) returns its input object itself, as torch.compile
     requires of a dirty input (it broke VGG-11's graph 13 times); under aot_eager the values and gradients of
