@@ -147,6 +147,9 @@ def test_horizontal_calls_compile_once_whatever_the_sizes(monkeypatch):
     assert graphs() == compiled
     check([400, 500, 600, 700])  # two calls of 2
     assert graphs() == compiled
+    monkeypatch.setattr(fused_module, "HORIZONTAL", 3)
+    check([300, 400, 500, 600])  # 4 rows, 3 a call at most: two calls of 2 (not 3 + 1), nothing new to compile
+    assert graphs() == compiled
 
 
 def test_each_kernel_has_a_horizontal_code_object_of_its_own():
