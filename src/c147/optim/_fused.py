@@ -147,7 +147,12 @@ def flat_views(tensors: Sequence[Tensor | None]) -> list[Tensor] | None:
     flattened in memory order, which is the same order for all of them since their strides are the same."""
     if tensors[0] is None or tensors[0].numel() < FUSED_MIN_NUMEL or any(t is None for t in tensors):
         return None
-    tensors = [torch.view_as_real(t) if t.is_complex() else t for t in tensors if t is not None]
+    p = tensors[0]
+    if not p.is_complex() and p.is_contiguous():  # the common case, in fewer calls (they cost ~1 us each)
+        shape = p.shape
+        if all(t.shape == shape and t.is_contiguous() for t in tensors):  # then the strides are the same too
+            return [t.view(-1).detach() for t in tensors]
+    tensors = [torch.view_as_real(t) if t.is_complex() else t for t in tensors]
     p = tensors[0]
     if any(t.shape != p.shape or t.stride() != p.stride() for t in tensors[1:]):
         return None
