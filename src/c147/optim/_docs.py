@@ -27,10 +27,11 @@ ARGS = {
     "round-trip, ``True`` is not implemented.",
     "fused": "fused: ``True`` for c147's fused path, a compiled kernel (torch's runs hand-written C++/CUDA ones): "
     "the single-tensor equations for one tensor, compiled by ``torch.compile(dynamic=True)`` into one pass "
-    "over memory (θ, g and the state read once, θ and the state written once), run on each parameter of at "
-    "least 2**16 elements; smaller ones take the foreach path. The first step compiles (a few seconds per "
-    "dtype and combination of the fixed hyperparameters; the lr and the step go in as tensors, so schedulers "
-    "cause no recompilation) and needs what ``torch.compile`` needs (a C++ compiler on CPU). Fused wins over "
+    "over memory (θ, g and the state read once, θ and the state written once), on the parameters of at "
+    "least 2**16 elements, up to 32 in one compiled call (horizontal fusion, as torch's kernels take lists); "
+    "smaller ones take the foreach path. The first step compiles (10-30 s on 2 CPU cores per dtype and "
+    "combination of the fixed hyperparameters, cached on disk afterwards; the lr and the step go in as tensors, "
+    "so schedulers cause no recompilation) and needs what ``torch.compile`` needs (a C++ compiler on CPU). Fused wins over "
     "``foreach`` in the functional; both ``True`` in the constructor is torch's RuntimeError. No AMP "
     "(``grad_scale``/``found_inf``). See ``c147.optim._fused``.",
     "has_complex": "has_complex: whether a parameter is complex (its real and imaginary parts are then "
