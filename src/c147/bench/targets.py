@@ -79,13 +79,10 @@ def judge(row: dict[str, Any], targets: Targets) -> None:
     bound, share = row_target(row, targets), bandwidth_target(row, targets)
     kind = {(True, False): "ratio", (False, True): "bandwidth", (True, True): "both"}.get(
         (bound is not None, share is not None))
-    meets = None
-    if kind is not None:
-        measured = row.get("ours_fraction_of_copy_bw")
-        bw_ok = None if share is None else (None if measured is None else measured >= share)
-        checks = [c for c in (None if bound is None else row["ratio"] <= bound, bw_ok) if c is not None]
-        meets = all(checks) if checks else None
-    row.update(target=bound, bandwidth_target=share, target_kind=kind, meets_target=meets)
+    measured = row.get("ours_fraction_of_copy_bw")
+    checks = ([] if bound is None else [row["ratio"] <= bound]) + (
+        [] if share is None or measured is None else [measured >= share])
+    row.update(target=bound, bandwidth_target=share, target_kind=kind, meets_target=all(checks) if checks else None)
 
 
 def geomean(values: list[float]) -> float:

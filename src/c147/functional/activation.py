@@ -213,9 +213,8 @@ class ReLUFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, input: Tensor, inplace: bool) -> Tensor:
-        if inplace:
-            ctx.mark_dirty(input)
         if inplace:  # the input object itself is returned (torch.compile's rule for a dirty input)
+            ctx.mark_dirty(input)
             input.clamp_min_(0)
             y = input
         else:

@@ -96,6 +96,27 @@ def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
+def _col2im(cols: Tensor, size: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+            padding: tuple[int, int, int, int], dilation: tuple[int, int]) -> Tensor:
+    """The adjoint of :func:`_im2col` per sample: columns (n, C kH kW, L) summed back onto the pixels they were
+    copied from (``fold``), (n, C, H, W); the padding's rows and columns dropped."""
+    (h, w), (top, bottom, left, right) = size, padding
+    return F.fold(cols, (h + bottom - top, w + right - left), kernel, dilation=dilation, padding=(top, left),
+                  stride=stride)[..., :h, :w]
+
+
+def _flipped_filters(weight: Tensor, groups: int, padding: tuple[int, int, int, int],
+                     dilation: tuple[int, int]) -> tuple[Tensor, tuple[int, int, int, int]]:
+    """For dL/dX of a stride-1 convolution as a correlation of dY: the flipped, transposed filters
+    W'[c, o, i, j] = W[o, c, kH-1-i, kW-1-j] (C, O/G, kH, kW), and dY's padding D (k - 1) - P per side (negative:
+    a crop)."""
+    o, cg, kh, kw = weight.shape
+    top, bottom, left, right = padding
+    flipped = weight.view(groups, o // groups, cg, kh, kw).transpose(1, 2).reshape(groups * cg, o // groups, kh, kw)
+    reach = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
+    return flipped.flip(2, 3), (reach[0] - top, reach[0] - bottom, reach[1] - left, reach[1] - right)
+
+
 _COLS_BLOCK = 1 << 20  # elements of the reused im2col buffer of one chunk (4 MB in float32)
 _TAPS_BLOCK = 1 << 18  # output elements of one chunk of the tap loop (1 MB in float32: stays in cache)
 
@@ -141,9 +162,7 @@ def _reference_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int,
         acc = _accumulation_dtype(g.dtype)
         dcols = torch.matmul(wg.transpose(1, 2).to(acc), g.reshape(n, groups, o // groups, ho * wo).to(acc))
         dcols = dcols.reshape(n, c * kh * kw, ho * wo)
-        top, bottom, left, right = padding
-        grad_input = F.fold(dcols, (h + bottom - top, w + right - left), (kh, kw), dilation=dilation,
-                            padding=(top, left), stride=stride)[..., :h, :w].to(x.dtype)
+        grad_input = _col2im(dcols, (h, w), (kh, kw), stride, padding, dilation).to(x.dtype)
     if needs[1]:
         # X_g again (a differentiable function of x, for a double backward); dL/dW_g = dY_g X_g^T,
         # the sum over the batch and the output pixels in one GEMM
@@ -266,16 +285,13 @@ def _gemm_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, int]
     o, cg, kh, kw = weight.shape
     ho, wo = g.shape[2:]
     og, k, length = o // groups, cg * kh * kw, ho * wo
-    top, bottom, left, right = padding
     gy = g.reshape(n, groups, og, length)
     transposed = needs[0] and stride == (1, 1) and cg >= 8
     grad_input = x.new_empty(x.shape) if needs[0] else None
     grad_weight = None
     if transposed:
-        flipped = weight.view(groups, og, cg, kh, kw).transpose(1, 2).reshape(c, og, kh, kw)
-        reach = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
-        pads = (reach[0] - top, reach[0] - bottom, reach[1] - left, reach[1] - right)
-        _gemm_forward(g, flipped.flip(2, 3), None, (1, 1), pads, dilation, groups, grad_input)
+        flipped, pads = _flipped_filters(weight, groups, padding, dilation)
+        _gemm_forward(g, flipped, None, (1, 1), pads, dilation, groups, grad_input)
     if needs[1]:
         columns = _Columns(x, (kh, kw), stride, padding, dilation, groups, (ho, wo))
         grad_weight = weight.new_zeros(groups, og, k)
@@ -293,9 +309,8 @@ def _gemm_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, int]
         for start, stop in chunks:
             cols = buf[: stop - start]
             torch.matmul(wgt, gy[start:stop], out=cols)
-            folded = F.fold(cols.view(stop - start, c * kh * kw, length), (h + bottom - top, w + right - left),
-                            (kh, kw), dilation=dilation, padding=(top, left), stride=stride)
-            grad_input[start:stop] = folded[..., :h, :w]
+            grad_input[start:stop] = _col2im(cols.view(stop - start, c * kh * kw, length), (h, w), (kh, kw), stride,
+                                             padding, dilation)
     grad_bias = g.sum((0, 2, 3)) if needs[2] else None
     return grad_input, grad_weight, grad_bias
 
@@ -387,18 +402,12 @@ def _compiled_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, 
     fuses, instead of col2im's scatter) when C/G >= 8."""
     if not (needs[0] and stride == (1, 1) and weight.shape[1] >= 8):  # as eager: a GEMM with enough rows
         return _reference_backward(x, weight, g, stride, padding, dilation, groups, needs)
-    _, grad_weight, grad_bias = _reference_backward(x, weight, g, stride, padding, dilation, groups,
-                                                    (False, needs[1], needs[2]))
-    c = x.shape[1]
-    o, cg, kh, kw = weight.shape
-    top, bottom, left, right = padding
-    flipped = weight.view(groups, o // groups, cg, kh, kw).transpose(1, 2).reshape(c, o // groups, kh, kw).flip(2, 3)
-    reach = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
-    pads = (reach[0] - top, reach[0] - bottom, reach[1] - left, reach[1] - right)
+    flipped, pads = _flipped_filters(weight, groups, padding, dilation)
     if min(pads) < 0:  # a crop (more padding than the kernel reaches): the reference's col2im
         return _reference_backward(x, weight, g, stride, padding, dilation, groups, needs)
-    grad_input = _reference_forward(g, flipped, None, (1, 1), pads, dilation, groups)
-    return grad_input, grad_weight, grad_bias
+    _, grad_weight, grad_bias = _reference_backward(x, weight, g, stride, padding, dilation, groups,
+                                                    (False, needs[1], needs[2]))
+    return _reference_forward(g, flipped, None, (1, 1), pads, dilation, groups), grad_weight, grad_bias
 
 
 def _window_forward(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, int],
@@ -431,9 +440,7 @@ def _window_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, in
     if needs[0]:
         wt = weight.reshape(groups, m, kh * kw)
         cols = (gy.unsqueeze(3) * wt.view(1, groups, m, kh * kw, 1, 1)).sum(2)  # (N, G, kH kW, Ho, Wo)
-        top, bottom, left, right = padding
-        grad_input = F.fold(cols.reshape(n, c * kh * kw, ho * wo), (h + bottom - top, w + right - left), (kh, kw),
-                            dilation=dilation, padding=(top, left), stride=stride)[..., :h, :w]
+        grad_input = _col2im(cols.reshape(n, c * kh * kw, ho * wo), (h, w), (kh, kw), stride, padding, dilation)
     if needs[1]:
         win = _windows(x, (kh, kw), stride, padding, dilation)[:, :, :ho, :wo].unsqueeze(2)  # (N, G, 1, Ho, Wo, kH, kW)
         taps = [(gy * win[..., i, j]).sum((0, 3, 4)) for i in range(kh) for j in range(kw)]  # each (G, O/G)

@@ -31,8 +31,8 @@ ARGS = {
     "least 2**16 elements, up to 32 in one compiled call (horizontal fusion, as torch's kernels take lists); "
     "smaller ones take the foreach path. The first step compiles (10-30 s on 2 CPU cores per dtype and "
     "combination of the fixed hyperparameters, cached on disk afterwards; the lr and the step go in as tensors, "
-    "so schedulers cause no recompilation) and needs what ``torch.compile`` needs (a C++ compiler on CPU). Fused wins over "
-    "``foreach`` in the functional; both ``True`` in the constructor is torch's RuntimeError. No AMP "
+    "so schedulers cause no recompilation) and needs what ``torch.compile`` needs (a C++ compiler on CPU). "
+    "Fused wins over ``foreach`` in the functional; both ``True`` in the constructor is torch's RuntimeError. No AMP "
     "(``grad_scale``/``found_inf``). See ``c147.optim._fused``.",
     "has_complex": "has_complex: whether a parameter is complex (its real and imaginary parts are then "
     "updated as independent coordinates, as torch does).",

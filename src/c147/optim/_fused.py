@@ -68,22 +68,15 @@ def _sizes_apart():
 
 
 class Compiled:
-    """``torch.compile(kernel, dynamic=True, fullgraph=True)``, made on the first call (importing c147 does not
-    import the compiler) and run under ``no_grad`` (the kernel updates parameters in place); :meth:`many` runs it
-    on many tensors, :data:`HORIZONTAL` per compiled call."""
+    """A kernel (``.kernel``, the eager function) and its horizontal form, ``torch.compile(..., dynamic=True,
+    fullgraph=True)``'d on the first :meth:`many` (importing c147 does not import the compiler) and run under
+    ``no_grad`` (the kernel updates parameters in place), :data:`HORIZONTAL` tensors per compiled call."""
 
     def __init__(self, kernel: Callable[..., None]) -> None:
         self.kernel = kernel
-        self.compiled: Callable[..., None] | None = None
         self.horizontal: Callable[..., None] | None = None
         self.__doc__ = kernel.__doc__
         self.__name__ = kernel.__name__
-
-    def __call__(self, *args: Any, **kwargs: Any) -> None:
-        if self.compiled is None:
-            self.compiled = torch.compile(self.kernel, dynamic=True, fullgraph=True)
-        with torch.no_grad(), _sizes_apart():
-            self.compiled(*args, **kwargs)
 
     def many(self, rows: Sequence[tuple[tuple[Any, ...], tuple[Tensor, ...]]], **kwargs: Any) -> None:
         """``kernel(*tensors, *scalars, **kwargs)`` for each row ``(tensors, scalars)`` (a parameter's flat views,
@@ -119,7 +112,7 @@ def _horizontal(kernel: Callable[..., None]) -> Callable[..., None]:
 
 
 def compiled(kernel: Callable[..., None]) -> Compiled:
-    """Decorator: the kernel, compiled on its first call (``.kernel`` is the eager function)."""
+    """Decorator: the kernel as a :class:`Compiled` (``.many`` runs it compiled, ``.kernel`` is the eager function)."""
     return Compiled(kernel)
 
 
