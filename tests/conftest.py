@@ -15,6 +15,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from c147.app.argv import CONFIG_DIR
+from tests import zygote
 
 BIN = Path(sys.executable).parent
 CONFIG_GROUPS = Path(CONFIG_DIR)
@@ -88,9 +89,15 @@ def run_in_process(script: str, *args: str, cwd: Path, monkeypatch: pytest.Monke
 
 def run_cli(script: str, *args: str, cwd: Path, timeout: float = 300,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run a c147 console script from the venv, as a user would."""
-    return subprocess.run([str(BIN / script), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=cli_env(env))
+    """Run a c147 console script from the venv, as a user would: a process of its own, forked from a zygote that
+    has made the imports once (tests/zygote.py)."""
+    return zygote.run(script, *args, cwd=cwd, env=cli_env(env), timeout=timeout)
+
+
+def start_cli(script: str, *args: str, cwd: Path, env: dict[str, str] | None = None) -> zygote.Run:
+    """Start a c147 console script as :func:`run_cli` does, without waiting: Popen's stdout/stderr pipes (text from
+    ``communicate``), ``poll``, ``wait``, ``send_signal``."""
+    return zygote.start(script, *args, cwd=cwd, env=cli_env(env))
 
 
 def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shlex
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from c147.lit.callbacks import PAUSE_ENV
-from tests.conftest import BIN, QUIET, cli_env, run_cli, tensorboard_run, wait_for
+from tests.conftest import QUIET, run_cli, start_cli, tensorboard_run, wait_for
 
 # float64 (the resumed weights must pass through no float32), synchronized batch norm, 256 samples as 8 steps an
 # epoch of 2 x 16; the hook's mid_epoch point is before the second batch of the second epoch
@@ -42,9 +41,7 @@ def test_ddp_run_stopped_mid_epoch_resumes_to_the_uninterrupted_result(tmp_path)
     assert full.returncode == 0, full.stderr[-3000:]
 
     run, marker = tmp_path / "run", tmp_path / "paused"
-    proc = subprocess.Popen([str(BIN / "c147-train"), *RUN, "hydra.run.dir=run"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=cli_env({PAUSE_ENV: f"mid_epoch:{marker}"}))
+    proc = start_cli("c147-train", *RUN, "hydra.run.dir=run", cwd=tmp_path, env={PAUSE_ENV: f"mid_epoch:{marker}"})
     wait_for(marker, proc)
     proc.send_signal(signal.SIGTERM)  # the first process only: the second learns of it at the step's end
     _, err = proc.communicate(timeout=120)

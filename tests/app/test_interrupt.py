@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from c147.lit.callbacks import PAUSE_ENV
-from tests.conftest import BIN, cli_env, wait_for
+from tests.conftest import BIN, cli_env, start_cli, wait_for
 
 # two batches an epoch, two epochs: a mid-epoch step exists after a checkpoint
 ARGS = ["trainer.max_epochs=2", "data.train_samples=64", "callbacks.histograms=null", "callbacks.figures=null",
@@ -25,8 +25,11 @@ def interrupt(tmp_path: Path, point: str, signum: int) -> tuple[int, str, Path]:
     """Run c147-train, signal it at ``point``; its exit status, its stderr's one line, its run folder."""
     marker = tmp_path / "paused"
     env = {PAUSE_ENV: f"{point}:{marker}"} if point not in ("imports", "hydra") else {}
-    proc = subprocess.Popen([str(BIN / "c147-train"), *ARGS], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=cli_env(env))
+    if point in ("imports", "hydra"):  # a new process: the signal lands while it imports
+        proc = subprocess.Popen([str(BIN / "c147-train"), *ARGS], cwd=tmp_path, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=cli_env(env))
+    else:  # the imports made (tests/zygote.py): the signal lands where the run pauses
+        proc = start_cli("c147-train", *ARGS, cwd=tmp_path, env=env)
     if point == "imports":  # the console script catches signals first, then imports, then checks the command line
         time.sleep(0.5)
     elif point == "hydra":  # Hydra made the run folder and its log: the task imports Lightning, builds the run

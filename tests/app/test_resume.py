@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shlex
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from c147.app.train import train
-from tests.conftest import BIN, cli_env, run_cli, run_in_process, tensorboard_run, wait_for
+from tests.conftest import run_cli, run_in_process, start_cli, tensorboard_run, wait_for
 
 QUIET = ["callbacks.model_summary=null", "trainer.enable_progress_bar=false"]
 # dropout and hidden-unit noise (the global RNG), augmentation (drawn per seed, epoch and batch), max-norm after
@@ -52,8 +51,7 @@ def uninterrupted(tmp_path_factory) -> Path:
 def test_killed_mid_epoch_then_resumed_ends_bit_for_bit_like_an_uninterrupted_run(uninterrupted, tmp_path, signum,
                                                                                  code):
     run = tmp_path / "run"
-    proc = subprocess.Popen([str(BIN / "c147-train"), *RESUMABLE, f"hydra.run.dir={run}"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+    proc = start_cli("c147-train", *RESUMABLE, f"hydra.run.dir={run}", cwd=tmp_path)
     wait_for(run / "checkpoints" / "last.ckpt", proc)  # epoch 0 is done: now in epoch 1
     time.sleep(0.5)
     proc.send_signal(signum)

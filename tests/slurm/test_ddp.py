@@ -5,12 +5,11 @@ twice the batch: tests/app/test_distributed.py's comparison and tolerances."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from tests.app.test_distributed import assert_same_curves, assert_same_weights
-from tests.conftest import BIN, QUIET, cli_env, run_cli
+from tests.conftest import QUIET, run_cli, start_cli
 from tests.slurm.conftest import LOCAL, job_ids
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]  # slow: not in make check
@@ -22,9 +21,8 @@ DDP = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.s
 
 
 def test_two_slurm_tasks_train_like_one_process_with_twice_the_batch(tmp_path, slurm_env):
-    job = subprocess.Popen([str(BIN / "c147-train"), "-m", *LOCAL, "hydra.launcher.tasks_per_node=2", *RUN, *DDP,
-                            "data.batch_size=16", "hydra.sweep.dir=sweep"], cwd=tmp_path, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, env=cli_env(slurm_env))
+    job = start_cli("c147-train", "-m", *LOCAL, "hydra.launcher.tasks_per_node=2", *RUN, *DDP, "data.batch_size=16",
+                    "hydra.sweep.dir=sweep", cwd=tmp_path, env=slurm_env)
     one = run_cli("c147-train", *RUN, "data.batch_size=32", "hydra.run.dir=one", cwd=tmp_path)  # meanwhile, here
     out, err = job.communicate(timeout=240)
     assert one.returncode == 0, one.stderr[-3000:]

@@ -5,7 +5,6 @@ job preempted with PreemptMode=REQUEUE). c147-train saves ``last.ckpt`` at the c
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,9 @@ import torch
 
 from c147.lit.callbacks import PAUSE_ENV
 from tests.app.test_resume import RESULT_KEYS, scalars, weights
-from tests.conftest import BIN, cli_env, wait_for
+from tests.conftest import start_cli, wait_for
 from tests.slurm.conftest import LOCAL, TINY, job_ids, slurm, wait_until
+from tests.zygote import Run
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]  # slow: not in make check
 
@@ -22,9 +22,8 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]  # slow: not in make check
 RESUMABLE = [*TINY, "model.dropout=0.3", "model.noise.hidden=0.1", "data.augment=[crop,flip]", "trainer.max_epochs=2"]
 
 
-def sweep(cwd: Path, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([str(BIN / "c147-train"), "-m", *LOCAL, *RESUMABLE, "seed=3", "hydra.sweep.dir=sweep"],
-                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(env))
+def sweep(cwd: Path, env: dict[str, str]) -> Run:
+    return start_cli("c147-train", "-m", *LOCAL, *RESUMABLE, "seed=3", "hydra.sweep.dir=sweep", cwd=cwd, env=env)
 
 
 def test_a_preempted_job_is_requeued_and_resumes_bit_for_bit(tmp_path, slurm_env):
