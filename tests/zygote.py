@@ -149,9 +149,8 @@ class _Zygote:
         self.proc.wait(30)
         self.log.close()
 
-    def start(self, script: str, args: list[str], cwd: Path, env: dict[str, str]) -> Run:
-        argv = [str(BIN / script), *args]
-        request = json.dumps({"argv": argv, "cwd": str(cwd), "env": env}).encode()
+    def start(self, argv: list[str], code: str | None, cwd: Path, env: dict[str, str]) -> Run:
+        request = json.dumps({"argv": argv, "code": code, "cwd": str(cwd), "env": env}).encode()
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         conn.connect(str(self.path))
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -166,7 +165,7 @@ class _Zygote:
         while not reply.endswith(b"\n"):
             chunk = conn.recv(64)
             if not chunk:
-                raise RuntimeError(f"the zygote did not fork {script}: {(self.folder / 'zygote.log').read_text()}")
+                raise RuntimeError(f"the zygote did not fork {argv}: {(self.folder / 'zygote.log').read_text()}")
             reply += chunk
         return Run(argv, conn, int(reply), open(out_r, "rb", buffering=0), open(err_r, "rb", buffering=0))
 
@@ -178,7 +177,12 @@ def _zygote() -> _Zygote:
 
 def start(script: str, *args: str, cwd: Path, env: dict[str, str]) -> Run:
     """``subprocess.Popen([script, *args], cwd=cwd, env=env, stdout=PIPE, stderr=PIPE, text=True)``, forked."""
-    return _zygote().start(script, list(args), Path(cwd), env)
+    return _zygote().start([str(BIN / script), *args], None, Path(cwd), env)
+
+
+def start_code(code: str, *args: str, cwd: Path, env: dict[str, str]) -> Run:
+    """``subprocess.Popen([sys.executable, "-c", code, *args], ...)`` as :func:`start`, forked."""
+    return _zygote().start(["-c", *args], code, Path(cwd), env)
 
 
 def run(script: str, *args: str, cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
@@ -274,12 +278,18 @@ def _child(request: dict) -> int:
     os.environ.update(request["env"])
     tempfile.tempdir = None  # gettempdir() again from this environment's TMPDIR
     sys.argv = request["argv"]
-    sys.path[0] = os.path.dirname(sys.argv[0])  # a script's own folder, as for the console script
-    name = os.path.basename(sys.argv[0])
-    (entry,) = importlib.metadata.entry_points(group="console_scripts", name=name)
+    if request["code"] is None:  # a console script: its own folder first on the path, as for the script
+        sys.path[0] = os.path.dirname(sys.argv[0])
+        (entry,) = importlib.metadata.entry_points(group="console_scripts", name=os.path.basename(sys.argv[0]))
+        main = entry.load()
+    else:  # python -c: the working directory first on the path
+        sys.path[0] = ""
+
+        def main() -> None:
+            exec(compile(request["code"], "<string>", "exec"), {"__name__": "__main__"})  # noqa: S102
     code, interrupted = 0, False
     try:
-        sys.exit(entry.load()())
+        sys.exit(main())
     except SystemExit as e:
         if e.code is None or isinstance(e.code, int):
             code = e.code or 0

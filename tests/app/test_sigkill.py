@@ -17,8 +17,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -28,6 +26,7 @@ import torch
 from c147.app.train import train
 from c147.lit.callbacks import PAUSE_ENV
 from c147.lit.checkpoint import epochs_done, read_checkpoint
+from tests import zygote
 from tests.conftest import cli_env, compose_config, run_in_process, wait_for
 
 # 256 samples, 2 epochs, no figures but where a figure's write is the moment (they change no result)
@@ -112,9 +111,8 @@ def run_killed(tmp_path: Path, run: Path, kind: str, what: str, delay: float) ->
     """Start c147-train in ``run``, SIGKILL it at the moment."""
     marker = tmp_path / "marker"
     figures = [] if what.endswith(".png:1") else [NO_FIGURES]
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, *ARGS, *figures, f"hydra.run.dir={run}"], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env=child_env(tmp_path, kind, what, marker))
+    proc = zygote.start_code(CHILD, *ARGS, *figures, f"hydra.run.dir={run}", cwd=tmp_path,
+                             env=child_env(tmp_path, kind, what, marker))
     try:
         if kind in ("pause", "stall"):
             wait_for(marker, proc)
