@@ -63,3 +63,23 @@ def test_tensorboard_file_writer_writes_a_summary_and_reopens_after_close(tmp_pa
     events = EventAccumulator(str(tmp_path))
     events.Reload()
     assert [(e.step, e.value) for e in events.Scalars("x")] == [(3, 1.5)]
+
+
+def test_count_kernels_counts_the_passes_over_memory_not_views_or_scalars():
+    x, g = torch.randn(100, requires_grad=True), torch.randn(100)
+    assert _compat.count_kernels(lambda: torch.tanh(x).backward(g)) == 2  # tanh, tanh_backward
+    assert _compat.count_kernels(lambda: x.detach().view(10, 10).t().unsqueeze(0)) == 0  # views: no pass
+    assert _compat.count_kernels(lambda: x.detach().view(10, 10).t().reshape(-1)) == 1  # a copy: one pass
+    assert _compat.count_kernels(lambda: x.new_tensor(2.0) * 3) == 0  # 0-d scalars
+    assert _compat.count_kernels(lambda: (x.detach() * 2).exp_().sum()) == 3
+    assert _compat.count_kernels(lambda: None) == 0
+
+
+def test_dispatch_mode_active_sees_other_modes_not_the_kernel_counter():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    seen = []
+    _compat.count_kernels(lambda: seen.append(_compat.dispatch_mode_active()))
+    with FlopCounterMode(display=False):
+        seen.append(_compat.dispatch_mode_active())
+    assert seen == [False, True] and _compat.dispatch_mode_active() is False

@@ -27,6 +27,10 @@ from torch.utils._foreach_utils import (
     _group_tensors_by_device_and_dtype,
     _has_foreach_support,
 )
+from torch.utils._python_dispatch import (
+    TorchDispatchMode,  # to count the operators a call runs (count_kernels)
+    _get_current_dispatch_mode_stack,
+)
 
 
 def dispatch_mode_active() -> bool:
@@ -35,7 +39,35 @@ def dispatch_mode_active() -> bool:
     (:func:`torch.compiler.is_compiling` first: dynamo cannot trace the private call)."""
     if torch.compiler.is_compiling():
         return False
-    return torch._C._len_torch_dispatch_stack() > 0
+    if torch._C._len_torch_dispatch_stack() == 0:
+        return False
+    return not all(isinstance(mode, _KernelCounter) for mode in _get_current_dispatch_mode_stack())
+
+
+class _KernelCounter(TorchDispatchMode):
+    """Counts the aten operators that pass over tensor memory: not views, aliases or detaches (they only describe
+    a tensor), nor operators on single numbers (a scalar made a 0-d tensor)."""
+
+    _DESCRIBE = ("aten.detach", "aten.alias", "aten.lift_fresh", "aten._unsafe_view")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if not func.is_view and not str(func).startswith(self._DESCRIBE):
+            tensors = [t for t in torch.utils._pytree.tree_leaves((args, kwargs, out)) if isinstance(t, torch.Tensor)]
+            self.count += any(t.numel() > 1 for t in tensors)
+        return out
+
+
+def count_kernels(fn) -> int:
+    """How many operators one call of ``fn()`` runs that pass over tensor memory (eager; on the calling thread, where
+    a CPU backward runs too). A dispatch mode of its own: the library's forms are those of a plain call."""
+    with _KernelCounter() as counter:
+        fn()
+    return counter.count
 
 
 def trunc_normal_by_rejection() -> bool:
@@ -63,6 +95,7 @@ def tensorboard_file_writer(writer):
 
 
 __all__ = [
+    "count_kernels",
     "tensorboard_file_writer",
     "EPOCH_DEPRECATION_WARNING",
     "_default_to_fused_or_foreach",

@@ -83,6 +83,9 @@ def test_tiny_run_of_every_suite_writes_json_csv_png_and_tensorboard(tmp_path, d
     # reference, e.g. different starting values, would make every row "close")
     assert [r["name"] for r in checked if not r["twin_err"] < 1e-4] == []
     assert [r["name"] for r in rows if r["suite"] == "optim" and "fused" in r["name"]]  # the compiled path ran
+    # eager ops: the operators each side runs; the twin's relu is one each way, ours a few
+    kernels = {r["name"]: (r["ours_kernels"], r["twin_kernels"]) for r in rows if r["suite"] == "ops"}
+    assert all(ours >= 1 and twin >= 1 for ours, twin in kernels.values()) and kernels["relu"][1] == 2
     assert [s["suite"] for s in data["summary"]] == ["ops", "optim", "models"]
     with open(run / "results.csv") as f:
         lines = list(csv.DictReader(f))

@@ -28,9 +28,9 @@ OUTPUTS = ("results.json", "results.csv", "ratios.png", "tensorboard")
 # results.csv: one line per case, these columns (README: "c147-bench output")
 COLUMNS = ("suite", "family", "name", "shape", "compiled", "ours_ms", "twin_ms", "ratio", "target", "bandwidth_target",
            "target_kind", "meets_target", "twin_eager_ms", "ours_vs_twin_eager", "graph_breaks", "ours_err",
-           "twin_err", "close", "bytes_moved", "ours_fraction_of_copy_bw", "twin_fraction_of_copy_bw",
-           "ours_images_per_s", "twin_images_per_s", "ours_epochs_per_s", "twin_epochs_per_s", "ratio_then",
-           "ratio_change")
+           "twin_err", "close", "ours_kernels", "twin_kernels", "bytes_moved", "ours_fraction_of_copy_bw",
+           "twin_fraction_of_copy_bw", "ours_images_per_s", "twin_images_per_s", "ours_epochs_per_s",
+           "twin_epochs_per_s", "ratio_then", "ratio_change")
 
 
 def _suite(name: str):
@@ -171,6 +171,8 @@ def run(cfg: DictConfig, inv: Invocation | None = None) -> list[dict]:
         if compiled:
             headers += ["twin eager ms", "ours / twin eager", "graph breaks"]
         headers += ["ours err", "twin err", "ours % copy bw"]
+        if suite_name == "ops" and not compiled:
+            headers += ["kernels ours / twin"]
         for col in headers:
             table.add_column(col, justify="left" if col in ("family", "case", "shapes") else "right")
         suite_rows = []
@@ -197,6 +199,8 @@ def run(cfg: DictConfig, inv: Invocation | None = None) -> list[dict]:
                 eager_ms = time_ms(pair.twin_eager, cfg.min_run_time)  # ours is timed above
                 row["twin_eager_ms"], row["ours_vs_twin_eager"] = eager_ms, ours_ms / eager_ms
             row["graph_breaks"] = pair.graph_breaks
+            if pair.kernels is not None:
+                row["ours_kernels"], row["twin_kernels"] = pair.kernels
             row.update(pair.errors)
             if row.get("ours_err") is not None:
                 row["close"] = close_enough(row["ours_err"], row["twin_err"], dtype)
@@ -211,6 +215,8 @@ def run(cfg: DictConfig, inv: Invocation | None = None) -> list[dict]:
             frac = row.get("ours_fraction_of_copy_bw")
             cells += [_fmt(row.get("ours_err"), ".1e") + ("" if row.get("close", True) else " [red]![/]"),
                       _fmt(row.get("twin_err"), ".1e"), f"{100 * frac:.0f}%" if frac else ""]
+            if pair.kernels is not None:
+                cells.append("{} / {}".format(*pair.kernels))
             table.add_row(*cells)
         console.print(table)
         summary = T.summary(suite_name, suite_rows, targets)

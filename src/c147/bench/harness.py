@@ -27,6 +27,7 @@ class Pair:
     graph_breaks: int | None = None  # compiled runs: graph breaks in ours (target 0)
     errors: dict[str, float | None] = field(default_factory=dict)  # ours_err, twin_err against float64
     copy_elements: int | None = None  # memory-bound rows: the float32 copy the bandwidth share is measured by
+    kernels: tuple[int, int] | None = None  # eager ops: operators one call of ours and of the twin runs
     # whole-process rows (suite e2e): measured by the suite itself, () -> (ours ms, twin ms, extra columns);
     # ``ours`` and ``twin`` are then not timed
     measure: Callable[[], tuple[float, float, dict[str, float]]] | None = None

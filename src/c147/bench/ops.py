@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 import c147.functional as C
+from c147._compat import count_kernels
 from c147.bench.harness import Pair, relative_error
 from c147.nn import reference
 
@@ -155,10 +156,12 @@ def closures(case: Case, device: str, dtype: torch.dtype, seed: int = 0, *, tiny
         breaks = torch._dynamo.explain(case.ours)(*[x.clone().requires_grad_() for x in inputs], *extra,
                                                   **case.kwargs).graph_break_count
         ours_fn, twin_fn = torch.compile(case.ours), torch.compile(case.twin)
+    ours_run, twin_run = make(ours_fn), make(twin_fn)
+    kernels = None if compiled else (count_kernels(ours_run), count_kernels(twin_run))
     shape = " ".join("x".join(map(str, s)) for s in _shapes(case, tiny))
     bytes_moved = 0
     if case.memory_bound:  # forward reads x, writes y; backward reads dy and x (or y), writes dx: 5 passes
         bytes_moved = 5 * inputs[0].numel() * inputs[0].element_size()
-    return Pair(make(ours_fn), make(twin_fn), shape, bytes_moved, twin_eager=make(case.twin) if compiled else None,
+    return Pair(ours_run, twin_run, shape, bytes_moved, twin_eager=make(case.twin) if compiled else None,
                 graph_breaks=breaks, errors=_errors(case, ours_fn, twin_fn, inputs, extra),
-                copy_elements=inputs[0].numel() if bytes_moved else None)
+                copy_elements=inputs[0].numel() if bytes_moved else None, kernels=kernels)
