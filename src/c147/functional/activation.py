@@ -15,16 +15,16 @@ Conventions shared by the ops below:
 * Every backward is made of differentiable tensor ops, so double backward works.
 * Speed (CPU): piecewise choices use 0/1 float masks from ``sign`` and ``clamp`` (:func:`_step`) and
   exact blends (``lerp``, a product with 1 or a slope), never a boolean mask (``torch.where`` is
-  several times slower); fresh temporaries are updated in place where autograd allows. sigmoid and
-  tanh take e^x as 2^{x log2 e} (:func:`_exp_`): torch's ``exp`` and ``expm1`` go through a slow
-  library call on some CPUs, its ``exp2`` is vectorized. The textbook forms stay beside them as
-  ``_reference_sigmoid`` and ``_reference_tanh``, which the tests compare the fast forms against.
+  several times slower); fresh temporaries are updated in place where autograd allows. sigmoid takes
+  e^x as 2^{x log2 e} (:func:`_exp`): torch's ``exp`` goes through a slow library call on some CPUs, its
+  ``exp2`` is vectorized; tanh takes 1 - e^{-2|x|} from one ``expm1`` (seven passes; a Taylor series near 0
+  and ``exp2`` outside took 27). The textbook forms stay beside them as ``_reference_sigmoid`` and
+  ``_reference_tanh``, which the tests compare the fast forms against.
 """
 
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import torch
 from torch import Tensor
@@ -69,25 +69,6 @@ def _exp_(t: Tensor) -> Tensor:
 def _exp(t: Tensor) -> Tensor:
     """e^t as :func:`_exp_`, into a new tensor (differentiable)."""
     return torch.mul(t, _LOG2E).exp2_()
-
-
-def _bernoulli(n: int) -> list[Fraction]:
-    """B_0 .. B_n (B_1 = -1/2), from sum_{k <= m} C(m + 1, k) B_k = 0."""
-    b = [Fraction(1)]
-    for m in range(1, n + 1):
-        b.append(-sum(math.comb(m + 1, k) * b[k] for k in range(m)) / (m + 1))
-    return b
-
-
-# tanh x = sum_{n >= 1} 2^{2n} (2^{2n} - 1) B_{2n} x^{2n - 1} / (2n)! = x - x^3/3 + 2x^5/15 - 17x^7/315 + ...
-_TANH_TAYLOR = [float(4**n * (4**n - 1) * b / math.factorial(2 * n)) for n, b in enumerate(_bernoulli(40)[2::2], 1)]
-_TANH_SMALL = 0.25  # |x| below which tanh takes its Taylor series (e^{2x} - 1 would cancel)
-
-
-def _tanh_terms(dtype: torch.dtype) -> int:
-    """How many Taylor terms make tanh exact to the dtype's rounding on |x| <= 1/4 (5 for float32, 11 for float64)."""
-    eps = torch.finfo(dtype).eps
-    return next(k for k, a in enumerate(_TANH_TAYLOR) if abs(a) * _TANH_SMALL ** (2 * k) < eps / 8)
 
 
 def _reference_sigmoid(x: Tensor) -> Tensor:
@@ -145,9 +126,9 @@ class SigmoidFunction(torch.autograd.Function):
 class TanhFunction(torch.autograd.Function):
     """tanh(x) = 2σ(2x) - 1 = (e^{2x} - 1) / (e^{2x} + 1); dtanh/dx = 1 - tanh^2.
 
-    Computed as sign(x) (1 - e^{-2|x|}) / (1 + e^{-2|x|}) for |x| > 1/4 and by its Taylor series
-    x - x^3/3 + 2x^5/15 - ... (to the dtype's precision) for |x| <= 1/4, where 1 - e^{-2|x|} cancels
-    (``_reference_tanh`` keeps the textbook expm1(2x) / (expm1(2x) + 2)).
+    Computed as sign(x) (1 - e^{-2|x|}) / (1 + e^{-2|x|}), with 1 - e^{-2|x|} from ``expm1`` (exact near 0,
+    where 1 minus a rounded e^{-2|x|} would cancel); ``_reference_tanh`` keeps the textbook
+    expm1(2x) / (expm1(2x) + 2).
 
     Example:
         >>> import torch
@@ -162,29 +143,15 @@ class TanhFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, input: Tensor) -> Tensor:
         x = _opmath(input)
-        # Two temporaries, each updated in place (a fresh one costs more than a few passes): p, then u =
-        # x_c^2, x_c, the mask w and r in turn, with x_c = clamp(x, -1/4, 1/4).
-        # |x| <= 1/4: the Taylor series x (1 + a_1 x^2 + a_2 x^4 + ...) in Horner form, exact to the dtype there
-        a = _TANH_TAYLOR[:_tanh_terms(x.dtype)]
-        u = x.clamp(-_TANH_SMALL, _TANH_SMALL).square_()
-        p = torch.mul(u, a[-1]).add_(a[-2])
-        for c in reversed(a[:-2]):
-            p.mul_(u).add_(c)
-        xc = torch.clamp(x, -_TANH_SMALL, _TANH_SMALL, out=u)
-        p.mul_(xc)
-        # w = |sign(x - x_c)|: 1 where |x| > 1/4, else 0 (also at nan, where p is nan). p (1 - w) keeps the
-        # series inside, x w keeps x outside (and r(0) = 0 inside)
-        w = torch.sub(x, xc, out=u).abs_().sign_()
-        p.addcmul_(p, w, value=-1)
-        xw = w.mul_(x)
-        # |x| > 1/4: tanh|x| = (1 - t) / (1 + t) = 1 / (2 / s - 1) with t = e^{-2|x|}, s = 1 - t (exact for
-        # t >= 1/2, else s >= 1/2 rounds once), in place; |x| clamped at 20, where tanh rounds to 1 even in
-        # float64; then the sign of x (tanh(-inf) = -1). Near 0 t's rounding would grow relative to s
-        # (tanh(1e-20) would be 0): hence the series there
-        r = _exp_(xw.abs_().clamp_max_(20).mul_(-2))
-        one, two = r.new_tensor(1.0), r.new_tensor(2.0)  # c - r and c / r in one pass each
-        r = torch.div(two, torch.sub(one, r, out=r), out=r).sub_(1).reciprocal_()
-        y = p.add_(torch.copysign(r, x, out=r)).to(_result_dtype(input))
+        # tanh|x| = (1 - e^{-2|x|}) / (1 + e^{-2|x|}) = -u / (2 + u) with u = e^{-2|x|} - 1 = expm1(-2|x|) in (-1, 0]:
+        # expm1 keeps 1 - e^{-2|x|} to its last digit near 0 (tanh(1e-20) = 1e-20), and u -> -1 for large |x|
+        # (tanh(inf) = 1, nothing overflows). u / (2 + u) = 1 / (1 + 2 / u) <= 0 (no cancellation: 2 / u <= -2;
+        # u = -0 at x = 0 gives -0) has the magnitude tanh|x|: copysign gives it x's sign (tanh(-0) = -0).
+        # Seven passes in place on one temporary (a second 8 MB one costs more than a pass: glibc hands it
+        # back to the system and faults it in again on the next call)
+        u = torch.abs(x).mul_(-2).expm1_()
+        r = torch.div(u.new_tensor(2.0), u, out=u).add_(1).reciprocal_()
+        y = torch.copysign(r, x, out=r).to(_result_dtype(input))
         ctx.save_for_backward(y)
         return y
 
