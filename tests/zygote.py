@@ -24,6 +24,7 @@ import importlib.metadata
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import struct
@@ -148,6 +149,7 @@ class _Zygote:
         self.proc.stdin.close()  # the zygote ends at EOF
         self.proc.wait(30)
         self.log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def start(self, argv: list[str], code: str | None, cwd: Path, env: dict[str, str]) -> Run:
         request = json.dumps({"argv": argv, "code": code, "cwd": str(cwd), "env": env}).encode()

@@ -50,7 +50,8 @@ def test_mlp_learns_the_spirals(train_config):
 
 @pytest.mark.slow
 def test_the_paper_lenet5_recipe_learns_the_digits(train_config):
-    cfg = train_config("recipe=lenet5_paper", "~logger", "callbacks.model_checkpoint=null")
+    # 8 of the recipe's 20 epochs: 0.978 (the full recipe ~0.98)
+    cfg = train_config("recipe=lenet5_paper", "~logger", "callbacks.model_checkpoint=null", "trainer.max_epochs=8")
     assert (cfg.model.activation, cfg.model.pool, cfg.optim.name) == ("tanh", "avg", "SGD")
     assert train(cfg)["test/acc"] >= 0.95
 

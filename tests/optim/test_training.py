@@ -11,7 +11,9 @@ from tests.conftest import CONFIG_GROUPS
 @pytest.mark.slow
 @pytest.mark.parametrize("optim", sorted(p.stem for p in (CONFIG_GROUPS / "optim").glob("*.yaml")))
 def test_each_optimizer_trains_lenet5_on_the_digits(train_config, optim):
-    metrics = train(train_config("impl=c147", f"optim={optim}", "callbacks.model_checkpoint=null", "~logger"))
+    # 5 of the default 15 epochs: every optimizer's defaults reach 0.966-0.983 there (the full run ~0.98)
+    metrics = train(train_config("impl=c147", f"optim={optim}", "callbacks.model_checkpoint=null", "~logger",
+                                 "trainer.max_epochs=5"))
     assert metrics["test/acc"] >= 0.95, (optim, metrics["test/acc"])
 
 
