@@ -63,8 +63,9 @@ class _KernelCounter(TorchDispatchMode):
 
 
 def count_kernels(fn) -> int:
-    """How many operators one call of ``fn()`` runs that pass over tensor memory (eager; on the calling thread, where
-    a CPU backward runs too). A dispatch mode of its own: the library's forms are those of a plain call."""
+    """How many operators one call of ``fn()`` runs that pass over tensor memory, a backward's included (autograd
+    carries a dispatch mode into its threads). :func:`dispatch_mode_active` does not see this mode: the library
+    takes the forms of a plain call."""
     with _KernelCounter() as counter:
         fn()
     return counter.count
