@@ -54,11 +54,11 @@ class Run:
     Popen's ``poll``, ``wait``, ``communicate``, ``send_signal``, ``terminate`` and ``kill``. The zygote is the
     child's parent; it reports the exit status on this run's own connection."""
 
-    def __init__(self, args: list[str], conn: socket.socket, pid: int, stdout, stderr) -> None:
+    def __init__(self, args: list[str], conn: socket.socket, pid: int, stdout, stderr, status: bytes = b"") -> None:
         self.args, self.pid, self.stdout, self.stderr = args, pid, stdout, stderr
         self.returncode: int | None = None
         self._conn = conn
-        self._status = b""
+        self._status = status  # what has come of the exit status's line
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -164,12 +164,13 @@ class _Zygote:
             for fd in (devnull, out_w, err_w):
                 os.close(fd)
         reply = b""
-        while not reply.endswith(b"\n"):
+        while b"\n" not in reply:  # the pid's line (the exit status's may follow in the same read)
             chunk = conn.recv(64)
             if not chunk:
                 raise RuntimeError(f"the zygote did not fork {argv}: {(self.folder / 'zygote.log').read_text()}")
             reply += chunk
-        return Run(argv, conn, int(reply), open(out_r, "rb", buffering=0), open(err_r, "rb", buffering=0))
+        pid, status = reply.split(b"\n", 1)
+        return Run(argv, conn, int(pid), open(out_r, "rb", buffering=0), open(err_r, "rb", buffering=0), status)
 
 
 @functools.cache
