@@ -226,8 +226,13 @@ def serve(path: str) -> None:
         for key, _ in sel.select():
             if key.fileobj is listener:
                 conn, _ = listener.accept()
-                pid = _fork(conn, closing=[listener, sel, wake_r, wake_w, *waiting.values()])
-                conn.sendall(b"%d\n" % pid)
+                try:
+                    pid = _fork(conn, closing=[listener, sel, wake_r, wake_w, *waiting.values()])
+                    conn.sendall(b"%d\n" % pid)
+                except OSError as e:  # a test gone before its request was whole: the next one is served
+                    print(f"zygote: {e!r}", file=sys.stderr, flush=True)
+                    conn.close()
+                    continue
                 waiting[pid] = conn
             elif key.fileobj == wake_r:
                 os.read(wake_r, 4096)
@@ -237,11 +242,16 @@ def serve(path: str) -> None:
 
 
 def _reap(waiting: dict[int, socket.socket]) -> None:
-    while waiting:
-        pid, status = os.waitpid(-1, os.WNOHANG)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:  # no child left
+            return
         if pid == 0:
             return
-        conn = waiting.pop(pid)
+        conn = waiting.pop(pid, None)
+        if conn is None:  # its test went away (serve)
+            continue
         try:
             conn.sendall(b"%d\n" % os.waitstatus_to_exitcode(status))
         except OSError:  # the test stopped waiting for it
@@ -254,7 +264,10 @@ def _fork(conn: socket.socket, closing: list) -> int:
     (length,) = _LENGTH.unpack(header)
     request = b""
     while len(request) < length:
-        request += conn.recv(length - len(request))
+        chunk = conn.recv(length - len(request))
+        if not chunk:
+            raise ConnectionError("the test closed its connection before the request was whole")
+        request += chunk
     pid = os.fork()
     if pid:
         for fd in fds:
@@ -270,6 +283,8 @@ def _fork(conn: socket.socket, closing: list) -> int:
             os.dup2(fd, target)
             os.close(fd)
         code = _child(json.loads(request))
+    except BaseException:  # noqa: BLE001 - before the script ran (a working directory gone): say why
+        traceback.print_exc()
     finally:
         os._exit(code)
 
