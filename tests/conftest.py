@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from c147.app.argv import CONFIG_DIR
 from tests import zygote
 
-BIN = Path(sys.executable).parent
+BIN = zygote.BIN  # the venv's console scripts
 CONFIG_GROUPS = Path(CONFIG_DIR)
 
 

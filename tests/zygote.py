@@ -133,10 +133,9 @@ class _Zygote:
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="c147-zygote-"))
         self.path = self.folder / "socket"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
         self.log = open(self.folder / "zygote.log", "w")  # noqa: SIM115 - open as long as the zygote runs
         self.proc = subprocess.Popen([sys.executable, "-c", "import sys; from tests.zygote import serve; "
-                                      "serve(sys.argv[1])", str(self.path)], cwd=REPO, env=env,
+                                      "serve(sys.argv[1])", str(self.path)], cwd=REPO,
                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + 300
         while not self.path.exists():
