@@ -24,6 +24,21 @@ def test_compare_and_result_ratio():
     assert row["ratio"] == 0.5 and row["ours_fraction_of_copy_bw"] == pytest.approx(4000 / 2e6)
 
 
+def test_timing_runs_on_the_process_threads():
+    """torch's Timer would run the timed calls on 1 thread; the bench's run on the threads the process has (the
+    ``threads`` setting, or torch's default)."""
+    seen = set()
+    before = torch.get_num_threads()
+    try:
+        for threads in (2, 3):
+            torch.set_num_threads(threads)
+            compare(lambda: seen.add(("ours", torch.get_num_threads())),
+                    lambda: seen.add(("twin", torch.get_num_threads())), rounds=1, min_run_time=0.001)
+    finally:
+        torch.set_num_threads(before)
+    assert seen == {("ours", 2), ("twin", 2), ("ours", 3), ("twin", 3)}
+
+
 def test_accuracy_columns():
     ref = torch.tensor([1.0, -2.0], dtype=torch.float64)
     assert relative_error([torch.tensor([1.0, -2.5])], [ref]) == pytest.approx(0.25)

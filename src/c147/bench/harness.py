@@ -78,7 +78,8 @@ class Result:
 def _best_ms(fn: Callable[[], Any], min_run_time: float) -> float:
     from torch.utils import benchmark  # imports cpp_extension, which may log about CUDA_HOME: only when timing
 
-    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn})
+    # torch's Timer runs the statement on 1 thread unless told otherwise: the process's setting (``threads``)
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
     return timer.blocked_autorange(min_run_time=min_run_time).median * 1e3
 
 
