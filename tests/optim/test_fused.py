@@ -10,6 +10,7 @@ compile one-tensor calls; the others nothing at all.
 from __future__ import annotations
 
 import inspect
+import io
 import re
 
 import pytest
@@ -236,6 +237,119 @@ def test_rmsprop_fused_is_c147s_addition():
     opt = RMSprop([torch.nn.Parameter(torch.ones(3))], fused=True)
     opt.load_state_dict(twin.state_dict())
     assert opt.param_groups[0]["fused"] is None
+
+
+# ---- many small parameters: the foreach path on flat buffers (nothing compiled) --------------------------------------
+
+# small parameters of two dtypes, each group past PACK_MIN_TENSORS, odd sizes (vector loops' tails), a transposed one
+SMALL = [((7,), torch.float32), ((3, 5), torch.float32), ((1,), torch.float32), ((4, 4, 2), torch.float32)] * 3 + [
+    ((6,), torch.float64), ((2, 9), torch.float64)] * 5
+
+
+def small_params(gen: torch.Generator) -> list[torch.Tensor]:
+    params = [torch.randn(shape, generator=gen, dtype=dtype) for shape, dtype in SMALL]
+    params[1] = params[1].t().contiguous().t()  # a transposed (non-contiguous) parameter
+    return params
+
+
+def packed_and_foreach(name: str, steps: int, between=None, *, optimizers: int = 1, once: int | None = None,
+                       kwargs: dict | None = None):
+    """``steps`` steps of ours fused (small parameters: the packed foreach path) and ours foreach on the same
+    parameters and gradients; ``between(step, packed_opts, foreach_opts)`` runs after each step. ``optimizers``
+    of each over the same parameters, stepped in turn; the parameter at index ``once`` has a gradient on the first
+    step only; ``kwargs`` instead of the case's hyperparameters."""
+    ours_cls, _, case_kwargs = CASES[name]
+    kwargs = case_kwargs if kwargs is None else kwargs
+    gen = torch.Generator().manual_seed(0)
+    start = small_params(gen)
+    sides = []
+    for switch in (dict(fused=True), dict(foreach=True)):
+        params = [torch.nn.Parameter(p.clone()) for p in start]
+        sides.append((params, [ours_cls(params, **switch, **kwargs) for _ in range(optimizers)]))
+    (packed, packed_opts), (plain, plain_opts) = sides
+    for step in range(steps):
+        for i, (p, q) in enumerate(zip(packed, plain, strict=True)):
+            g = torch.randn(p.shape, generator=gen, dtype=p.dtype)
+            p.grad, q.grad = (None, None) if i == once and step else (g.clone(), g.clone())
+        for a, b in zip(packed_opts, plain_opts, strict=True):
+            a.step()
+            b.step()
+        if between is not None:
+            between(step, packed_opts, plain_opts)
+    return (packed, packed_opts), (plain, plain_opts)
+
+
+def assert_same(packed, plain, steps):
+    """Parameters and state as the foreach path's: the same elementwise operations on the same numbers, in vector
+    loops or their scalar tails (an FMA or not: a few ulps per step)."""
+    (params, opts), (params_ref, opts_ref) = packed, plain
+    for p, q in zip(params, params_ref, strict=True):
+        torch.testing.assert_close(p, q, **tolerance(p.dtype, steps))
+        for a, b in zip(opts, opts_ref, strict=True):
+            assert a.state[p].keys() == b.state[q].keys()
+            for key, value in b.state[q].items():
+                torch.testing.assert_close(a.state[p][key], value, **tolerance(p.dtype, steps))
+
+
+def test_sgd_without_momentum_steps_small_parameters_on_flat_buffers_too():
+    """No state at all: the parameters and gradients are copied in, the parameters back."""
+    packed, plain = packed_and_foreach("SGD", 3, kwargs=dict(lr=0.1, weight_decay=0.01))
+    assert_same(packed, plain, 3)
+    assert not torch.equal(packed[0][0], small_params(torch.Generator().manual_seed(0))[0])  # it moved
+    assert packed[0][0] in fused_module._PACKS  # the buffers, by the first parameter
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_small_parameters_step_on_flat_buffers_as_the_foreach_path(name):
+    """Fused, the small parameters of each dtype are copied into a flat buffer and stepped there; the state lives
+    in such buffers (each state tensor, the same object, a view of its place), the parameters are copied back."""
+    packed, plain = packed_and_foreach(name, STEPS)
+    assert_same(packed, plain, STEPS)
+    params, (opt,) = packed[0], packed[1]
+    for dtype in (torch.float32, torch.float64):
+        states = [t for p in params if p.dtype == dtype for t in opt.state[p].values() if t.dim() > 0]
+        assert len({t.untyped_storage().data_ptr() for t in states}) == len(states) // sum(
+            p.dtype == dtype for p in params)  # one buffer per state key
+    assert all(p.untyped_storage().size() == p.numel() * p.element_size() for p in params)  # parameters: their own
+
+
+@pytest.mark.parametrize("name", ["Adam", "SGD"])
+def test_packed_state_loaded_or_replaced_is_what_the_next_step_reads(name):
+    """State loaded from a state_dict (new tensors) or a state tensor replaced by hand: the next step reads it, and
+    the state_dict of a packed optimizer saves and loads as any other."""
+    key = "exp_avg" if name == "Adam" else "momentum_buffer"
+
+    def between(step, packed_opts, plain_opts):
+        if step == 1:  # a round trip through torch.save of both
+            for opt in (*packed_opts, *plain_opts):
+                buffer = io.BytesIO()
+                torch.save(opt.state_dict(), buffer)
+                buffer.seek(0)
+                opt.load_state_dict(torch.load(buffer))
+        if step == 2:  # one state tensor replaced, in both
+            for opt in (*packed_opts, *plain_opts):
+                p = opt.param_groups[0]["params"][4]
+                opt.state[p][key] = torch.full_like(p, 0.5)
+
+    packed, plain = packed_and_foreach(name, STEPS, between)
+    assert_same(packed, plain, STEPS)
+
+
+def test_packed_optimizers_over_the_same_parameters_keep_their_own_state():
+    """Two optimizers stepping the same parameters in turn: each its own buffers (they hold its state)."""
+    packed, plain = packed_and_foreach("Adam", 3, optimizers=2)
+    assert_same(packed, plain, 3)
+    params, opts = packed
+    assert opts[0].state[params[0]]["exp_avg"].data_ptr() != opts[1].state[params[0]]["exp_avg"].data_ptr()
+
+
+def test_parameters_at_different_step_counts_are_not_packed_and_step_alike():
+    """A parameter without a gradient on some steps falls behind in its step count: that group is stepped as it
+    is (its parameters' updates depend on their own counts), with the same results."""
+    packed, plain = packed_and_foreach("Adam", 3, once=2)
+    assert_same(packed, plain, 3)
+    params, (opt,) = packed[0], packed[1]
+    assert opt.state[params[2]]["step"].item() == 1 and opt.state[params[0]]["step"].item() == 3
 
 
 # ---- the flat views the kernels take (nothing compiled) -------------------------------------------------------------

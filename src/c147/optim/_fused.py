@@ -19,7 +19,10 @@ fuse them into one loop per tensor, :data:`HORIZONTAL` tensors per compiled call
   until it has seen a second value of it).
 - parameters below :data:`FUSED_MIN_NUMEL` elements (where a compiled call's cost per tensor, ~15 us, exceeds
   the foreach path's) and those whose gradient or state is laid out differently from the parameter take the
-  foreach path instead, in one ``_multi_tensor_<name>`` call.
+  foreach path instead, in one ``_multi_tensor_<name>`` call: on flat buffers (:func:`run_packed`), when there are
+  at least :data:`PACK_MIN_TENSORS` of them. A foreach op over many small tensors is a loop of small kernels
+  (~1 us each, so ~10 us a tensor per Adam step, torch's fused kernel ~3 us); copying a list into one buffer
+  is a plain copy per tensor (~0.4 us), the update then runs once on each buffer, and the state stays there.
 
 The first step compiles (10-30 s per kernel, dtype and flag combination on 2 CPU cores: a C++ loop per tensor of
 a call; cached on disk by inductor afterwards) and needs what ``torch.compile`` needs: a C++ compiler on CPU,
@@ -31,10 +34,13 @@ from __future__ import annotations
 import contextlib
 import types
 from collections.abc import Callable, Sequence
+from itertools import accumulate
 from typing import Any
 
 import torch
 from torch import Tensor
+from torch.optim.optimizer import Optimizer
+from torch.utils.weak import WeakTensorKeyDictionary
 
 # parameters with fewer elements take the foreach path: a compiled call costs ~15 us a tensor whatever its size (its
 # flat views, guards), one foreach call ~10 us a tensor (1000 tensors of 100 elements, Adam on 2 CPU cores), while
@@ -43,6 +49,10 @@ FUSED_MIN_NUMEL = 1 << 16
 # tensors per compiled call (measured, Adam on 10M parameters in 50 tensors, 2 CPU cores: 16 a call 8.4 ms, 32 a
 # call 7.0 ms, torch's fused 6.6 ms; a longer call compiles longer: ~1 s a tensor)
 HORIZONTAL = 32
+
+# the small parameters of a step go through flat buffers (run_packed) from this many of them on (below, the copies
+# cost about what they save)
+PACK_MIN_TENSORS = 8
 
 FUSED_FOREACH = "`fused` and `foreach` cannot be `True` together."  # torch's messages, word for word
 FUSED_DIFFERENTIABLE = "`fused` does not support `differentiable`"
@@ -183,6 +193,103 @@ def subset(lists: Sequence[list[Any]], indices: list[int]) -> list[list[Any]]:
     return [[lst[i] for i in indices] if lst else [] for lst in lists]
 
 
+class _Pack:
+    """Flat buffers for tensors of the given shapes (one per list of a step: parameters, gradients, state), views
+    of each shaped as the tensors, and the views' addresses."""
+
+    def __init__(self, shapes: list[torch.Size], lists: int, dtype: torch.dtype, device: torch.device) -> None:
+        self.shapes = shapes
+        numels = [s.numel() for s in shapes]
+        offsets = [0, *accumulate(numels)]
+        self.flats = [torch.empty(offsets[-1], dtype=dtype, device=device) for _ in range(lists)]
+        self.views = [
+            [flat[o : o + n].view(s) for o, n, s in zip(offsets, numels, shapes, strict=False)] for flat in self.flats
+        ]
+        self.addresses = [[v.data_ptr() for v in views] for views in self.views]
+
+
+# the buffers of a step's small parameters, by the first tensor of their first state list (so by optimizer: the
+# buffers hold its state; dropped with that tensor), or by the first parameter where there is no state, then by
+# the number of lists
+_PACKS: WeakTensorKeyDictionary = WeakTensorKeyDictionary()
+
+
+def _pack(key: Tensor, tensors: list[Tensor], lists: int) -> _Pack:
+    """The buffers for ``lists`` lists shaped as ``tensors`` (of one dtype and device), made on the first step and
+    again when a tensor's shape changes."""
+    shapes = [t.shape for t in tensors]
+    packs = _PACKS.setdefault(key, {})
+    pack = packs.get(lists)
+    if pack is None or pack.shapes != shapes:
+        pack = packs[lists] = _Pack(shapes, lists, tensors[0].dtype, tensors[0].device)
+    return pack
+
+
+def _same(steps: list[Tensor]) -> bool:
+    """Whether the step counts are all equal (two reductions, not an ``item()`` per tensor)."""
+    counts = torch.stack(steps)
+    return bool(counts.min() == counts.max())
+
+
+def _adopt(tensors: list[Tensor], views: list[Tensor]) -> None:
+    """Each tensor made a view of its place in the buffer (``set_``: the same tensor object, so the optimizer's
+    state dict still holds it), which the step has just written; copied there instead if a tensor cannot be
+    (``set_`` refuses a tensor made by ``.detach()``)."""
+    try:
+        for t, v in zip(tensors, views, strict=True):
+            t.set_(v)
+    except RuntimeError:
+        torch._foreach_copy_(tensors, views)  # (onto itself for those already views)
+
+
+def run_packed(
+    run: Callable[..., None], lists: list[list[Tensor]], mutable: Sequence[int], steps_at: int | None = None
+) -> None:
+    """``run(*lists)``, a ``_multi_tensor_<name>`` path over parameters (``lists[0]``), their gradients and
+    state, with each list of one dtype and device in a flat buffer: ``run`` then updates one tensor a list.
+
+    The parameters and gradients are copied in, and the parameters back; the state lists (the others at
+    ``mutable``) live in the buffers: after the first step each state tensor is a view of its place in one (the
+    same tensor object), and a step copies in only those that are not (state loaded or replaced since). The
+    step counts (``lists[steps_at]``) go in as one tensor, the same count for all, and the tensors' own counts
+    are incremented after. Parameters at different counts, complex ones, or fewer than
+    :data:`PACK_MIN_TENSORS` tensors are run as they are. Every state tensor must exist (SGD's momentum buffers,
+    made on its first step, are the caller's to check). Empty lists stay empty. The results are the same
+    numbers: the update is elementwise, and a copy is exact."""
+    if len(lists[0]) < PACK_MIN_TENSORS:
+        run(*lists)
+        return
+    grouped = Optimizer._group_tensors_by_device_and_dtype(lists, with_indices=True)
+    rest: list[int] = []
+    for (_, dtype), (group, indices) in grouped.items():
+        steps = group[steps_at] if steps_at is not None else None
+        if len(indices) < PACK_MIN_TENSORS or dtype.is_complex or (steps is not None and not _same(steps)):
+            rest.extend(indices)
+            continue
+        packed = [j for j, lst in enumerate(group) if lst and j != steps_at]
+        state = [j for j in packed if j in mutable and j != 0]
+        pack = _pack(group[state[0]][0] if state else group[0][0], group[0], len(packed))
+        flat: list[list[Tensor]] = [[] for _ in group]
+        adopt = []
+        for buffer, views, addresses, j in zip(pack.flats, pack.views, pack.addresses, packed, strict=True):
+            flat[j] = [buffer]
+            if j in state:
+                if [t.data_ptr() for t in group[j]] == addresses:
+                    continue  # the buffer's views already
+                adopt.append((group[j], views))
+            torch._foreach_copy_(views, group[j])
+        if steps is not None:
+            flat[steps_at] = [steps[0].clone()]
+        run(*flat)
+        torch._foreach_copy_(group[0], pack.views[0])
+        for tensors, views in adopt:
+            _adopt(tensors, views)
+        if steps is not None:
+            torch._foreach_add_(steps, torch.ones(()), alpha=1.0)
+    if rest:
+        run(*subset(lists, sorted(rest)))
+
+
 def opmath_dtype(dtype: torch.dtype) -> torch.dtype:
     """The dtype of the 0-d hyperparameters of a kernel on ``dtype`` tensors: float32 for half precision (the
     kernel computes in float32 there, as torch's fused kernels do), the tensors' own dtype otherwise."""
@@ -220,12 +327,14 @@ __all__ = [
     "FUSED_FOREACH",
     "FUSED_MIN_NUMEL",
     "HORIZONTAL",
+    "PACK_MIN_TENSORS",
     "Compiled",
     "ScalarCache",
     "check_fused",
     "compiled",
     "flat_views",
     "opmath_dtype",
+    "run_packed",
     "split",
     "step_counts",
     "subset",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 from torch.optim.optimizer import Optimizer, ParamsT
@@ -11,7 +13,7 @@ from c147.optim._base import TwinOptimizer, check_lr, check_non_negative, check_
 from c147.optim._base import use_foreach as _use_foreach
 from c147.optim._docs import functional_doc, shared_docs
 from c147.optim._foreach import chunked, foreach_grads
-from c147.optim._fused import ScalarCache, check_fused, compiled, split, step_counts, subset
+from c147.optim._fused import ScalarCache, check_fused, compiled, run_packed, split, step_counts, subset
 
 __all__ = ["Adagrad", "adagrad"]
 
@@ -315,13 +317,15 @@ def _fused_adagrad(
     maximize: bool,
 ) -> None:
     """c147's fused path: :func:`adagrad_kernel`, compiled, on the parameters of at least ``FUSED_MIN_NUMEL``
-    elements, ``HORIZONTAL`` per call (c147.optim._fused); the others in one :func:`_multi_tensor_adagrad` call."""
+    elements, ``HORIZONTAL`` per call (c147.optim._fused); the others in one :func:`_multi_tensor_adagrad` call, on
+    flat buffers (:func:`~c147.optim._fused.run_packed`)."""
     if not params:
         return
     fused, rest = split(params, grads, state_sums)
     hyper = dict(lr=lr, weight_decay=weight_decay, lr_decay=lr_decay, eps=eps, maximize=maximize)
     if rest:
-        _multi_tensor_adagrad(*subset([params, grads, state_sums, state_steps], rest), has_complex=has_complex, **hyper)
+        run = functools.partial(_multi_tensor_adagrad, has_complex=has_complex, **hyper)
+        run_packed(run, subset([params, grads, state_sums, state_steps], rest), mutable=(0, 2), steps_at=3)
     scalars = ScalarCache()
     rows = []
     for (i, (param, grad, state_sum)), t in zip(fused, step_counts(state_steps, [i for i, _ in fused]), strict=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 from torch.optim.optimizer import Optimizer, ParamsT
@@ -11,7 +13,7 @@ from c147.optim._base import TwinOptimizer, check_lr, check_non_negative, check_
 from c147.optim._base import use_foreach as _use_foreach
 from c147.optim._docs import functional_doc, shared_docs
 from c147.optim._foreach import chunked, foreach_grads
-from c147.optim._fused import ScalarCache, check_fused, compiled, split, step_counts, subset
+from c147.optim._fused import ScalarCache, check_fused, compiled, run_packed, split, step_counts, subset
 
 __all__ = ["Adam", "adam"]
 
@@ -424,17 +426,19 @@ def _fused_adam(
     decoupled_weight_decay: bool,
 ) -> None:
     """c147's fused path: :func:`adam_kernel`, compiled, on the parameters of at least ``FUSED_MIN_NUMEL``
-    elements, ``HORIZONTAL`` per call (c147.optim._fused); the others in one :func:`_multi_tensor_adam` call."""
+    elements, ``HORIZONTAL`` per call (c147.optim._fused); the others in one :func:`_multi_tensor_adam` call, on flat
+    buffers (:func:`~c147.optim._fused.run_packed`)."""
     if not params:
         return
     lists = [params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps]
     fused, rest = split(params, grads, exp_avgs, exp_avg_sqs, *([max_exp_avg_sqs] if amsgrad else []))
     hyper = dict(beta1=beta1, beta2=beta2, lr=lr, weight_decay=weight_decay, eps=eps, maximize=maximize)
     if rest:
-        _multi_tensor_adam(
-            *subset(lists, rest), has_complex=has_complex, amsgrad=amsgrad,
+        run = functools.partial(
+            _multi_tensor_adam, has_complex=has_complex, amsgrad=amsgrad,
             decoupled_weight_decay=decoupled_weight_decay, **hyper,
         )
+        run_packed(run, subset(lists, rest), mutable=(0, 2, 3, 4), steps_at=5)
     scalars = ScalarCache()
     rows = []
     for (_, views), t in zip(fused, step_counts(state_steps, [i for i, _ in fused]), strict=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 from torch.optim.optimizer import Optimizer, ParamsT
@@ -11,7 +13,7 @@ from c147.optim._base import TwinOptimizer, check_lr, check_non_negative, check_
 from c147.optim._base import use_foreach as _use_foreach
 from c147.optim._docs import functional_doc, shared_docs
 from c147.optim._foreach import chunked, foreach_grads
-from c147.optim._fused import ScalarCache, check_fused, compiled, split, step_counts, subset
+from c147.optim._fused import ScalarCache, check_fused, compiled, run_packed, split, step_counts, subset
 
 __all__ = ["RMSprop", "rmsprop"]
 
@@ -422,7 +424,8 @@ def _fused_rmsprop(
     nesterov: bool,
 ) -> None:
     """c147's fused path: :func:`rmsprop_kernel`, compiled, on the parameters of at least ``FUSED_MIN_NUMEL``
-    elements, ``HORIZONTAL`` per call (c147.optim._fused); the others in one :func:`_multi_tensor_rmsprop` call."""
+    elements, ``HORIZONTAL`` per call (c147.optim._fused); the others in one :func:`_multi_tensor_rmsprop` call, on
+    flat buffers (:func:`~c147.optim._fused.run_packed`)."""
     if not params:
         return
     state = [lst for lst in (square_avgs, grad_avgs, momentum_buffer_list) if lst]
@@ -431,7 +434,8 @@ def _fused_rmsprop(
                  centered=centered, nesterov=nesterov)
     if rest:
         lists = [params, grads, square_avgs, grad_avgs, momentum_buffer_list, state_steps]
-        _multi_tensor_rmsprop(*subset(lists, rest), has_complex=has_complex, lr=lr, **hyper)
+        run = functools.partial(_multi_tensor_rmsprop, has_complex=has_complex, lr=lr, **hyper)
+        run_packed(run, subset(lists, rest), mutable=(0, 2, 3, 4), steps_at=5)
     step_counts(state_steps, [i for i, _ in fused])  # t ← t + 1   (kept for torch's state_dict)
     scalars = ScalarCache()
     rows = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 from torch.optim.optimizer import Optimizer, ParamsT
@@ -10,7 +12,7 @@ from c147.optim._base import TwinOptimizer, check_lr, check_non_negative, refuse
 from c147.optim._base import use_foreach as _use_foreach
 from c147.optim._docs import functional_doc, shared_docs
 from c147.optim._foreach import chunked, foreach_grads
-from c147.optim._fused import ScalarCache, check_fused, compiled, split, subset
+from c147.optim._fused import ScalarCache, check_fused, compiled, run_packed, split, subset
 
 __all__ = ["SGD", "sgd"]
 
@@ -359,7 +361,8 @@ def _fused_sgd(
 ) -> None:
     """c147's fused path: :func:`sgd_kernel`, compiled, on the parameters of at least ``FUSED_MIN_NUMEL``
     elements (c147.optim._fused) that have their momentum buffer, ``HORIZONTAL`` per call; the others (small ones,
-    and first steps with momentum: ``b_1 = g_1``) in one :func:`_multi_tensor_sgd` call."""
+    and first steps with momentum: ``b_1 = g_1``) in one :func:`_multi_tensor_sgd` call, on flat buffers
+    (:func:`~c147.optim._fused.run_packed`) once the buffers exist."""
     if not params:
         return
     fused, rest = split(params, grads, *([momentum_buffer_list] if momentum != 0 else []))
@@ -368,10 +371,16 @@ def _fused_sgd(
                  maximize=maximize)
     if rest:
         rest_params, rest_grads, rest_bufs = subset([params, grads, momentum_buffer_list], rest)
-        _multi_tensor_sgd(rest_params, rest_grads, rest_bufs, lr=lr, **hyper)
-        if momentum != 0:  # the buffers created on a first step, back into the caller's list
-            for i, buf in zip(rest, rest_bufs, strict=True):
+        if momentum == 0:
+            run = functools.partial(_multi_tensor_sgd, lr=lr, **hyper)
+            run_packed(lambda p, g: run(p, g, [None] * len(p)), [rest_params, rest_grads], mutable=(0,))
+        elif any(buf is None for buf in rest_bufs):  # a first step: b_1 = g_1, made by the foreach path
+            _multi_tensor_sgd(rest_params, rest_grads, rest_bufs, lr=lr, **hyper)
+            for i, buf in zip(rest, rest_bufs, strict=True):  # back into the caller's list
                 momentum_buffer_list[i] = buf
+        else:
+            run = functools.partial(_multi_tensor_sgd, lr=lr, **hyper)
+            run_packed(run, [rest_params, rest_grads, rest_bufs], mutable=(0, 2))
     scalars = ScalarCache()
     rows = []
     for _, (param, grad, *buf) in fused:
