@@ -52,6 +52,8 @@ CASES = [
     ("softplus", (4, 7), None, dict(beta=2.0, threshold=5.0)),  # part of the input past the threshold
     ("softplus", (4, 7), None, dict(beta=-1.5, threshold=3.0)),
     ("softplus", (4, 7), None, dict(beta=0.5, threshold=1.0)),
+    ("softplus", (4, 7), None, dict(threshold=40.0)),  # float64 too without a mask (float32 at 20: the other cases)
+    ("softplus", (4, 7), None, dict(beta=3.0, threshold=40.0)),
     ("prelu", (4, 7), (1,), {}),
     ("prelu", (4, 7), (7,), {}),
     ("prelu", (2, 3, 4, 5), (3,), {}),
@@ -123,6 +125,22 @@ def test_stable_where_the_naive_formulas_overflow():
     edges = torch.tensor([math.inf, -math.inf, -0.0, 0.0])
     assert torch.equal(A.tanh(edges).signbit(), torch.tanh(edges).signbit())
     assert A.tanh(edges).abs().tolist() == [1, 1, 0, 0]
+
+
+def test_softplus_drops_its_mask_only_where_the_linear_part_rounds_away():
+    """Without the mask [βx > threshold], past the threshold y = x + (1/β) log1p(e^{-βx}) must round to x and σ(βx)
+    to 1: float32 from t = 17.4 on (torch's default 20), float64 from 37.5 (the CASES at 40 run the mask-free
+    forward and backward through gradcheck); never for β <= 0."""
+    assert A._linear_part_rounds_away(1.0, 20.0, torch.float32)
+    assert not A._linear_part_rounds_away(1.0, 17.0, torch.float32)
+    assert not A._linear_part_rounds_away(1.0, 20.0, torch.float64)
+    assert A._linear_part_rounds_away(2.0, 40.0, torch.float64)
+    assert not A._linear_part_rounds_away(-1.0, 40.0, torch.float64)
+    for dtype, t in ((torch.float32, 17.5), (torch.float64, 37.5)):  # the bound is tight enough to matter
+        x = torch.linspace(t, 4 * t, 10_000, dtype=dtype).double()  # numbers of the dtype, the math exact
+        smooth = (x + torch.log1p(torch.exp(-x))).to(dtype)
+        assert torch.equal(smooth, x.to(dtype)), dtype
+        assert torch.equal(torch.sigmoid(x).to(dtype), torch.ones_like(x, dtype=dtype))
 
 
 def test_nan_propagates_like_torch():

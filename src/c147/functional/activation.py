@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 _HALF = (torch.float16, torch.bfloat16)
+_FULL = (torch.float32, torch.float64)
 
 
 def _opmath(x: Tensor) -> Tensor:
@@ -335,11 +336,25 @@ class ELUFunction(torch.autograd.Function):
         return grad.to(grad_output.dtype), None, None
 
 
+def _linear_part_rounds_away(beta: float, threshold: float, dtype: torch.dtype) -> bool:
+    """Whether softplus's linear part (x itself where βx > threshold) is what the smooth form rounds to anyway in
+    ``dtype``, and its derivative 1 what σ(βx) rounds to: with z = βx > t >= 1, (1/β) log1p(e^{-z}) < e^{-z}/β is
+    below a quarter ulp of x = z/β (at least x eps/4, β cancels) and 1 - σ(z) < e^{-z} below a quarter ulp of 1 when
+    e^{-t} < eps/4 (float32: t > 17.3, so torch's default 20; float64 would need t > 37.4)."""
+    return beta > 0 and threshold >= 1 and math.exp(-threshold) < torch.finfo(dtype).eps / 4
+
+
 class SoftplusFunction(torch.autograd.Function):
     """softplus(x) = (1/β) log(1 + e^{βx}), and x itself where βx > threshold; d/dx = σ(βx) (1 there).
 
     Stable form: (1/β) log(1 + e^z) = (1/β) max(z, 0) + (1/β) log1p(e^{-|z|}), which never overflows;
     (1/β) max(βx, 0) is max(x, 0) for β > 0 and min(x, 0) for β < 0.
+
+    Where the linear part is what the stable form rounds to anyway (:func:`_linear_part_rounds_away`: float32 at
+    torch's threshold, float64 past 37.4; β > 0), no mask is made: the forward is 5 passes over memory (6 for
+    β != 1), and the backward takes σ(βx) = e^{β(x - y)} from the output y (log σ(z) = z - log(1 + e^z) = β(x - y)):
+    3 passes (4). Elsewhere (float64 at torch's threshold, lower thresholds, β < 0, half types) the mask
+    [βx > threshold] selects the linear part exactly.
 
     Example:
         >>> import torch
@@ -353,9 +368,16 @@ class SoftplusFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, input: Tensor, beta: float, threshold: float) -> Tensor:
-        ctx.save_for_backward(input)
         ctx.beta, ctx.threshold = beta, threshold
         x = _opmath(input)
+        ctx.smooth = input.dtype in _FULL and _linear_part_rounds_away(beta, threshold, input.dtype)
+        if ctx.smooth:
+            # -|βx|, then log1p(e^{-|βx|}) in place; y = max(x, 0) + (1/β) log1p(e^{-|βx|})
+            e = torch.copysign(x, -1.0) if beta == 1 else torch.mul(x, beta).copysign_(-1.0)
+            y = torch.clamp_min(x, 0).add_(e.exp_().log1p_(), alpha=1 / beta)
+            ctx.save_for_backward(input, y)
+            return y
+        ctx.save_for_backward(input)
         z = x if beta == 1 else x * beta
         e = z.abs().neg_().exp_()  # e^{-|z|}
         linear = _step(z, threshold) if threshold < math.inf else None  # [βx > threshold]
@@ -370,9 +392,16 @@ class SoftplusFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output: Tensor) -> tuple[Tensor | None, None, None]:
-        (input,) = ctx.saved_tensors
         if not ctx.needs_input_grad[0]:
             return None, None, None
+        if ctx.smooth:
+            input, y = ctx.saved_tensors
+            # dL/dx = dL/dy σ(βx) = dL/dy e^{β(x - y)}
+            d = torch.sub(input, y)
+            if torch.is_grad_enabled():  # double backward: out of place
+                return (d * ctx.beta).exp() * grad_output, None, None
+            return (d.mul_(ctx.beta) if ctx.beta != 1 else d).exp_().mul_(grad_output), None, None
+        (input,) = ctx.saved_tensors
         x, g = _opmath(input), _opmath(grad_output)
         z = x if ctx.beta == 1 else x * ctx.beta
         # dL/dx = dL/dy σ(βx), or dL/dy on the linear part (lerp picks it exactly)

@@ -16,6 +16,7 @@ from torch.autograd import Function
 
 from c147.functional._loss_checks import check_constant
 from c147.functional._reduction import reduce_loss, reduction_of, unreduce
+from c147.functional.activation import SigmoidFunction
 
 _BCE_EPS = torch.tensor(1e-12, dtype=torch.float32, device="cpu").item()  # torch's EPSILON: 1e-12 rounded to float32
 
@@ -136,10 +137,15 @@ class BinaryCrossEntropyWithLogitsFunction(Function):
     @staticmethod
     def forward(ctx, input: Tensor, target: Tensor, weight: Tensor | None, pos_weight: Tensor | None,
                 reduction: str) -> Tensor:
-        neg_log_sigmoid = (-input).clamp_min(0) + (-input.abs()).exp().log1p()
-        if pos_weight is not None:
-            neg_log_sigmoid = (1 + (pos_weight - 1) * target) * neg_log_sigmoid
-        loss = (1 - target) * input + neg_log_sigmoid
+        if pos_weight is None and target.dtype == input.dtype:
+            # max(x, 0) - x y + ln(1 + e^{-|x|}), in place on one temporary (5 passes and a max(x, 0))
+            loss = torch.copysign(input, -1.0).exp_().log1p_().addcmul_(input, target, value=-1)
+            loss.add_(input.clamp_min(0))
+        else:
+            neg_log_sigmoid = (-input).clamp_min(0) + (-input.abs()).exp().log1p()
+            if pos_weight is not None:
+                neg_log_sigmoid = (1 + (pos_weight - 1) * target) * neg_log_sigmoid
+            loss = (1 - target) * input + neg_log_sigmoid
         if weight is not None:
             loss = loss * weight
         ctx.save_for_backward(input, target, weight, pos_weight)
@@ -154,10 +160,10 @@ class BinaryCrossEntropyWithLogitsFunction(Function):
             g = g * weight
         dx = dy = None
         if ctx.needs_input_grad[0]:
-            e = (-input.abs()).exp()
-            sigmoid = torch.where(input >= 0, 1, e) / (1 + e)  # 1 / (1 + e^{-x}), computed without overflow
+            sigmoid = SigmoidFunction.apply(input)  # computed without overflow (a constant here unless create_graph)
             if pos_weight is None:
-                dx = g * (sigmoid - target)  # dl/dx = sigma(x) - y
+                # dl/dx = sigma(x) - y
+                dx = g * (sigmoid - target) if torch.is_grad_enabled() else sigmoid.sub_(target).mul_(g)
             else:
                 dx = g * ((1 - target) - (1 + (pos_weight - 1) * target) * (1 - sigmoid))
         if ctx.needs_input_grad[1]:
