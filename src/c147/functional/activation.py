@@ -15,11 +15,12 @@ Conventions shared by the ops below:
 * Every backward is made of differentiable tensor ops, so double backward works.
 * Speed (CPU): piecewise choices use 0/1 float masks from ``sign`` and ``clamp`` (:func:`_step`) and
   exact blends (``lerp``, a product with 1 or a slope), never a boolean mask (``torch.where`` is
-  several times slower); fresh temporaries are updated in place where autograd allows. sigmoid takes
-  e^x as 2^{x log2 e} (:func:`_exp`): torch's ``exp`` goes through a slow library call on some CPUs, its
-  ``exp2`` is vectorized; tanh takes 1 - e^{-2|x|} from one ``expm1`` (seven passes; a Taylor series near 0
-  and ``exp2`` outside took 27). The textbook forms stay beside them as ``_reference_sigmoid`` and
-  ``_reference_tanh``, which the tests compare the fast forms against.
+  several times slower); fresh temporaries are updated in place where autograd allows, and a new tensor
+  costs more than a pass (freed 8 MB blocks go back to the system and fault in again). ``exp`` is the
+  cheapest transcendental pass (2M floats, 2 threads, beyond a copy: exp 0.2 ms, 2^{x log2 e} 0.5, log1p 0.8,
+  expm1 1.2; the same order with AVX2 or no vector kernels); tanh still takes 1 - e^{-2|x|} from one ``expm1``
+  (exact near 0; a Taylor series near 0 and exp outside took 27 passes). The textbook forms stay beside them
+  as ``_reference_sigmoid`` and ``_reference_tanh``, which the tests compare the fast forms against.
 """
 
 from __future__ import annotations
@@ -55,21 +56,6 @@ def _step(t: Tensor, threshold: float = 0.0) -> Tensor:
     temporary; a boolean mask, ``torch.where`` or ``masked_fill`` are several times slower on CPU."""
     s = (t.detach() - threshold).sign_() if threshold else t.detach().sign()
     return s.clamp_min_(0)
-
-
-_LOG2E = 1 / math.log(2)
-
-
-def _exp_(t: Tensor) -> Tensor:
-    """e^t = 2^{t log2 e}, written into the fresh temporary ``t``. Its relative error is at most about
-    (1 + |t|) units in the last place: the rounding of ``t log2 e`` is that of t itself (backward stable,
-    as if t moved by at most about one unit), and ``exp2`` adds its own."""
-    return t.mul_(_LOG2E).exp2_()
-
-
-def _exp(t: Tensor) -> Tensor:
-    """e^t as :func:`_exp_`, into a new tensor (differentiable)."""
-    return torch.mul(t, _LOG2E).exp2_()
 
 
 def _reference_sigmoid(x: Tensor) -> Tensor:
@@ -108,7 +94,7 @@ class SigmoidFunction(torch.autograd.Function):
         # pass): with c = 2^-64, σ = c / (c + u), u = c / e^x. Unlike 1/e^x, u stays finite where e^x is
         # subnormal, so σ keeps its relative precision deep in the negative tail (torch's float32
         # σ(-89) = 2e-39 is 0); u = 0 where e^x = inf (σ = 1), u = inf at e^x = 0 (σ = 0)
-        e = _exp(_opmath(input))
+        e = torch.exp(_opmath(input))
         c = e.new_tensor(2.0**-64)  # c / t in one pass (c * t.reciprocal() is two)
         y = torch.div(c, torch.div(c, e, out=e).add_(c), out=e).to(_result_dtype(input))
         ctx.save_for_backward(y)

@@ -19,7 +19,6 @@ from torch.autograd import Function
 
 from c147.functional._loss_checks import check_class_target, check_class_weight, check_constant
 from c147.functional._reduction import reduce_loss, reduction_of, unreduce
-from c147.functional.activation import _exp_
 from c147.functional.softmax import LogSoftmaxFunction, _acc, _finite_max, _logsumexp
 
 
@@ -101,7 +100,7 @@ class CrossEntropyFunction(Function):
         picked = shifted.gather(cd, y).squeeze(cd)  # z_y - m
         # sum_j w_j (z_j - m), before shifted turns into u = e^{z - m}
         smooth = None if eps == 0 else (shifted.sum(cd) if wv is None else (shifted * wv).sum(cd))
-        total = _exp_(shifted).sum(cd, keepdim=True)  # S = sum_j u_j
+        total = shifted.exp_().sum(cd, keepdim=True)  # S = sum_j u_j
         log_total = total.log().squeeze(cd)
         loss = (1 - eps) * w_y * (log_total - picked)
         if eps > 0:  # (e / C) sum_j w_j (ln S - (z_j - m))
@@ -146,7 +145,7 @@ class CrossEntropyFunction(Function):
         # softmax(z) = u / S with u = e^{z - m} recomputed as in the forward, in the gradient's buffer:
         # one pass writes s softmax(z) - (e / C) w, then the class entries
         m, total = saved
-        u = _exp_(_acc(input) - m)
+        u = (_acc(input) - m).exp_()
         coef = (g * s).unsqueeze(cd).to(u.dtype).div_(total)
         dz = u.mul_(coef) if smooth is None else torch.addcmul(smooth.to(u.dtype), u, coef, out=u)
         return dz.scatter_add_(cd, y, scatter.to(u.dtype)).to(input.dtype), None, None, None, None, None
