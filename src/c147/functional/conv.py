@@ -305,7 +305,7 @@ def _gemm_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, int]
             per_tap = cols.view(stop - start, c, kh * kw, ho, wo)
             into = grad_input[start:stop]
             for t, out_rows, out_cols, in_rows, in_cols in taps:
-                into[..., in_rows, in_cols] += per_tap[:, :, t, out_rows, out_cols]
+                into[..., in_rows, in_cols].add_(per_tap[:, :, t, out_rows, out_cols])  # (not +=: a copy back)
     grad_bias = g.sum((0, 2, 3)) if needs[2] else None
     return grad_input, grad_weight, grad_bias
 
