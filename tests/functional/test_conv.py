@@ -122,6 +122,8 @@ FORMS = [
     ((5, 3, 9, 8), (6, 1, 2, 3), False, dict(stride=(2, 3), padding=(0, 1, 1, 2), dilation=(2, 1), groups=3)),
     # depthwise with channel multiplier 2, and taps that meet only padding
     ((5, 2, 2, 2), (4, 1, 3, 3), True, dict(stride=(3, 3), padding=(1, 1, 1, 1), dilation=(1, 1), groups=2)),
+    # depthwise with channel multiplier 2 at stride 1: under torch.compile dX gathers with 2-channel flipped filters
+    ((3, 3, 6, 7), (6, 1, 3, 2), False, dict(stride=(1, 1), padding=(1, 2, 0, 1), dilation=(1, 2), groups=3)),
 ]
 
 
@@ -164,12 +166,13 @@ def test_compiled_depthwise_forms_match_the_reference(shape, wshape, bias, kwarg
         torch.testing.assert_close(o, t, **tol(torch.float64))
 
 
+@pytest.mark.parametrize("cg", [8, 3])  # input channels per group: the gather whatever their number
 @pytest.mark.parametrize("padding", [(1, 1, 0, 1), (3, 3, 0, 1)])  # the second crops: col2im instead
-def test_compiled_backward_matches_the_reference(padding):
-    """Stride 1, C/G = 8: dL/dX as the flipped-filter correlation under torch.compile."""
+def test_compiled_backward_matches_the_reference(padding, cg):
+    """Stride 1: dL/dX as the flipped-filter correlation under torch.compile."""
     from c147.functional import conv
 
-    x, w = make((2, 16, 6, 7), (8, 8, 3, 2), False)
+    x, w = make((2, 2 * cg, 6, 7), (8, cg, 3, 2), False)
     conf = ((1, 1), padding, (1, 2), 2)
     g = rand(*conv._reference_forward(x, w, None, *conf).shape, seed=3)
     ours = conv._compiled_backward(x, w, g, *conf, (True, True, False))
@@ -179,15 +182,15 @@ def test_compiled_backward_matches_the_reference(padding):
 
 
 @pytest.mark.slow  # torch.compile (aot_eager): a second or two a case
-@pytest.mark.parametrize("groups", [1, 4])
-def test_compiled_conv_is_one_graph_and_matches_torch(groups):
+@pytest.mark.parametrize("groups, stride", [(1, 2), (4, 2), (4, 1)])  # stride 1: dX by the gather
+def test_compiled_conv_is_one_graph_and_matches_torch(groups, stride):
     """Under torch.compile (aot_eager: the graphs inductor gets) the forms above run: no graph break, and the
     outputs and gradients of F.conv2d in float64."""
     x, w, b = (t.requires_grad_() for t in make((3, 4, 7, 7), (8, 4 // groups, 3, 3), True))
-    fn = torch.compile(lambda x, w, b: conv2d(x, w, b, stride=2, padding=1, groups=groups), backend="aot_eager",
-                       fullgraph=True)
+    fn = torch.compile(lambda x, w, b: conv2d(x, w, b, stride=stride, padding=1, groups=groups),
+                       backend="aot_eager", fullgraph=True)
     out = fn(x, w, b)
-    ref = F.conv2d(x, w, b, stride=2, padding=1, groups=groups)
+    ref = F.conv2d(x, w, b, stride=stride, padding=1, groups=groups)
     torch.testing.assert_close(out, ref, **tol(torch.float64))
     g = rand(*out.shape, seed=3)
     for o, t in zip(torch.autograd.grad(out, (x, w, b), g), torch.autograd.grad(ref, (x, w, b), g), strict=True):
