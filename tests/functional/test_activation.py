@@ -143,6 +143,20 @@ def test_softplus_drops_its_mask_only_where_the_linear_part_rounds_away():
         assert torch.equal(torch.sigmoid(x).to(dtype), torch.ones_like(x, dtype=dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softplus_output_may_change_in_place_before_the_backward_like_torch(dtype):
+    """Like torch's, softplus saves its input only: an in-place op on its output (an inplace ReLU after it) leaves
+    its backward intact."""
+    grads = []
+    for f in (A.softplus, F.softplus):
+        x = rand(4, 7, dtype=dtype).requires_grad_()
+        y = f(x)
+        y.mul_(2)
+        y.sum().backward()
+        grads.append(x.grad)
+    torch.testing.assert_close(*grads)
+
+
 def test_nan_propagates_like_torch():
     x = torch.tensor([math.nan, -1.0, 1.0])
     for op in ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus"):

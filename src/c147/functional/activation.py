@@ -338,9 +338,9 @@ class SoftplusFunction(torch.autograd.Function):
 
     Where the linear part is what the stable form rounds to anyway (:func:`_linear_part_rounds_away`: float32 at
     torch's threshold, float64 past 37.4; β > 0), no mask is made: the forward is 5 passes over memory (6 for
-    β != 1), and the backward takes σ(βx) = e^{β(x - y)} from the output y (log σ(z) = z - log(1 + e^z) = β(x - y)):
-    3 passes (4). Elsewhere (float64 at torch's threshold, lower thresholds, β < 0, half types) the mask
-    [βx > threshold] selects the linear part exactly.
+    β != 1), the backward dL/dy σ(βx) 5 (6). Elsewhere (float64 at torch's threshold, lower thresholds, β < 0, half
+    types) the mask [βx > threshold] selects the linear part exactly. Only x is saved, as torch does (so the
+    output may be changed in place before the backward; σ(βx) = e^{β(x - y)} from the output would save a pass).
 
     Example:
         >>> import torch
@@ -357,13 +357,11 @@ class SoftplusFunction(torch.autograd.Function):
         ctx.beta, ctx.threshold = beta, threshold
         x = _opmath(input)
         ctx.smooth = input.dtype in _FULL and _linear_part_rounds_away(beta, threshold, input.dtype)
+        ctx.save_for_backward(input)  # (not y: as torch's, the output may be changed in place afterwards)
         if ctx.smooth:
             # -|βx|, then log1p(e^{-|βx|}) in place; y = max(x, 0) + (1/β) log1p(e^{-|βx|})
             e = torch.copysign(x, -1.0) if beta == 1 else torch.mul(x, beta).copysign_(-1.0)
-            y = torch.clamp_min(x, 0).add_(e.exp_().log1p_(), alpha=1 / beta)
-            ctx.save_for_backward(input, y)
-            return y
-        ctx.save_for_backward(input)
+            return torch.clamp_min(x, 0).add_(e.exp_().log1p_(), alpha=1 / beta)
         z = x if beta == 1 else x * beta
         e = z.abs().neg_().exp_()  # e^{-|z|}
         linear = _step(z, threshold) if threshold < math.inf else None  # [βx > threshold]
@@ -380,19 +378,13 @@ class SoftplusFunction(torch.autograd.Function):
     def backward(ctx, grad_output: Tensor) -> tuple[Tensor | None, None, None]:
         if not ctx.needs_input_grad[0]:
             return None, None, None
-        if ctx.smooth:
-            input, y = ctx.saved_tensors
-            # dL/dx = dL/dy σ(βx) = dL/dy e^{β(x - y)}
-            d = torch.sub(input, y)
-            if torch.is_grad_enabled():  # double backward: out of place
-                return (d * ctx.beta).exp() * grad_output, None, None
-            return (d.mul_(ctx.beta) if ctx.beta != 1 else d).exp_().mul_(grad_output), None, None
         (input,) = ctx.saved_tensors
         x, g = _opmath(input), _opmath(grad_output)
         z = x if ctx.beta == 1 else x * ctx.beta
-        # dL/dx = dL/dy σ(βx), or dL/dy on the linear part (lerp picks it exactly)
+        # dL/dx = dL/dy σ(βx), or dL/dy on the linear part (lerp picks it exactly; σ(βx) rounds to 1 there when
+        # ctx.smooth)
         grad = _times(SigmoidFunction.apply(z), g)
-        if ctx.threshold < math.inf:
+        if ctx.threshold < math.inf and not ctx.smooth:
             grad.lerp_(g, _step(z, ctx.threshold))
         return grad.to(grad_output.dtype), None, None
 

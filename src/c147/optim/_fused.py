@@ -202,9 +202,8 @@ class _Pack:
         numels = [s.numel() for s in shapes]
         offsets = [0, *accumulate(numels)]
         self.flats = [torch.empty(offsets[-1], dtype=dtype, device=device) for _ in range(lists)]
-        self.views = [
-            [flat[o : o + n].view(s) for o, n, s in zip(offsets, numels, shapes, strict=False)] for flat in self.flats
-        ]
+        places = list(zip(offsets[:-1], numels, shapes, strict=True))
+        self.views = [[flat[o : o + n].view(s) for o, n, s in places] for flat in self.flats]
         self.addresses = [[v.data_ptr() for v in views] for views in self.views]
 
 
