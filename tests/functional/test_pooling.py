@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -188,17 +190,40 @@ def test_sheet_erratum_pooling_output_size(w, f, stride):
 @pytest.mark.parametrize("shape, kwargs", [((3, 2, 9, 7), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
                                            ((2, 3, 8, 8), dict(kernel_size=2)),
                                            ((2, 2, 10, 9), dict(kernel_size=(2, 3), stride=2, dilation=(3, 2)))])
-def test_max_pool_fast_form_matches_the_reference(shape, kwargs):
-    """The taps-first form (amax over the window's taps, the first maximum by rank) gives the reference's
-    values and indices, ties and windows of -inf (some starting in the padding) included."""
-    from c147.functional.pooling import _geometry, _max_pool, _reference_max_pool
+def test_max_pool_fast_forms_match_the_reference(shape, kwargs):
+    """The taps-first form (amax over the window's taps, the first maximum by rank) and the branchless one
+    (torch.compile's and the accelerators': the rank trick over the last dim, the last NaN by a second amax) give the
+    reference's values and indices, ties, windows of -inf (some starting in the padding) and NaNs included (the
+    taps-first form hands windows with a NaN to the reference)."""
+    from c147.functional.pooling import _branchless_max_pool, _geometry, _max_pool, _reference_max_pool
 
     x = rand(*shape).round()  # many ties
     x[:, :, :3, :3] = -float("inf")
     geometry = _geometry("max_pool2d", x, kwargs.pop("kernel_size"), kwargs.pop("stride", None),
                          kwargs.pop("padding", 0), kwargs.pop("dilation", 1), kwargs.pop("ceil_mode", False))
-    (y, i), (r, j) = _max_pool(x, *geometry[:4], geometry[4]), _reference_max_pool(x, *geometry[:4], geometry[4])
-    assert torch.equal(y, r) and torch.equal(i, j)
+    r, j = _reference_max_pool(x, *geometry)
+    for form in (_max_pool, _branchless_max_pool):
+        y, i = form(x, *geometry)
+        assert torch.equal(y, r) and torch.equal(i, j), form.__name__
+    x[0, 0, -4:, -4:] = torch.tensor([[math.nan, 1, math.nan, 2]] * 4)  # several NaNs in a window: the last wins
+    y, i = _branchless_max_pool(x, *geometry)
+    r, j = _reference_max_pool(x, *geometry)
+    assert torch.equal(y.isnan(), r.isnan()) and torch.equal(y.nan_to_num(), r.nan_to_num()) and torch.equal(i, j)
+
+
+@pytest.mark.slow  # torch.compile (aot_eager): a second or two a case
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1)])
+def test_max_pool_under_torch_compile(kwargs):
+    """Under torch.compile (aot_eager: the graphs inductor gets) the branchless form runs: no graph break, and
+    F.max_pool2d's values, indices and gradient (ties included) in float64."""
+    x = torch.randn(2, 3, 7, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).round()
+    x.requires_grad_()
+    fn = torch.compile(lambda t: max_pool2d(t, **kwargs, return_indices=True), backend="aot_eager", fullgraph=True)
+    (out, i), (ref, j) = fn(x), F.max_pool2d(x, **kwargs, return_indices=True)
+    torch.testing.assert_close(out, ref)
+    assert torch.equal(i, j)
+    g = torch.randn(ref.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(torch.autograd.grad(out, x, g)[0], torch.autograd.grad(ref, x, g)[0])
 
 
 @pytest.mark.slow  # torch.compile (aot_eager): a second or two a case

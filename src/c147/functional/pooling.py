@@ -96,19 +96,51 @@ def _reference_max_pool(input: Tensor, kernel: tuple[int, int], stride: tuple[in
     return y.reshape(shape), indices.reshape(shape)
 
 
+def _branchless_max_pool(input: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
+                         padding: tuple[int, int, int, int], dilation: tuple[int, int],
+                         out: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """:func:`_reference_max_pool`'s result in reductions inductor fuses, with no data-dependent branch (for
+    ``torch.compile`` and accelerators): Y = the windows' amax over their kH kW taps; the first tap t holding Y as
+    the highest rank kH kW - t among the taps equal to Y; where Y is NaN the last NaN tap (the largest t + 1 among
+    the NaN taps); the flat index as a table of the taps' offsets, indexed by t, plus the window's start. (The
+    reference's ``max(-1)`` with its indices and a second arg max for the NaNs compiled to 2-5x torch's time.)"""
+    h, w = input.shape[-2:]
+    (ho, wo), (kh, kw), dev = out, kernel, input.device
+    kk, b = kh * kw, math.prod(input.shape[:-2])
+    x = input.reshape(b, 1, h, w)
+    win = _windows(x, kernel, stride, padding, dilation, -float("inf"))[:, 0, :ho, :wo].reshape(b, ho, wo, kk)
+    y = win.amax(-1)
+    t = torch.arange(kk, device=dev)
+    first = kk - torch.where(win == y.unsqueeze(-1), kk - t, 0).amax(-1)
+    last_nan = torch.where(win.isnan(), t + 1, 0).amax(-1) - 1
+    tap = torch.where(y.isnan(), last_nan, first)
+    # flat index of tap t = (i, j) of the window at (h, w): (S h - P + D i) W + S w - P + D j
+    offset = t.div(kw, rounding_mode="floor") * dilation[0] * w + t.remainder(kw) * dilation[1]
+    start = (_window_starts(ho, stride[0], padding[0], dev).view(ho, 1) * w
+             + _window_starts(wo, stride[1], padding[2], dev).view(1, wo))
+    indices = offset[tap] + start
+    if padding[0] or padding[2]:  # a window of -inf starting in the padding: its first tap inside the input
+        first_inside = (_first_inside(ho, stride[0], padding[0], dilation[0], dev).view(ho, 1) * w
+                        + _first_inside(wo, stride[1], padding[2], dilation[1], dev).view(1, wo))
+        indices = torch.where(y == -float("inf"), first_inside, indices)
+    shape = (*input.shape[:-2], ho, wo)
+    return y.reshape(shape), indices.reshape(shape)
+
+
 def _max_pool(input: Tensor, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int, int, int],
               dilation: tuple[int, int], out: tuple[int, int]) -> tuple[Tensor, Tensor]:
     """:func:`_reference_max_pool`'s result with the taps first: the windows copied as T (kH kW, B H_out W_out),
     Y = T.amax(0) (an elementwise max of kH kW rows), and the first maximum as the highest rank among the
     taps equal to Y, rank(t) = kH kW - t (``max(-1)`` over a short last dim is several times slower).
     Windows holding a NaN take the reference form (its rule: the last NaN wins). On the CPU in eager mode
-    only: under ``torch.compile`` (where the NaN check would break the graph, and inductor fuses the
-    reference's window max anyway) and on accelerators (where it would wait for the device) the reference
-    form runs."""
+    only: under ``torch.compile`` (where the NaN check would break the graph) and on accelerators (where it
+    would wait for the device) :func:`_branchless_max_pool` runs."""
     h, w = input.shape[-2:]
     (ho, wo), (kh, kw), dev = out, kernel, input.device
     kk, b = kh * kw, math.prod(input.shape[:-2])
-    if kk > 255 or dev.type != "cpu" or torch.compiler.is_compiling():  # ranks in uint8
+    if dev.type != "cpu" or torch.compiler.is_compiling():
+        return _branchless_max_pool(input, kernel, stride, padding, dilation, out)
+    if kk > 255:  # ranks in uint8
         return _reference_max_pool(input, kernel, stride, padding, dilation, out)
     x = input.reshape(b, 1, h, w)
     win = _windows(x, kernel, stride, padding, dilation, -float("inf"))[:, 0, :ho, :wo]  # (B, Ho, Wo, kH, kW)
