@@ -166,18 +166,26 @@ def test_compiled_depthwise_forms_match_the_reference(shape, wshape, bias, kwarg
         torch.testing.assert_close(o, t, **tol(torch.float64))
 
 
-@pytest.mark.parametrize("cg", [8, 3])  # input channels per group: the gather whatever their number
+@pytest.mark.parametrize("samples", [1, 2, None])  # per chunk (None: the whole batch of 5)
+@pytest.mark.parametrize("cg, stride", [(8, 1), (3, 1), (3, 2)])  # stride 1: dX by the gather whatever C/G
 @pytest.mark.parametrize("padding", [(1, 1, 0, 1), (3, 3, 0, 1)])  # the second crops: col2im instead
-def test_compiled_backward_matches_the_reference(padding, cg):
-    """Stride 1: dL/dX as the flipped-filter correlation under torch.compile."""
+def test_compiled_forms_match_the_reference(padding, cg, stride, samples, monkeypatch):
+    """Under torch.compile: the forward and dW a chunk of samples at a time, dL/dX (stride 1) as the flipped-filter
+    correlation, else col2im per chunk."""
     from c147.functional import conv
 
-    x, w = make((2, 2 * cg, 6, 7), (8, cg, 3, 2), False)
-    conf = ((1, 1), padding, (1, 2), 2)
-    g = rand(*conv._reference_forward(x, w, None, *conf).shape, seed=3)
-    ours = conv._compiled_backward(x, w, g, *conf, (True, True, False))
-    theirs = conv._reference_backward(x, w, g, *conf, (True, True, False))
-    for o, t in zip(ours[:2], theirs[:2], strict=True):
+    if samples is not None:  # eager chunks of one sample, at most 5 (3) compiled chunks: 1 (2) samples each
+        monkeypatch.setattr(conv, "_COLS_BLOCK", 1)
+        monkeypatch.setattr(conv, "_COMPILED_CHUNKS", -(-5 // samples))
+    x, w, b = make((5, 2 * cg, 6, 7), (8, cg, 3, 2), True)
+    conf = ((stride, stride), padding, (1, 2), 2)
+    out = conv._compiled_forward(x, w, b, *conf)
+    assert len(conv._compiled_chunks(x, w, out.shape[2:])) == (1 if samples is None else -(-5 // samples))
+    torch.testing.assert_close(out, conv._reference_forward(x, w, b, *conf), **tol(torch.float64))
+    g = rand(*out.shape, seed=3)
+    ours = conv._compiled_backward(x, w, g, *conf, (True, True, True))
+    theirs = conv._reference_backward(x, w, g, *conf, (True, True, True))
+    for o, t in zip(ours, theirs, strict=True):
         torch.testing.assert_close(o, t, **tol(torch.float64))
 
 
