@@ -398,9 +398,8 @@ def _compiled_chunks(x: Tensor, weight: Tensor, out: tuple[int, int]) -> list[tu
     """(start, stop) of the chunks of samples whose columns :func:`_compiled_forward` and :func:`_compiled_backward`
     form at a time: about the eager chunks' size (:data:`_COLS_BLOCK`), at most :data:`_COMPILED_CHUNKS` of them
     (the graph holds each)."""
-    n = x.shape[0]
-    _, cg, kh, kw = weight.shape
-    b, _ = _chunks(n, x.shape[1] * kh * kw * out[0] * out[1], _COLS_BLOCK)
+    n, (kh, kw) = x.shape[0], weight.shape[2:]
+    b, _ = _chunks(n, x.shape[1] * kh * kw * out[0] * out[1], _COLS_BLOCK)  # C kH kW rows of L columns a sample
     b = max(b, -(-n // _COMPILED_CHUNKS))
     return [(start, min(start + b, n)) for start in range(0, n, b)]
 

@@ -114,17 +114,31 @@ def _branchless_max_pool(input: Tensor, kernel: tuple[int, int], stride: tuple[i
     first = kk - torch.where(win == y.unsqueeze(-1), kk - t, 0).amax(-1)
     last_nan = torch.where(win.isnan(), t + 1, 0).amax(-1) - 1
     tap = torch.where(y.isnan(), last_nan, first)
-    # flat index of tap t = (i, j) of the window at (h, w): (S h - P + D i) W + S w - P + D j
-    offset = t.div(kw, rounding_mode="floor") * dilation[0] * w + t.remainder(kw) * dilation[1]
-    start = (_window_starts(ho, stride[0], padding[0], dev).view(ho, 1) * w
-             + _window_starts(wo, stride[1], padding[2], dev).view(1, wo))
-    indices = offset[tap] + start
-    if padding[0] or padding[2]:  # a window of -inf starting in the padding: its first tap inside the input
-        first_inside = (_first_inside(ho, stride[0], padding[0], dilation[0], dev).view(ho, 1) * w
-                        + _first_inside(wo, stride[1], padding[2], dilation[1], dev).view(1, wo))
-        indices = torch.where(y == -float("inf"), first_inside, indices)
+    indices = _flat_indices(_tap_offsets(kernel, dilation, w, dev)[tap], y, w, stride, padding, dilation, out)
     shape = (*input.shape[:-2], ho, wo)
     return y.reshape(shape), indices.reshape(shape)
+
+
+def _tap_offsets(kernel: tuple[int, int], dilation: tuple[int, int], w: int, device: torch.device) -> Tensor:
+    """Tap t = (i, j)'s flat offset from its window's start, D i W + D j, for t = 0, ..., kH kW - 1."""
+    t = torch.arange(kernel[0] * kernel[1], device=device)
+    return t.div(kernel[1], rounding_mode="floor") * dilation[0] * w + t.remainder(kernel[1]) * dilation[1]
+
+
+def _flat_indices(offsets: Tensor, y: Tensor, w: int, stride: tuple[int, int], padding: tuple[int, int, int, int],
+                  dilation: tuple[int, int], out: tuple[int, int]) -> Tensor:
+    """The arg max's flat index h W + w in its input plane from its tap's offset in each window (B, H_out,
+    W_out): (S h - P) W + S w - P + the offset; a window of -inf starting in the padding points at its first tap
+    inside the input (as torch's scan)."""
+    (ho, wo), dev = out, offsets.device
+    start = (_window_starts(ho, stride[0], padding[0], dev).view(ho, 1) * w
+             + _window_starts(wo, stride[1], padding[2], dev).view(1, wo))
+    indices = offsets + start
+    if padding[0] or padding[2]:
+        first = (_first_inside(ho, stride[0], padding[0], dilation[0], dev).view(ho, 1) * w
+                 + _first_inside(wo, stride[1], padding[2], dilation[1], dev).view(1, wo))
+        indices = torch.where(y == -float("inf"), first, indices)
+    return indices
 
 
 def _max_pool(input: Tensor, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int, int, int],
@@ -150,18 +164,9 @@ def _max_pool(input: Tensor, kernel: tuple[int, int], stride: tuple[int, int], p
         return _reference_max_pool(input, kernel, stride, padding, dilation, out)
     rank = torch.arange(kk, 0, -1, dtype=torch.uint8, device=dev).view(kk, 1)
     best = torch.mul(taps == y, rank).amax(0)  # kH kW - t for the first tap t holding the maximum
-    # flat index of tap t = (i, j) of the window at (h, w): (S h - P + D i) W + S w - P + D j
-    t = torch.arange(kk - 1, -1, -1, device=dev)  # the tap of rank 1, 2, ..., kH kW
-    offset = t.div(kw, rounding_mode="floor") * dilation[0] * w + t.remainder(kw) * dilation[1]
-    offset = torch.cat([offset.new_zeros(1), offset])  # indexed by the rank
-    start = (_window_starts(ho, stride[0], padding[0], dev).view(ho, 1) * w
-             + _window_starts(wo, stride[1], padding[2], dev).view(1, wo))
-    indices = offset[best.long()].view(b, ho, wo) + start
+    by_rank = torch.cat([rank.new_zeros(1, dtype=torch.long), _tap_offsets(kernel, dilation, w, dev).flip(0)])
     y = y.view(b, ho, wo)
-    if padding[0] or padding[2]:  # a window of -inf starting in the padding: its first tap inside the input
-        first = (_first_inside(ho, stride[0], padding[0], dilation[0], dev).view(ho, 1) * w
-                 + _first_inside(wo, stride[1], padding[2], dilation[1], dev).view(1, wo))
-        indices = torch.where(y == -float("inf"), first, indices)
+    indices = _flat_indices(by_rank[best.long()].view(b, ho, wo), y, w, stride, padding, dilation, out)
     shape = (*input.shape[:-2], ho, wo)
     return y.reshape(shape), indices.reshape(shape)
 
