@@ -399,8 +399,8 @@ def _ulps(ours, exact, dtype):
 def test_sigmoid_and_tanh_ulp_error_over_a_wide_range(dtype):
     """The fast forms against torch's float64 results (within an ulp of exact) over |x| in [1e-30, 50] of both
     signs and x in [-100, 100]: tanh within 4 ulp everywhere (tanh(x) = x for tiny x: expm1 is exact there);
-    σ within 4 + 1.25 |x| ulp (e^x through 2^{x log2 e}: the rounding of x log2 e
-    is that of x, a relative error of about |x| ulp where σ follows e^x)."""
+    σ within 4 + 1.25 |x| ulp (the bound of the former e^x = 2^{x log2 e}, whose rounding of x log2 e was a
+    relative error of about |x| ulp where σ follows e^x; ``exp`` itself is within an ulp)."""
     mags = torch.logspace(-30, math.log10(50), 1001, dtype=torch.float64)
     x = torch.cat([mags, -mags, torch.linspace(-100, 100, 2001, dtype=torch.float64)]).to(dtype)
     assert _ulps(A.tanh(x), torch.tanh(x.double()), dtype).max() <= 4

@@ -358,13 +358,10 @@ class SoftplusFunction(torch.autograd.Function):
         x = _opmath(input)
         ctx.smooth = input.dtype in _FULL and _linear_part_rounds_away(beta, threshold, input.dtype)
         ctx.save_for_backward(input)  # (not y: as torch's, the output may be changed in place afterwards)
-        if ctx.smooth:
-            # -|βx|, then log1p(e^{-|βx|}) in place; y = max(x, 0) + (1/β) log1p(e^{-|βx|})
-            e = torch.copysign(x, -1.0) if beta == 1 else torch.mul(x, beta).copysign_(-1.0)
-            return torch.clamp_min(x, 0).add_(e.exp_().log1p_(), alpha=1 / beta)
         z = x if beta == 1 else x * beta
-        e = z.abs().neg_().exp_()  # e^{-|z|}
-        linear = _step(z, threshold) if threshold < math.inf else None  # [βx > threshold]
+        # [βx > threshold], unless the linear part is what the stable form rounds to anyway
+        linear = _step(z, threshold) if threshold < math.inf and not ctx.smooth else None
+        e = (torch.copysign(z, -1.0) if z is x else z.copysign_(-1.0)).exp_()  # e^{-|z|}, in place on βx
         if linear is not None and threshold >= 0:
             e.addcmul_(e, linear, value=-1)  # drops the log term there, leaving (1/β) max(βx, 0) = x
         out = linear if linear is not None and threshold >= 0 else None  # reuse that temporary

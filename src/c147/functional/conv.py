@@ -43,10 +43,11 @@ float64 eager path computes the same sums in two faster forms, both checked agai
   one-row GEMM per group; the taps touch each value kH kW times in cache-sized chunks instead.
 
 Under ``torch.compile`` the chunk and tap loops would be unrolled into thousands of graph nodes; there the forms
-inductor fuses run instead: the reference (one im2col, one GEMM; for stride 1, dL/dX as the flipped-filter
-correlation, a gather, :func:`_compiled_backward`: inductor's col2im scatter-adds atomically, slow on several
-threads) and, for depthwise, one expression over the taps (:func:`_window_forward`, :func:`_window_backward`),
-each checked against the reference in float64.
+inductor fuses run instead: the reference (an im2col and a GEMM per chunk of samples, at most
+:data:`_COMPILED_CHUNKS` chunks, :func:`_compiled_forward`; for stride 1, dL/dX as the flipped-filter correlation,
+a gather, :func:`_compiled_backward`: inductor's col2im scatter-adds atomically, slow on several threads) and, for
+depthwise, one expression over the taps (:func:`_window_forward`, :func:`_window_backward`), each checked against
+the reference in float64.
 """
 
 from __future__ import annotations

@@ -241,20 +241,18 @@ def _adopt(tensors: list[Tensor], views: list[Tensor]) -> None:
         torch._foreach_copy_(tensors, views)  # (onto itself for those already views)
 
 
-def run_packed(
-    run: Callable[..., None], lists: list[list[Tensor]], mutable: Sequence[int], steps_at: int | None = None
-) -> None:
-    """``run(*lists)``, a ``_multi_tensor_<name>`` path over parameters (``lists[0]``), their gradients and
-    state, with each list of one dtype and device in a flat buffer: ``run`` then updates one tensor a list.
+def run_packed(run: Callable[..., None], lists: list[list[Tensor]], steps_at: int | None = None) -> None:
+    """``run(*lists)``, a ``_multi_tensor_<name>`` path over ``lists`` = [parameters, their gradients, state lists
+    ...] (the step counts among them at ``steps_at``), with each list of one dtype and device in a flat buffer:
+    ``run`` then updates one tensor a list.
 
-    The parameters and gradients are copied in, and the parameters back; the state lists (the others at
-    ``mutable``) live in the buffers: after the first step each state tensor is a view of its place in one (the
-    same tensor object), and a step copies in only those that are not (state loaded or replaced since). The
-    step counts (``lists[steps_at]``) go in as one tensor, the same count for all, and the tensors' own counts
-    are incremented after. Parameters at different counts, complex ones, or fewer than
-    :data:`PACK_MIN_TENSORS` tensors are run as they are. Every state tensor must exist (SGD's momentum buffers,
-    made on its first step, are the caller's to check). Empty lists stay empty. The results are the same
-    numbers: the update is elementwise, and a copy is exact."""
+    The parameters and gradients are copied in, and the parameters back; the state lists live in the buffers:
+    after the first step each state tensor is a view of its place in one (the same tensor object), and a step
+    copies in only those that are not (state loaded or replaced since). The step counts go in as one tensor, the
+    same count for all, and the tensors' own counts are incremented after. Parameters at different counts,
+    complex ones, or fewer than :data:`PACK_MIN_TENSORS` tensors are run as they are. Every state tensor must
+    exist (SGD's momentum buffers, made on its first step, are the caller's to check). Empty lists stay empty.
+    The results are the same numbers: the update is elementwise, and a copy is exact."""
     if len(lists[0]) < PACK_MIN_TENSORS:
         run(*lists)
         return
@@ -266,7 +264,7 @@ def run_packed(
             rest.extend(indices)
             continue
         packed = [j for j, lst in enumerate(group) if lst and j != steps_at]
-        state = [j for j in packed if j in mutable and j != 0]
+        state = [j for j in packed if j > 1]  # not the parameters, not the gradients
         pack = _pack(group[state[0]][0] if state else group[0][0], group[0], len(packed))
         flat: list[list[Tensor]] = [[] for _ in group]
         adopt = []

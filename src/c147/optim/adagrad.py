@@ -325,7 +325,7 @@ def _fused_adagrad(
     hyper = dict(lr=lr, weight_decay=weight_decay, lr_decay=lr_decay, eps=eps, maximize=maximize)
     if rest:
         run = functools.partial(_multi_tensor_adagrad, has_complex=has_complex, **hyper)
-        run_packed(run, subset([params, grads, state_sums, state_steps], rest), mutable=(0, 2), steps_at=3)
+        run_packed(run, subset([params, grads, state_sums, state_steps], rest), steps_at=3)
     scalars = ScalarCache()
     rows = []
     for (i, (param, grad, state_sum)), t in zip(fused, step_counts(state_steps, [i for i, _ in fused]), strict=True):

@@ -438,7 +438,7 @@ def _fused_adam(
             _multi_tensor_adam, has_complex=has_complex, amsgrad=amsgrad,
             decoupled_weight_decay=decoupled_weight_decay, **hyper,
         )
-        run_packed(run, subset(lists, rest), mutable=(0, 2, 3, 4), steps_at=5)
+        run_packed(run, subset(lists, rest), steps_at=5)
     scalars = ScalarCache()
     rows = []
     for (_, views), t in zip(fused, step_counts(state_steps, [i for i, _ in fused]), strict=True):

@@ -435,7 +435,7 @@ def _fused_rmsprop(
     if rest:
         lists = [params, grads, square_avgs, grad_avgs, momentum_buffer_list, state_steps]
         run = functools.partial(_multi_tensor_rmsprop, has_complex=has_complex, lr=lr, **hyper)
-        run_packed(run, subset(lists, rest), mutable=(0, 2, 3, 4), steps_at=5)
+        run_packed(run, subset(lists, rest), steps_at=5)
     step_counts(state_steps, [i for i, _ in fused])  # t ← t + 1   (kept for torch's state_dict)
     scalars = ScalarCache()
     rows = []

@@ -371,16 +371,13 @@ def _fused_sgd(
                  maximize=maximize)
     if rest:
         rest_params, rest_grads, rest_bufs = subset([params, grads, momentum_buffer_list], rest)
-        if momentum == 0:
-            run = functools.partial(_multi_tensor_sgd, lr=lr, **hyper)
-            run_packed(lambda p, g: run(p, g, [None] * len(p)), [rest_params, rest_grads], mutable=(0,))
-        elif any(buf is None for buf in rest_bufs):  # a first step: b_1 = g_1, made by the foreach path
+        if momentum != 0 and any(buf is None for buf in rest_bufs):  # a first step: b_1 = g_1, by the foreach path
             _multi_tensor_sgd(rest_params, rest_grads, rest_bufs, lr=lr, **hyper)
             for i, buf in zip(rest, rest_bufs, strict=True):  # back into the caller's list
                 momentum_buffer_list[i] = buf
-        else:
+        else:  # (without momentum no state: the path ignores its buffer list)
             run = functools.partial(_multi_tensor_sgd, lr=lr, **hyper)
-            run_packed(run, [rest_params, rest_grads, rest_bufs], mutable=(0, 2))
+            run_packed(run, [rest_params, rest_grads, rest_bufs if momentum != 0 else []])
     scalars = ScalarCache()
     rows = []
     for _, (param, grad, *buf) in fused:
