@@ -5,6 +5,7 @@ the run waits there for the signal); the earlier ones by waiting for what the ru
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import time
@@ -22,7 +23,24 @@ KEPT, REMOVED, NOTHING = "kept", "removed", "nothing"  # the run folder afterwar
 
 
 def interrupt(tmp_path: Path, point: str, signum: int) -> tuple[int, str, Path]:
-    """Run c147-train, signal it at ``point``; its exit status, its stderr's one line, its run folder."""
+    """Run c147-train, signal it at ``point``; its exit status, its stderr's one line, its run folder. At "hydra"
+    the signal is timed by what the run writes, not paused for: if the test process was held up long enough for
+    the whole run to finish first (its results table on stdout, then nothing on stderr: the signal came after its
+    handlers were gone, or after it ended; seen once in CI, under load), the moment was missed, not tested, and
+    the run is made again (up to three times: a run that ignored the signal would miss every time)."""
+    for _ in range(3):
+        code, err, out = _signal_run(tmp_path, point, signum)
+        missed = point == "hydra" and "c147-train: lenet5" in out and not err.strip()
+        if not missed:
+            break
+        shutil.rmtree(tmp_path / "run")
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err[-3000:]
+    return code, lines[0], tmp_path / "run"
+
+
+def _signal_run(tmp_path: Path, point: str, signum: int) -> tuple[int, str, str]:
+    """One run of :func:`interrupt`: its exit status, stderr and stdout."""
     marker = tmp_path / "paused"
     env = {PAUSE_ENV: f"{point}:{marker}"} if point not in ("imports", "hydra") else {}
     if point in ("imports", "hydra"):  # a new process: the signal lands while it imports
@@ -37,10 +55,8 @@ def interrupt(tmp_path: Path, point: str, signum: int) -> tuple[int, str, Path]:
     else:
         wait_for(marker, proc)
     proc.send_signal(signum)
-    _, err = proc.communicate(timeout=120)
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1, err[-3000:]
-    return proc.returncode, lines[0], tmp_path / "run"
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, err, out
 
 
 @pytest.mark.slow
