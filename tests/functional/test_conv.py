@@ -104,11 +104,22 @@ def test_only_requested_gradients(needs):
     assert [t.grad is not None for t in inputs] == list(needs)
 
 
-def test_no_input_columns_are_kept():
-    """Only x and W are saved: the backward redoes im2col chunk by chunk (X_g is kH kW times x's size)."""
+def test_only_x_and_w_are_saved_and_columns_only_of_one_chunk(monkeypatch):
+    """Only x and W are saved tensors; the forward's columns (X_g, kH kW times x's size) are kept for dW only when
+    the batch was one chunk of at most :data:`_COLS_BLOCK` elements, and dropped by the backward; a larger batch's
+    are redone chunk by chunk."""
+    from c147.functional import conv
+
     x, w = rand(2, 3, 6, 6).requires_grad_(), rand(4, 3, 3, 3, seed=1).requires_grad_()
-    saved = conv2d(x, w).grad_fn.saved_tensors
+    y = conv2d(x, w)
+    saved = y.grad_fn.saved_tensors
     assert len(saved) == 2 and saved[0] is x and saved[1] is w
+    assert y.grad_fn.columns.held == (0, 2)  # one chunk: both samples' columns
+    y.sum().backward()
+    assert y.grad_fn.columns is None
+    assert not hasattr(conv2d(x.detach(), w.detach().requires_grad_(False)).grad_fn, "columns")
+    monkeypatch.setattr(conv, "_COLS_BLOCK", 3 * 9 * 16)  # one sample's columns
+    assert not hasattr(conv2d(x, w).grad_fn, "columns")
 
 
 # the fast forms (chunked im2col, depthwise taps) against the textbook one (one im2col, one GEMM), in
@@ -127,12 +138,21 @@ FORMS = [
 ]
 
 
-@pytest.mark.parametrize("samples", [1, 2])  # per im2col chunk
+# LeNet-5's C3 (6 -> 16, 5x5) on a few samples, and a crop: padding beyond the kernel's reach
+INDEXED = [
+    ((3, 6, 14, 14), (16, 6, 5, 5), True, dict(stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1)),
+    ((2, 4, 5, 6), (6, 2, 2, 3), True, dict(stride=(2, 1), padding=(3, 3, 2, 2), dilation=(1, 2), groups=2)),
+]
+
+
+@pytest.mark.parametrize("samples", [1, 2, None])  # per im2col chunk (None: the whole batch, the forward's columns
+# kept for dW and dX by _indexed_grad_input where C/G < 8 or stride > 1)
 @pytest.mark.parametrize("shape, wshape, bias, kwargs", FORMS, ids=[ids(c) for c in FORMS])
 def test_fast_forms_match_the_reference(shape, wshape, bias, kwargs, samples, monkeypatch):
     from c147.functional import conv
 
-    monkeypatch.setattr(conv, "_COLS_BLOCK", samples * math.prod(shape[1:]) * wshape[2] * wshape[3])
+    if samples is not None:
+        monkeypatch.setattr(conv, "_COLS_BLOCK", samples * math.prod(shape[1:]) * wshape[2] * wshape[3])
     monkeypatch.setattr(conv, "_TAPS_BLOCK", 1)  # 1 sample
     inputs = [t.requires_grad_() for t in make(shape, wshape, bias)]
     args = (*inputs[:2], inputs[2] if bias else None, *kwargs.values())
@@ -144,6 +164,18 @@ def test_fast_forms_match_the_reference(shape, wshape, bias, kwargs, samples, mo
     theirs = conv._reference_backward(inputs[0], inputs[1], g, *kwargs.values(), (True, True, bias))
     for o, t in zip(ours, theirs, strict=False):
         torch.testing.assert_close(o, t, **tol(torch.float64))
+
+
+@pytest.mark.parametrize("shape, wshape, bias, kwargs", FORMS[:3] + INDEXED, ids=[ids(c) for c in FORMS[:3] + INDEXED])
+def test_indexed_grad_input_matches_the_reference(shape, wshape, bias, kwargs):
+    """dL/dX as one GEMM with the batch innermost and one index_add_ of its rows onto the padded input's pixels."""
+    from c147.functional import conv
+
+    x, w, *_ = make(shape, wshape, bias)
+    g = rand(*conv._reference_forward(x, w, None, *kwargs.values()).shape, seed=3)
+    ours = conv._indexed_grad_input(w, g, x.shape[2:], *kwargs.values())
+    theirs = conv._reference_backward(x, w, g, *kwargs.values(), (True, False, False))[0]
+    torch.testing.assert_close(ours, theirs, **tol(torch.float64))
 
 
 # the depthwise forms torch.compile gets (one window expression each, no chunks), against the reference
