@@ -221,6 +221,30 @@ def test_compiled_forms_match_the_reference(padding, cg, stride, samples, monkey
         torch.testing.assert_close(o, t, **tol(torch.float64))
 
 
+# strided convolutions whose dX torch.compile gets as one stride-1 correlation per sub-pixel phase
+SUBPIXEL = [
+    ((2, 4, 9, 9), (6, 2, 3, 3), dict(stride=(2, 2), padding=(1, 1, 1, 1), groups=2)),  # 9 + 2: odd, phases 6 / 5
+    ((2, 3, 8, 7), (4, 3, 3, 2), dict(stride=(2, 3), padding=(0, 0, 0, 0), groups=1)),  # the last row, 2 columns unmet
+    ((2, 2, 7, 7), (4, 2, 2, 2), dict(stride=(3, 3), padding=(0, 1, 0, 1), groups=1)),  # stride above the kernel
+    ((2, 3, 8, 8), (3, 1, 3, 3), dict(stride=(2, 2), padding=(1, 1, 1, 1), groups=3)),  # depthwise: window form
+    ((2, 2, 9, 8), (4, 1, 5, 3), dict(stride=(2, 2), padding=(2, 2, 1, 1), groups=2)),  # channel multiplier 2
+]
+
+
+@pytest.mark.parametrize("shape, wshape, kwargs", SUBPIXEL, ids=[ids((a, b, True, c)) for a, b, c in SUBPIXEL])
+def test_subpixel_grad_input_matches_the_reference(shape, wshape, kwargs):
+    """dX = for each phase (r, q): the correlation of dY with the flipped sub-filters W[:, :, r::S, q::S],
+    interleaved and cropped, equal to col2im's."""
+    from c147.functional import conv
+
+    x, w = make(shape, wshape, False)
+    conf = (kwargs["stride"], kwargs["padding"], (1, 1), kwargs["groups"])
+    g = rand(*conv._reference_forward(x, w, None, *conf).shape, seed=3)
+    ours = conv._gathered_grad_input(w, g, x.shape[2:], *conf)
+    theirs = conv._reference_backward(x, w, g, *conf, (True, False, False))[0]
+    torch.testing.assert_close(ours, theirs, **tol(torch.float64))
+
+
 @pytest.mark.slow  # torch.compile (aot_eager): a second or two a case
 @pytest.mark.parametrize("groups, stride", [(1, 2), (4, 2), (4, 1)])  # stride 1: dX by the gather
 def test_compiled_conv_is_one_graph_and_matches_torch(groups, stride):

@@ -47,7 +47,8 @@ float64 eager path computes the same sums in two faster forms, both checked agai
 Under ``torch.compile`` the chunk and tap loops would be unrolled into thousands of graph nodes; there the forms
 inductor fuses run instead: the reference (an im2col and a GEMM per chunk of samples, at most
 :data:`_COMPILED_CHUNKS` chunks, :func:`_compiled_forward`; for stride 1, dL/dX as the flipped-filter correlation,
-a gather, :func:`_compiled_backward`: inductor's col2im scatter-adds atomically, slow on several threads) and, for
+a gather, and for larger strides one such correlation per sub-pixel phase, :func:`_compiled_backward`: inductor's
+col2im scatter-adds atomically, slow on several threads) and, for
 depthwise, one expression over the taps (:func:`_window_forward`, :func:`_window_backward`), each checked against
 the reference in float64.
 """
@@ -472,11 +473,11 @@ def _compiled_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, 
                        padding: tuple[int, int, int, int], dilation: tuple[int, int], groups: int,
                        needs: tuple[bool, bool, bool]) -> tuple[Tensor | None, ...]:
     """Under ``torch.compile``: :func:`_reference_backward` a chunk of samples at a time (dW summed over the
-    chunks, dX by col2im per chunk), except that for stride 1 dX is the correlation of dY with the flipped,
-    transposed filters (:func:`_gemm_backward`'s gather: an im2col + GEMM per chunk, which inductor fuses) instead
-    of col2im's scatter, whatever C/G (inductor's scatter-add is atomic per element: with 2 threads a depthwise
-    backward took 3.6x as long as with 1)."""
-    grad_input = _gathered_grad_input(weight, g, stride, padding, dilation, groups) if needs[0] else None
+    chunks, dX by col2im per chunk), except that dX is the correlation of dY with the flipped, transposed filters
+    (:func:`_gemm_backward`'s gather: an im2col + GEMM per chunk, which inductor fuses; for a stride above 1, one
+    per sub-pixel phase) instead of col2im's scatter, whatever C/G (inductor's scatter-add is atomic per element:
+    with 2 threads a depthwise backward took 3.6x as long as with 1; the 3x3 stride-2 row went 2.3 -> 1.9)."""
+    grad_input = _gathered_grad_input(weight, g, x.shape[2:], stride, padding, dilation, groups) if needs[0] else None
     scatter = needs[0] and grad_input is None  # col2im per chunk
     parts = [_reference_backward(x[a:b], weight, g[a:b], stride, padding, dilation, groups, (scatter, needs[1], False))
              for a, b in _compiled_chunks(x, weight, g.shape[2:])] if scatter or needs[1] else []
@@ -487,18 +488,48 @@ def _compiled_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, 
     return grad_input, grad_weight, grad_bias
 
 
-def _gathered_grad_input(weight: Tensor, g: Tensor, stride: tuple[int, int], padding: tuple[int, int, int, int],
-                         dilation: tuple[int, int], groups: int) -> Tensor | None:
-    """dX of a stride-1 convolution as the correlation of dY with the flipped, transposed filters (a depthwise one
-    when those have one channel per group: the window form), for ``torch.compile``; None for other strides or
-    more padding than the kernel reaches (a crop): col2im's scatter there."""
+def _gathered_grad_input(weight: Tensor, g: Tensor, size: Sequence[int], stride: tuple[int, int],
+                         padding: tuple[int, int, int, int], dilation: tuple[int, int], groups: int) -> Tensor | None:
+    """dX (N, C, H, W) as a correlation of dY with the flipped, transposed filters (a depthwise one when those have
+    one channel per group: the window form), for ``torch.compile``: for stride 1 one such correlation; for a
+    larger stride (undilated) one per sub-pixel phase (:func:`_subpixel_grad_input`). None for a dilated stride or,
+    at stride 1, more padding than the kernel reaches (a crop): col2im's scatter there."""
     if stride != (1, 1):
-        return None
+        return _subpixel_grad_input(weight, g, size, stride, padding, groups) if dilation == (1, 1) else None
     flipped, pads = _flipped_filters(weight, groups, padding, dilation)
     if min(pads) < 0:
         return None
     form = _window_forward if _direct(flipped, groups) else _compiled_forward
     return form(g, flipped, None, (1, 1), pads, dilation, groups)
+
+
+def _subpixel_grad_input(weight: Tensor, g: Tensor, size: Sequence[int], stride: tuple[int, int],
+                         padding: tuple[int, int, int, int], groups: int) -> Tensor:
+    """dX of an undilated convolution of stride S as S_h S_w stride-1 correlations (the sub-pixel split): along one
+    axis, the padded input's pixel u = S a + r only meets the taps i = r + S m, m = 0, ..., M_r - 1 (M_r =
+    ceil((k - r) / S)), from output h = a - m, so
+
+        dX_pad[S a + r] = sum_m W[r + S m] dY[a - m]
+
+    is the correlation of dY, padded by M_r - 1 in front, with the flipped sub-filter W[r::S] (a gather, which
+    inductor fuses; col2im's scatter-add it makes atomic). The phases are interleaved into dX_pad (S a + r), which
+    is cropped by the padding."""
+    n, c, h, w = g.shape[0], weight.shape[1] * groups, *size
+    top, bottom, left, right = padding
+    hp, wp = h + top + bottom, w + left + right
+    ho, wo = g.shape[2:]
+    grad = g.new_zeros(n, c, hp, wp)
+    for r in range(min(stride[0], weight.shape[2])):
+        for q in range(min(stride[1], weight.shape[3])):
+            sub = weight[:, :, r:: stride[0], q:: stride[1]]  # (O, C/G, M_r, M_q)
+            m_r, m_q = sub.shape[2:]
+            a_r, a_q = -(-(hp - r) // stride[0]), -(-(wp - q) // stride[1])  # phase pixels along each axis
+            dy = g[:, :, : min(ho, a_r), : min(wo, a_q)]  # outputs past the phase's last pixel: cropped
+            flipped, _ = _flipped_filters(sub, groups, (0, 0, 0, 0), (1, 1))
+            pads = (m_r - 1, a_r - dy.shape[2], m_q - 1, a_q - dy.shape[3])
+            form = _window_forward if _direct(flipped, groups) else _compiled_forward
+            grad[:, :, r:: stride[0], q:: stride[1]] = form(dy, flipped, None, (1, 1), pads, (1, 1), groups)
+    return grad[:, :, top: top + h, left: left + w]
 
 
 def _window_forward(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, int],
@@ -529,7 +560,7 @@ def _window_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, in
     m = o // groups
     gy = g.reshape(n, groups, m, ho, wo)
     grad_weight = grad_bias = None
-    grad_input = _gathered_grad_input(weight, g, stride, padding, dilation, groups) if needs[0] else None
+    grad_input = _gathered_grad_input(weight, g, x.shape[2:], stride, padding, dilation, groups) if needs[0] else None
     if needs[0] and grad_input is None:
         wt = weight.reshape(groups, m, kh * kw)
         cols = (gy.unsqueeze(3) * wt.view(1, groups, m, kh * kw, 1, 1)).sum(2)  # (N, G, kH kW, Ho, Wo)
