@@ -41,14 +41,17 @@ IMPLS = ("c147", "torch")
 
 
 def command(impl: str, device: str, tiny: bool, run_dir: Path) -> list[str]:
-    """``c147-train`` with this Python (the installed console script's own module), quiet, into ``run_dir``."""
+    """``c147-train`` with this Python, quiet, into ``run_dir``: what the installed console script runs (its
+    ``__main__`` named ``c147-train``: the script's end, :func:`c147.app.cli.finish`), also where the package is
+    on PYTHONPATH without its scripts (the GPU machine)."""
     args = [f"impl={impl}", f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false"]
     if device.startswith("cuda"):
         args.append("trainer=gpu")
     if tiny:
         args.append("debug=fast")
-    return [sys.executable, "-c", "import sys; sys.argv[0] = 'c147-train'; from c147.app.train import main; main()",
-            *args]
+    script = ("import sys, __main__; sys.argv[0] = __main__.__file__ = 'c147-train'; "
+              "from c147.app.cli import train; sys.exit(train())")
+    return [sys.executable, "-c", script, *args]
 
 
 def one_run(impl: str, device: str, tiny: bool, folder: Path) -> dict[str, float]:
