@@ -106,7 +106,7 @@ def test_only_requested_gradients(needs):
 
 def test_only_x_and_w_are_saved_and_columns_only_of_one_chunk(monkeypatch):
     """Only x and W are saved tensors; the forward's columns (X_g, kH kW times x's size) are kept for dW only when
-    the batch was one chunk of at most :data:`_COLS_BLOCK` elements, and dropped by the backward; a larger batch's
+    the batch was one chunk of at most :data:`_BATCH_BLOCK` elements, and dropped by the backward; a larger batch's
     are redone chunk by chunk."""
     from c147.functional import conv
 
@@ -119,6 +119,7 @@ def test_only_x_and_w_are_saved_and_columns_only_of_one_chunk(monkeypatch):
     assert y.grad_fn.columns is None
     assert not hasattr(conv2d(x.detach(), w.detach().requires_grad_(False)).grad_fn, "columns")
     monkeypatch.setattr(conv, "_COLS_BLOCK", 3 * 9 * 16)  # one sample's columns
+    monkeypatch.setattr(conv, "_BATCH_BLOCK", 3 * 9 * 16)
     assert not hasattr(conv2d(x, w).grad_fn, "columns")
 
 
@@ -153,6 +154,7 @@ def test_fast_forms_match_the_reference(shape, wshape, bias, kwargs, samples, mo
 
     if samples is not None:
         monkeypatch.setattr(conv, "_COLS_BLOCK", samples * math.prod(shape[1:]) * wshape[2] * wshape[3])
+        monkeypatch.setattr(conv, "_BATCH_BLOCK", 0)  # no batch is one chunk
     monkeypatch.setattr(conv, "_TAPS_BLOCK", 1)  # 1 sample
     inputs = [t.requires_grad_() for t in make(shape, wshape, bias)]
     args = (*inputs[:2], inputs[2] if bias else None, *kwargs.values())

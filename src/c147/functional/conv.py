@@ -25,14 +25,15 @@ for a double backward (``create_graph=True``: it is written with differentiable 
 float64 eager path computes the same sums in two faster forms, both checked against it:
 
 * im2col chunk by chunk: the columns of a few samples at a time (about 4 MB, laid out (G, K, b L)
-  as the reference's) go into one reused buffer, one copy of the (once padded) input's windows per
-  chunk, each chunk one GEMM. The full X_g is kH kW times the input's size;
-  allocating it afresh every call costs more (page faults) than the GEMM. Nothing but x is saved:
-  the backward redoes each chunk's columns for dL/dW (a batch that was one chunk, at most 4 MB, keeps
-  the forward's); for stride 1 (and C/G >= 8) dL/dX is the correlation of dY with the flipped,
-  transposed filters, the forward's chunked GEMM again, instead of col2im (see :func:`_gemm_backward`);
-  on the CPU a batch of one chunk otherwise has its col2im as one ``index_add_`` of the columns'
-  gradients, the batch innermost, onto the input's pixels (:func:`_indexed_grad_input`).
+  as the reference's; a batch whose columns fit 16 MB is one chunk) go into one reused buffer, one
+  copy of the (once padded) input's windows per chunk, each chunk one GEMM. The full X_g is kH kW
+  times the input's size; allocating it afresh every call costs more (page faults) than the GEMM.
+  Nothing but x is saved: the backward redoes each chunk's columns for dL/dW (a batch that was one
+  chunk keeps the forward's); for stride 1 (and C/G >= 8) dL/dX is the correlation of dY with the
+  flipped, transposed filters, the forward's chunked GEMM again, instead of col2im (see
+  :func:`_gemm_backward`); on the CPU a batch of one chunk otherwise has its col2im as one
+  ``index_add_`` of the columns' gradients, the batch innermost, onto the input's pixels
+  (:func:`_indexed_grad_input`).
 * depthwise / channel-multiplier convolution (C/G = 1: one input channel per group) directly, as
   the sum over the kH kW taps (i, j) of a shifted strided view of the padded input times the
   per-channel weight,
@@ -124,6 +125,10 @@ def _flipped_filters(weight: Tensor, groups: int, padding: tuple[int, int, int, 
 
 
 _COLS_BLOCK = 1 << 20  # elements of the reused im2col buffer of one chunk (4 MB in float32)
+# a batch whose columns fit this is one chunk (16 MB in float32): its columns serve dW too, and dX is
+# _indexed_grad_input's on the CPU (LeNet-5's C1 at batch 64, 1.25M: 2.80 -> 2.14 ms forward + backward; the 3x3
+# stride-2 row, 1.18M: 5.68 -> 5.05); past it, chunks of _COLS_BLOCK (3x3 64->64 in chunks of 4M: 23.3 -> 29.9 ms)
+_BATCH_BLOCK = 1 << 22
 _TAPS_BLOCK = 1 << 18  # output elements of one chunk of the tap loop (1 MB in float32: stays in cache)
 
 
@@ -181,6 +186,12 @@ def _reference_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int,
     return grad_input, grad_weight, grad_bias
 
 
+def _batch_budget(n: int, per_sample: int) -> int:
+    """Elements of im2col columns a chunk may hold: the whole batch's up to :data:`_BATCH_BLOCK`, else
+    :data:`_COLS_BLOCK`."""
+    return _BATCH_BLOCK if n * per_sample <= _BATCH_BLOCK else _COLS_BLOCK
+
+
 def _chunks(n: int, per_sample: int, budget: int) -> tuple[int, list[tuple[int, int]]]:
     """Samples per chunk (at least one) for ``budget`` elements, and the (start, stop) of each chunk."""
     b = max(1, min(n, budget // max(per_sample, 1)))
@@ -228,7 +239,8 @@ class _Columns:
         c = x.shape[1]
         self.groups, self.length = groups, out[0] * out[1]
         self.rows = c * kernel[0] * kernel[1]  # C kH kW = G K
-        self.b, self.chunks = _chunks(x.shape[0], self.rows * self.length, _COLS_BLOCK)
+        per_sample = self.rows * self.length
+        self.b, self.chunks = _chunks(x.shape[0], per_sample, _batch_budget(x.shape[0], per_sample))
         self.buffer = x.new_empty(c, kernel[0], kernel[1], self.b, *out)
         self.windows = _windows(x, kernel, stride, padding, dilation).permute(1, 4, 5, 0, 2, 3)
         self.held: tuple[int, int] | None = None  # the chunk in the buffer
@@ -291,7 +303,7 @@ def _gemm_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, int]
     gy = g.reshape(n, groups, og, length)
     transposed = needs[0] and stride == (1, 1) and cg >= 8
     # small enough for one block of columns on the CPU: dX by one GEMM and one indexed sum (_indexed_grad_input)
-    indexed = needs[0] and not transposed and x.device.type == "cpu" and c * kh * kw * length * n <= _COLS_BLOCK
+    indexed = needs[0] and not transposed and x.device.type == "cpu" and c * kh * kw * length * n <= _BATCH_BLOCK
     grad_input = x.new_empty(x.shape) if needs[0] and not indexed else None
     grad_weight = None
     if transposed:
@@ -609,7 +621,7 @@ class Conv2dFunction(torch.autograd.Function):
             _direct_forward(x, weight, bias, stride, padding, dilation, groups, y)
         elif _fast(x, weight, bias):
             columns = _gemm_forward(x, weight, bias, stride, padding, dilation, groups, y)
-            if len(columns.chunks) == 1 and ctx.needs_input_grad[1]:  # one chunk, at most 4 MB: dW reads it again
+            if len(columns.chunks) == 1 and ctx.needs_input_grad[1]:  # one chunk, at most 16 MB: dW reads it again
                 ctx.columns = columns
         else:
             y.copy_(_reference_forward(x, weight, bias, stride, padding, dilation, groups))
