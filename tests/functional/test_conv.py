@@ -147,7 +147,7 @@ INDEXED = [
 
 
 @pytest.mark.parametrize("samples", [1, 2, None])  # per im2col chunk (None: the whole batch, the forward's columns
-# kept for dW and dX by _indexed_grad_input where C/G < 8 or stride > 1)
+# kept for dW)
 @pytest.mark.parametrize("shape, wshape, bias, kwargs", FORMS, ids=[ids(c) for c in FORMS])
 def test_fast_forms_match_the_reference(shape, wshape, bias, kwargs, samples, monkeypatch):
     from c147.functional import conv
@@ -178,6 +178,20 @@ def test_indexed_grad_input_matches_the_reference(shape, wshape, bias, kwargs):
     ours = conv._indexed_grad_input(w, g, x.shape[2:], *kwargs.values())
     theirs = conv._reference_backward(x, w, g, *kwargs.values(), (True, False, False))[0]
     torch.testing.assert_close(ours, theirs, **tol(torch.float64))
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_a_batch_of_16_takes_the_indexed_grad_input(stride, monkeypatch):
+    """A batch of 16 (one chunk, C/G < 8) gets dL/dX from :func:`_indexed_grad_input`, and F.conv2d's gradients."""
+    from c147.functional import conv
+
+    calls = []
+    indexed = conv._indexed_grad_input
+    monkeypatch.setattr(conv, "_indexed_grad_input", lambda *args: calls.append(1) or indexed(*args))
+    x, w, b = (t.requires_grad_() for t in make((16, 6, 8, 8), (4, 3, 3, 3), True))
+    out = assert_function_parity(conv2d, F.conv2d, [x, w, b], stride=stride, padding=1, groups=2)
+    assert_backward_is(out, Conv2dFunction)
+    assert calls == [1]
 
 
 # the depthwise forms torch.compile gets (one window expression each, no chunks), against the reference
