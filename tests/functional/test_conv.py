@@ -215,11 +215,12 @@ def test_compiled_depthwise_forms_match_the_reference(shape, wshape, bias, kwarg
 
 
 @pytest.mark.parametrize("samples", [1, 2, None])  # per chunk (None: the whole batch of 5)
-@pytest.mark.parametrize("cg, stride", [(8, 1), (3, 1), (3, 2)])  # stride 1: dX by the gather whatever C/G
-@pytest.mark.parametrize("padding", [(1, 1, 0, 1), (3, 3, 0, 1)])  # the second crops: col2im instead
+# stride 1: dX by the flipped-filter gather (C/G 8) or the padded taps' sum (C/G 3); dilated stride 2: col2im
+@pytest.mark.parametrize("cg, stride", [(8, 1), (3, 1), (3, 2)])
+@pytest.mark.parametrize("padding", [(1, 1, 0, 1), (3, 3, 0, 1)])  # the second crops: col2im there for C/G 8
 def test_compiled_forms_match_the_reference(padding, cg, stride, samples, monkeypatch):
     """Under torch.compile: the forward and dW a chunk of samples at a time, dL/dX (stride 1) as the flipped-filter
-    correlation, else col2im per chunk."""
+    correlation or the sum of the padded taps, else col2im per chunk."""
     from c147.functional import conv
 
     if samples is not None:  # eager chunks of one sample, at most 5 (3) compiled chunks: 1 (2) samples each
@@ -262,7 +263,8 @@ def test_subpixel_grad_input_matches_the_reference(shape, wshape, kwargs):
 
 
 @pytest.mark.slow  # torch.compile (aot_eager): a second or two a case
-@pytest.mark.parametrize("groups, stride", [(1, 2), (4, 2), (4, 1)])  # stride 1: dX by the gather
+# dX: the sub-pixel split, its depthwise form, the depthwise gather, the padded taps' sum
+@pytest.mark.parametrize("groups, stride", [(1, 2), (4, 2), (4, 1), (1, 1)])
 def test_compiled_conv_is_one_graph_and_matches_torch(groups, stride):
     """Under torch.compile (aot_eager: the graphs inductor gets) the forms above run: no graph break, and the
     outputs and gradients of F.conv2d in float64."""
