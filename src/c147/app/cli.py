@@ -94,9 +94,7 @@ def finish(code: int | str | None) -> NoReturn:
     if isinstance(code, str):
         print(code, file=sys.stderr)
         code = 1
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
+    threading._shutdown()  # Python's own first step: the threading atexits (executors' workers told to stop), joins
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
