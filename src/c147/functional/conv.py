@@ -166,14 +166,11 @@ def _reference_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int,
     n, c, h, w = x.shape
     o, cg, kh, kw = weight.shape
     ho, wo = g.shape[2:]
-    wg = weight.reshape(groups, o // groups, cg * kh * kw)  # (G, O/G, K)
     grad_input = grad_weight = grad_bias = None
     if needs[0]:
-        # dL/dX_g = W_g^T dY_g per sample, (N, G, K, L), then col2im sums columns onto pixels
+        # dL/dX_g = W_g^T dY_g per sample, then col2im sums columns onto pixels
         # (in half precision in float32, as torch: col2im sums up to kH kW terms per pixel)
-        acc = _accumulation_dtype(g.dtype)
-        dcols = torch.matmul(wg.transpose(1, 2).to(acc), g.reshape(n, groups, o // groups, ho * wo).to(acc))
-        dcols = dcols.reshape(n, c * kh * kw, ho * wo)
+        dcols = _column_grads(weight, g.to(_accumulation_dtype(g.dtype)), groups).reshape(n, c * kh * kw, ho * wo)
         grad_input = _col2im(dcols, (h, w), (kh, kw), stride, padding, dilation).to(x.dtype)
     if needs[1]:
         # X_g again (a differentiable function of x, for a double backward); dL/dW_g = dY_g X_g^T,
@@ -185,6 +182,13 @@ def _reference_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int,
     if needs[2]:
         grad_bias = g.sum((0, 2, 3))  # dL/db = sum over N, H_out, W_out of dL/dY
     return grad_input, grad_weight, grad_bias
+
+
+def _column_grads(weight: Tensor, g: Tensor, groups: int) -> Tensor:
+    """The columns' gradients W_g^T dY_g per sample, (N, G, K, H_out W_out), in g's dtype."""
+    n, (o, cg, kh, kw) = g.shape[0], weight.shape
+    wgt = weight.reshape(groups, o // groups, cg * kh * kw).transpose(1, 2).to(g.dtype)  # (G, K, O/G)
+    return torch.matmul(wgt, g.reshape(n, groups, o // groups, -1))
 
 
 def _batch_budget(n: int, per_sample: int) -> int:
@@ -493,7 +497,7 @@ def _compiled_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, 
     (:func:`_gemm_backward`'s gather: an im2col + GEMM per chunk, which inductor fuses; for a stride above 1, over
     the sub-pixel phases; for C/G < 8 at stride 1 col2im as a gather, :func:`_tapped_grad_input`) instead of
     col2im's scatter, whatever C/G (inductor's scatter-add is atomic per element:
-    with 2 threads a depthwise backward took 3.6x as long as with 1; the 3x3 stride-2 row went 2.3 -> 1.9)."""
+    with 2 threads a depthwise backward took 3.6x as long as with 1; the 3x3 stride-2 row went 2.3 -> 1.6)."""
     grad_input = _gathered_grad_input(weight, g, x.shape[2:], stride, padding, dilation, groups) if needs[0] else None
     scatter = needs[0] and grad_input is None  # col2im per chunk
     parts = [_reference_backward(x[a:b], weight, g[a:b], stride, padding, dilation, groups, (scatter, needs[1], False))
@@ -507,10 +511,11 @@ def _compiled_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, 
 
 def _gathered_grad_input(weight: Tensor, g: Tensor, size: Sequence[int], stride: tuple[int, int],
                          padding: tuple[int, int, int, int], dilation: tuple[int, int], groups: int) -> Tensor | None:
-    """dX (N, C, H, W) as a correlation of dY with the flipped, transposed filters (a depthwise one when those have
-    one channel per group: the window form), for ``torch.compile``: for stride 1 one such correlation; for a
-    larger stride (undilated) one per sub-pixel phase (:func:`_subpixel_grad_input`). None for a dilated stride or,
-    at stride 1, more padding than the kernel reaches (a crop): col2im's scatter there."""
+    """dX (N, C, H, W) by a gather, for ``torch.compile``: at stride 1 the correlation of dY with the flipped,
+    transposed filters (a depthwise one when those have one channel per group: the window form), or for C/G < 8
+    col2im as a sum of padded taps (:func:`_tapped_grad_input`); for a larger stride (undilated) one correlation
+    over the sub-pixel phases (:func:`_subpixel_grad_input`). None for a dilated stride or, at stride 1 with
+    C/G >= 8, more padding than the kernel reaches (a crop): col2im's scatter there."""
     if stride != (1, 1):
         return _subpixel_grad_input(weight, g, size, stride, padding, groups) if dilation == (1, 1) else None
     if weight.shape[1] < 8 and not _direct(weight, groups):
@@ -531,13 +536,11 @@ def _tapped_grad_input(weight: Tensor, g: Tensor, size: Sequence[int], padding: 
     flipped-filter gather would im2col dY into (O/G) kH kW rows per pixel (LeNet-5's C3: 400 rows for 6 outputs;
     4.4 ms where torch compiled takes 1.5)."""
     n, (h, w) = g.shape[0], size
-    o, cg, kh, kw = weight.shape
+    _, cg, kh, kw = weight.shape
     ho, wo = g.shape[2:]
-    top, bottom, left, right = padding
+    top, _, left, _ = padding
     reach = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
-    wgt = weight.reshape(groups, o // groups, cg * kh * kw).transpose(1, 2)  # (G, K, O/G)
-    dcols = torch.matmul(wgt, g.reshape(n, groups, o // groups, ho * wo))  # (N, G, K, L)
-    dcols = dcols.reshape(n, groups * cg, kh, kw, ho, wo)
+    dcols = _column_grads(weight, g, groups).reshape(n, groups * cg, kh, kw, ho, wo)
     padded = sum(F.pad(dcols[:, :, i, j], (dilation[1] * j, reach[1] - dilation[1] * j,
                                             dilation[0] * i, reach[0] - dilation[0] * i))
                  for i in range(kh) for j in range(kw))  # (N, C, H_out + D (kH - 1), W_out + D (kW - 1))
