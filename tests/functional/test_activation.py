@@ -430,3 +430,23 @@ def test_leaky_relu_slopes_at_the_edges_of_the_output_form(slope, inplace):
     g = rand(24, seed=2)
     ours.backward(g), theirs.backward(g)
     torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=0)
+
+
+@pytest.mark.slow  # torch.compile (aot_eager): a second or two a case
+@pytest.mark.parametrize("alpha", [1.0, 0.5])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_elu_under_torch_compile(alpha, dtype):
+    """Under torch.compile ELU's forward is the select form (the traced graph, aot_eager: what inductor gets): one
+    graph, and F.elu's values and gradients, at NaN, +-inf, -0, past expm1's overflow (the select drops its inf)."""
+    x = torch.cat([rand(64, dtype=dtype), torch.tensor([float("nan"), float("inf"), -float("inf"), -0.0, 0.0,
+                                                        100.0, 1000.0, -1000.0, 1e-30, -1e-30], dtype=dtype)])
+    g = rand(x.numel(), dtype=dtype, seed=1)
+    ours_x, twin_x = x.clone().requires_grad_(), x.clone().requires_grad_()
+    compiled = torch.compile(partial(A.elu, alpha=alpha), backend="aot_eager", fullgraph=True)
+    ours, twin = compiled(ours_x), F.elu(twin_x, alpha)
+    torch.testing.assert_close(ours, twin, equal_nan=True, rtol=0, atol=0)
+    assert torch.equal(ours.signbit(), twin.signbit())
+    ours.backward(g)
+    twin.backward(g)
+    real = ~x.isnan()  # (at a NaN input torch's gradient is dL/dy, ours NaN, eager or compiled alike)
+    torch.testing.assert_close(ours_x.grad[real], twin_x.grad[real])
