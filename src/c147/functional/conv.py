@@ -191,10 +191,16 @@ def _column_grads(weight: Tensor, g: Tensor, groups: int) -> Tensor:
     return torch.matmul(wgt, g.reshape(n, groups, o // groups, -1))
 
 
+def _one_chunk(n: int, per_sample: int) -> bool:
+    """Whether a batch of ``n`` samples' im2col columns (``per_sample`` elements each) fit :data:`_BATCH_BLOCK`:
+    then they are one chunk."""
+    return n * per_sample <= _BATCH_BLOCK
+
+
 def _batch_budget(n: int, per_sample: int) -> int:
-    """Elements of im2col columns a chunk may hold: the whole batch's up to :data:`_BATCH_BLOCK`, else
+    """Elements of im2col columns a chunk may hold: the whole batch's when :func:`_one_chunk`, else
     :data:`_COLS_BLOCK`."""
-    return _BATCH_BLOCK if n * per_sample <= _BATCH_BLOCK else _COLS_BLOCK
+    return _BATCH_BLOCK if _one_chunk(n, per_sample) else _COLS_BLOCK
 
 
 def _chunks(n: int, per_sample: int, budget: int) -> tuple[int, list[tuple[int, int]]]:
@@ -311,7 +317,7 @@ def _gemm_backward(x: Tensor, weight: Tensor, g: Tensor, stride: tuple[int, int]
     # column rows a sample: dX by one GEMM and one indexed sum (_indexed_grad_input; its 1.3-2.3x over the taps
     # below turns into 0.6x for 8 samples or 73,728 rows a sample, the 3x3 stride-2 row's)
     indexed = (needs[0] and not transposed and x.device.type == "cpu" and n >= 16
-               and c * kh * kw * length <= 1 << 16 and c * kh * kw * length * n <= _BATCH_BLOCK)
+               and c * kh * kw * length <= 1 << 16 and _one_chunk(n, c * kh * kw * length))
     grad_input = x.new_empty(x.shape) if needs[0] and not indexed else None
     grad_weight = None
     if transposed:
@@ -649,14 +655,14 @@ class Conv2dFunction(torch.autograd.Function):
         if torch.compiler.is_compiling():  # forms inductor fuses (the eager forms' loops would be unrolled)
             form = _window_forward if _direct(weight, groups) else _compiled_forward
             y.copy_(form(x, weight, bias, stride, padding, dilation, groups))
-        elif _fast(x, weight, bias) and _direct(weight, groups):
+        elif not _fast(x, weight, bias):
+            y.copy_(_reference_forward(x, weight, bias, stride, padding, dilation, groups))
+        elif _direct(weight, groups):
             _direct_forward(x, weight, bias, stride, padding, dilation, groups, y)
-        elif _fast(x, weight, bias):
+        else:
             columns = _gemm_forward(x, weight, bias, stride, padding, dilation, groups, y)
             if len(columns.chunks) == 1 and ctx.needs_input_grad[1]:  # one chunk, at most 16 MB: dW reads it again
                 ctx.columns = columns
-        else:
-            y.copy_(_reference_forward(x, weight, bias, stride, padding, dilation, groups))
         ctx.save_for_backward(input, weight)
         ctx.conf = (stride, padding, dilation, groups)
         return out
@@ -673,11 +679,9 @@ class Conv2dFunction(torch.autograd.Function):
             form = _window_backward if _direct(weight, groups) else _compiled_backward
         elif torch.is_grad_enabled() or not _fast(x, weight, g):
             form = _reference_backward  # differentiable (double backward), and half types in float32
-        elif _direct(weight, groups):
-            form = _direct_backward
-            g = g.contiguous()
         else:
-            form = functools.partial(_gemm_backward, columns=getattr(ctx, "columns", None))
+            columns = getattr(ctx, "columns", None)
+            form = _direct_backward if _direct(weight, groups) else functools.partial(_gemm_backward, columns=columns)
             g = g.contiguous()
         grad_input, grad_weight, grad_bias = form(x, weight, g, stride, padding, dilation, groups, needs)
         ctx.columns = None  # (a second backward through retain_graph redoes them)
