@@ -450,3 +450,24 @@ def test_elu_under_torch_compile(alpha, dtype):
     twin.backward(g)
     real = ~x.isnan()  # (at a NaN input torch's gradient is dL/dy, ours NaN, eager or compiled alike)
     torch.testing.assert_close(ours_x.grad[real], twin_x.grad[real])
+
+
+@pytest.mark.parametrize("name", ["expm1", "log1p"])
+def test_wide_transcendentals_are_the_float64_op_rounded_once(name, monkeypatch):
+    """``_wide_`` (tanh's and ELU's expm1, softplus's and BCE-with-logits' log1p on float32 CPU tensors): in
+    place, and exactly float64's op rounded to float32, across block edges (3 blocks and a part, the block made
+    small) and at the special values; float64 and a non-contiguous float32 tensor take the op itself."""
+    monkeypatch.setattr(A, "_WIDE_BLOCK", 1000)
+    low = -0.999 if name == "log1p" else -30.0
+    x = torch.cat([torch.empty(3500).uniform_(low, 30.0), torch.tensor([0.0, -0.0, 1e-30, -1e-30, math.inf, math.nan])])
+    t = x.clone()
+    out = A._wide_(t, name)
+    assert out is t
+    exact = getattr(torch, name)(x.double()).float()
+    torch.testing.assert_close(t, exact, rtol=0, atol=0, equal_nan=True)
+    assert torch.equal(torch.signbit(t[-6:-2]), torch.signbit(exact[-6:-2]))  # -0 stays -0
+    wide = x.double()
+    assert A._wide_(wide, name) is wide
+    assert torch.equal(wide.nan_to_num(), getattr(torch, name)(x.double()).nan_to_num())
+    strided = x.clone()[::2]
+    torch.testing.assert_close(A._wide_(strided, name), getattr(torch, name)(x[::2]), equal_nan=True)

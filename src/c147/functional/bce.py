@@ -16,7 +16,7 @@ from torch.autograd import Function
 
 from c147.functional._loss_checks import check_constant
 from c147.functional._reduction import reduce_loss, reduction_of, unreduce
-from c147.functional.activation import SigmoidFunction
+from c147.functional.activation import SigmoidFunction, _wide_
 
 _BCE_EPS = torch.tensor(1e-12, dtype=torch.float32, device="cpu").item()  # torch's EPSILON: 1e-12 rounded to float32
 
@@ -139,7 +139,7 @@ class BinaryCrossEntropyWithLogitsFunction(Function):
                 reduction: str) -> Tensor:
         if pos_weight is None and target.dtype == input.dtype:
             # max(x, 0) - x y + ln(1 + e^{-|x|}), in place on one temporary (5 passes and a max(x, 0))
-            loss = torch.copysign(input, -1.0).exp_().log1p_().addcmul_(input, target, value=-1)
+            loss = _wide_(torch.copysign(input, -1.0).exp_(), "log1p").addcmul_(input, target, value=-1)
             loss.add_(input.clamp_min(0))
         else:
             neg_log_sigmoid = (-input).clamp_min(0) + (-input.abs()).exp().log1p()
