@@ -9,13 +9,15 @@ gets the ``KeyboardInterrupt`` it ends quietly on. :func:`c147.app.entry.hydra_e
 folder it made if nothing was saved in it yet; inside ``trainer.fit``
 :class:`c147.lit.RunGuard`'s handlers take over (a checkpoint of the current step, then the same one line).
 
-Run as the console script itself, a command ends through :func:`finish`: Python's end (threads joined, atexit
-handlers, output flushed, the exit status) without the interpreter's teardown of torch's and Lightning's modules.
+Run as the console script itself, a command keeps the memory it frees for reuse (:func:`keep_freed_memory`) and
+ends through :func:`finish`: Python's end (threads joined, atexit handlers, output flushed, the exit status) without
+the interpreter's teardown of torch's and Lightning's modules.
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
 import signal
 import sys
@@ -104,10 +106,38 @@ def finish(code: int | str | None) -> NoReturn:
     os._exit(code or 0)
 
 
+# glibc's mallopt parameters
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+# blocks up to this size come from the heap (glibc's own ceiling for its moving threshold) ...
+MMAP_THRESHOLD = 32 << 20
+# ... which keeps up to this much freed memory at its top instead of handing it back to the system
+TRIM_THRESHOLD = 256 << 20
+
+
+def keep_freed_memory() -> bool:
+    """glibc's malloc: blocks below 32 MB from the heap, and up to 256 MB of freed heap kept for the next
+    allocations; returns whether it was set. By default glibc hands a freed heap top larger than twice its (moving)
+    mmap threshold back to the system, so a training step's temporaries of a few MB each fault their pages in again
+    on every step (a page fault is microseconds here). LeNet-5's training step at batch 32, in one process before
+    and after (hand-written layers / torch's): 4.35-4.74 -> 2.60-2.99 ms / 1.71-1.77 -> 1.69-1.75 ms; torch's
+    kernels allocate little, the hand-written ones a buffer per product. Left alone where the C library has no
+    ``mallopt`` (not glibc) or the user set glibc's own variables (``MALLOC_MMAP_THRESHOLD_``,
+    ``MALLOC_TRIM_THRESHOLD_``, ``GLIBC_TUNABLES``); harmless under a preloaded allocator (jemalloc, tcmalloc),
+    which glibc's settings do not touch."""
+    if any(os.environ.get(v) for v in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
 def _command(prog: str, module: str) -> Callable[[], None]:
     def main() -> None:
         if not _is_script(prog):
             return run()
+        keep_freed_memory()
         try:
             run()
         except SystemExit as e:
