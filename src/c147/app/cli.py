@@ -120,7 +120,9 @@ def keep_freed_memory() -> bool:
     mmap threshold back to the system, so a training step's temporaries of a few MB each fault their pages in again
     on every step (a page fault is microseconds here). LeNet-5's training step at batch 32, in one process before
     and after (hand-written layers / torch's): 4.35-4.74 -> 2.60-2.99 ms / 1.71-1.77 -> 1.69-1.75 ms; torch's
-    kernels allocate little, the hand-written ones a buffer per product. Left alone where the C library has no
+    kernels allocate little, the hand-written ones a buffer per product. (In the main job, whose steps carry
+    Lightning's own work, the whole-process ratio moved within this machine's run-to-run noise: 1.20 -> 1.18.) Left
+    alone where the C library has no
     ``mallopt`` (not glibc) or the user set glibc's own variables (``MALLOC_MMAP_THRESHOLD_``,
     ``MALLOC_TRIM_THRESHOLD_``, ``GLIBC_TUNABLES``); harmless under a preloaded allocator (jemalloc, tcmalloc),
     which glibc's settings do not touch."""
