@@ -8,9 +8,9 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from c147.app.bench import COLUMNS, add_then, read_results
+from c147.app.bench import COLUMNS, _compare_table, add_then, read_results
 from c147.bench import ops, targets
-from c147.bench.harness import Result, close_enough, compare, relative_error
+from c147.bench.harness import Result, close_enough, compare, device_name, relative_error
 from tests.conftest import compose_config, run_cli
 from tests.twins import DEVICES
 
@@ -178,21 +178,39 @@ def test_compare_prints_each_ratio_then_and_now_and_writes_them(tmp_path):
     cases = [c for c in ops.CASES if c.family == "activation"]
     then = [{"suite": "ops", "family": c.family, "name": c.name, "ratio": 2.0, "compiled": False} for c in cases]
     then.append({"suite": "ops", "family": "conv", "name": "gone", "ratio": 1.0, "compiled": False})
-    (tmp_path / "old.json").write_text(json.dumps({"meta": {"device_name": "cpu", "torch": "2.x", "size": "tiny"},
-                                                   "results": then}))
+    (tmp_path / "old.json").write_text(json.dumps({"meta": {"device_name": "Another CPU", "torch": "2.x",
+                                                            "size": "tiny"}, "results": then}))
     proc = run_cli("c147-bench", "size=tiny", "families=[activation]", "rounds=1", "min_run_time=0.002",
                    "compare=old.json", "hydra.run.dir=new", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "c147-bench compare: ours / twin then and now" in proc.stdout
-    assert "then: old.json (cpu, torch 2.x, size tiny)" in proc.stdout
+    assert "then: old.json (Another CPU, torch 2.x, size tiny)" in proc.stdout
+    machine = device_name("cpu")  # this machine's CPU, named in the header, the line and results.json
+    assert machine not in ("", "cpu") and f"c147-bench ops, eager: cpu ({machine}) float32" in proc.stdout
+    assert f"then ran on Another CPU, now on {machine}: a change of ratio there is the machines'" in proc.stdout
     assert f"compare: {len(cases)} cases in both runs, geometric mean of now / then" in proc.stdout
     assert "; 1 only then" in proc.stdout
     data = json.loads((tmp_path / "new" / "results.json").read_text())
-    assert data["meta"]["compared_with"] == "old.json"
+    assert data["meta"]["compared_with"] == "old.json" and data["meta"]["device_name"] == machine
     for row in data["results"]:
         assert row["ratio_then"] == 2.0 and row["ratio_change"] == pytest.approx(row["ratio"] / 2.0)
     with open(tmp_path / "new" / "results.csv") as f:
         assert {float(r["ratio_then"]) for r in csv.DictReader(f)} == {2.0}
+
+
+@pytest.mark.parametrize("then_machine", ["cpu", "Same CPU"])
+def test_compare_names_no_other_machine_for_the_same_one_or_an_unnamed_one(then_machine):
+    """No "then ran on" line when the earlier run names this machine, or only "cpu" (results.json files written
+    before the CPU's model was recorded)."""
+    from rich.console import Console
+
+    rows = [{"suite": "ops", "family": "activation", "name": "relu", "ratio": 1.2, "ratio_then": 1.0,
+             "ratio_change": 1.2}]
+    then = {"meta": {"device_name": then_machine, "torch": "2.x", "size": "tiny"}, "results": []}
+    console = Console(record=True, width=200)
+    _compare_table(rows, then, "old.json", console, "Same CPU")
+    text = console.export_text()
+    assert f"then: old.json ({then_machine}, torch 2.x, size tiny)" in text and "then ran on" not in text
 
 
 @pytest.mark.slow

@@ -103,8 +103,9 @@ def add_then(rows: list[dict], then: list[dict]) -> list[dict]:
     return rows
 
 
-def _compare_table(rows: list[dict], then: dict[str, Any], source: str, console) -> None:
-    """Each case's ratio then and now, and one line: the geometric mean of now / then over the cases in both."""
+def _compare_table(rows: list[dict], then: dict[str, Any], source: str, console, machine: str) -> None:
+    """Each case's ratio then and now, and one line: the geometric mean of now / then over the cases in both; a
+    line more when the earlier run names another machine (``machine``: this run's, :func:`device_name`)."""
     from rich.table import Table
 
     meta = then.get("meta", {})
@@ -120,6 +121,10 @@ def _compare_table(rows: list[dict], then: dict[str, Any], source: str, console)
     console.print(table)
     console.print(f"then: {source} ({meta.get('device_name', '?')}, torch {meta.get('torch', '?')}, size "
                   f"{meta.get('size', '?')})", markup=False, highlight=False)
+    # (results.json files written before the CPU's model was recorded say "cpu": no machine named, no line)
+    if meta.get("device_name") not in (None, "cpu", machine):
+        console.print(f"then ran on {meta['device_name']}, now on {machine}: a change of ratio there is the "
+                      "machines' as well as the code's", markup=False, highlight=False)
     both = [r["ratio_change"] for r in rows if r.get("ratio_change")]
     now_only = sum(r.get("ratio_then") is None for r in rows)
     then_only = len({_case(r) for r in then["results"]} - {_case(r) for r in rows})
@@ -154,10 +159,11 @@ def run(cfg: DictConfig, inv: Invocation | None = None) -> list[dict]:
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     from c147.bench import targets as T
-    from c147.bench.harness import Result, close_enough, compare, copy_bandwidth_gbps, time_ms
+    from c147.bench.harness import Result, close_enough, compare, copy_bandwidth_gbps, device_name, time_ms
 
     dtype, compiled, tiny = getattr(torch, cfg.dtype), bool(cfg.compile), cfg.size == "tiny"
     copy_gbps = copy_bandwidth_gbps(cfg.device)  # large tensors: main memory
+    machine = device_name(cfg.device)
     console = Console(width=220)
     rows: list[dict] = []
     summaries: list[dict] = []
@@ -165,7 +171,8 @@ def run(cfg: DictConfig, inv: Invocation | None = None) -> list[dict]:
         suite = _suite(suite_name)
         targets = T.targets_for(suite_name, cfg.device, compiled)
         mode = "compiled (ours compiled / twin compiled)" if compiled else "eager"
-        table = Table(title=f"c147-bench {suite_name}, {mode}: {cfg.device} {cfg.dtype}, torch {torch.__version__}, "
+        table = Table(title=f"c147-bench {suite_name}, {mode}: {cfg.device} ({machine}) {cfg.dtype}, "
+                            f"torch {torch.__version__}, "
                             f"{torch.get_num_threads()} threads, copy {copy_gbps:.1f} GB/s")
         headers = ["family", "case", "shapes", "ours ms", "twin ms", "ours / twin", "target"]
         if compiled:
@@ -224,12 +231,11 @@ def run(cfg: DictConfig, inv: Invocation | None = None) -> list[dict]:
         console.print(T.summary_line(summary))
         rows += suite_rows
         summaries.append(summary)
-    meta = {"device": cfg.device, "device_name": torch.cuda.get_device_name() if cfg.device.startswith("cuda")
-            else "cpu", "dtype": cfg.dtype, "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "copy_gbps": copy_gbps, "compiled": compiled, "size": cfg.size}
+    meta = {"device": cfg.device, "device_name": machine, "dtype": cfg.dtype, "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "copy_gbps": copy_gbps, "compiled": compiled, "size": cfg.size}
     if then is not None:
         add_then(rows, then["results"])
-        _compare_table(rows, then, cfg.compare, console)
+        _compare_table(rows, then, cfg.compare, console, machine)
         meta["compared_with"] = str(cfg.compare)
     _outputs(out_dir, rows, summaries, meta)
     print(f"results: {out_dir / 'results.json'} (also results.csv, ratios.png, tensorboard/)")
